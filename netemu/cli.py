@@ -1,0 +1,59 @@
+"""Command line entry point: ``netemu COMMAND ...`` (also ``python -m netemu``).
+
+Each command lives in its own module with ``register(subparsers)``, which adds
+a sub-parser and sets ``func(args) -> int``.  This is the one place that wires
+:mod:`netemu`, :mod:`topologies` and :mod:`collectives` together.  Bad input of
+any documented kind ends in one line on stderr and exit status 2.
+"""
+
+import argparse
+import importlib
+import sys
+
+from .errors import NetemuError
+
+#: Command modules, in the order ``netemu --help`` lists them.
+COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse's own usage errors: one line, exit 2, like every other bad input.
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser():
+    parser = _Parser(prog="netemu", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv=None):
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return args.func(args) or 0
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except NetemuError as exc:
+        print(f"netemu: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("netemu: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,134 @@
+"""The graph contract (design §3) and its validator.
+
+A netemu graph is a :class:`networkx.Graph` whose nodes carry a ``role`` and
+whose edges carry a per-direction ``bandwidth`` in bytes/s (full duplex), an
+optional ``latency`` in seconds and a ``medium``.  Parallel cables between the
+same two nodes are one edge with ``cables`` > 1 and ``bandwidth`` the total of
+all of them (a trunk the fabric sprays over).  The graph attributes ``name``
+and ``params`` say which generator made it and with which arguments.
+
+A node may carry ``capacity`` (bytes/s) when it is itself a shared resource,
+such as host memory or a shared PCIe root port.
+"""
+
+import math
+import numbers
+
+import networkx as nx
+
+from .errors import GraphError
+
+__all__ = [
+    "ROLES", "SWITCH_ROLES", "SERVER_ROLES", "MEDIA",
+    "new_graph", "add_link", "validate",
+    "is_switch", "switches", "endpoints", "nodes_with_role",
+]
+
+#: Fabric switching elements; ``summary`` counts these as switches.
+SWITCH_ROLES = frozenset({"leaf", "spine", "core", "router", "switch"})
+#: Nodes inside a server or standing for one.
+SERVER_ROLES = frozenset({
+    "gpu", "cpu", "memory", "nic", "pcie_switch", "root_port", "nvswitch", "host", "storage",
+})
+ROLES = SWITCH_ROLES | SERVER_ROLES
+MEDIA = frozenset({"nvlink", "pcie", "ib", "ethernet", "xgmi", "infinity_fabric", "memory", "internal"})
+
+
+def new_graph(name, params):
+    """An empty graph carrying the generator's ``name`` and its arguments ``params``."""
+    G = nx.Graph()
+    G.graph["name"] = name
+    G.graph["params"] = dict(params)
+    return G
+
+
+def add_link(G, u, v, bandwidth, latency=0.0, medium="ib", cables=1):
+    """Add a full-duplex link, or widen an existing one by more parallel cables.
+
+    ``bandwidth`` is per cable and per direction; the edge keeps the total.
+    """
+    if G.has_edge(u, v):
+        data = G.edges[u, v]
+        if data["medium"] != medium or data["latency"] != latency:
+            raise GraphError(f"parallel cables {u!r}-{v!r} differ in medium or latency")
+        data["bandwidth"] += bandwidth * cables
+        data["cables"] += cables
+    else:
+        G.add_edge(u, v, bandwidth=bandwidth * cables, latency=latency, medium=medium,
+                   cables=cables)
+
+
+def is_switch(G, n):
+    return G.nodes[n].get("role") in SWITCH_ROLES
+
+
+def switches(G):
+    """Fabric switches (leaf, spine, core, router, switch), in graph order."""
+    return [n for n, r in G.nodes(data="role") if r in SWITCH_ROLES]
+
+
+def nodes_with_role(G, *roles):
+    return [n for n, r in G.nodes(data="role") if r in roles]
+
+
+def endpoints(G):
+    """Fabric access points: non-switch nodes with at least one link to a switch."""
+    return [n for n, r in G.nodes(data="role")
+            if r not in SWITCH_ROLES and any(is_switch(G, m) for m in G.adj[n])]
+
+
+def _positive_finite(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def validate(G, *, connected=True):
+    """Check ``G`` against the graph contract; raise :class:`GraphError` naming what is wrong.
+
+    Checks: every node has a known ``role``; every edge has a finite ``bandwidth``
+    > 0, a finite ``latency`` >= 0 if present, a known ``medium`` if present and
+    ``cables`` a whole number >= 1 if present; no self-loops; any node
+    ``capacity`` is finite and > 0; and (unless ``connected=False``) the graph is
+    one connected component, so no endpoint is cut off.  Returns ``G``.
+    """
+    if not isinstance(G, nx.Graph):
+        raise GraphError(f"expected a networkx graph, got {type(G).__name__}")
+    if G.is_directed():
+        raise GraphError("netemu graphs are undirected (each edge is full duplex); got a directed graph")
+    if G.number_of_nodes() == 0:
+        raise GraphError("the graph has no nodes")
+    for n, data in G.nodes(data=True):
+        role = data.get("role")
+        if role is None:
+            raise GraphError(f"node {n!r} has no 'role'; allowed roles: {', '.join(sorted(ROLES))}")
+        if role not in ROLES:
+            raise GraphError(f"node {n!r} has unknown role {role!r}; allowed roles: "
+                             f"{', '.join(sorted(ROLES))}")
+        if "capacity" in data and not _positive_finite(data["capacity"]):
+            raise GraphError(f"node {n!r} has capacity {data['capacity']!r}; "
+                             "expected a finite number of bytes/s > 0")
+    for u, v, data in G.edges(data=True):
+        if u == v:
+            raise GraphError(f"self-loop on node {u!r}; links must join two different nodes")
+        bw = data.get("bandwidth")
+        if bw is None:
+            raise GraphError(f"edge {u!r}-{v!r} has no 'bandwidth' (bytes/s per direction)")
+        if not _positive_finite(bw):
+            raise GraphError(f"edge {u!r}-{v!r} has bandwidth {bw!r}; "
+                             "expected a finite number of bytes/s > 0")
+        lat = data.get("latency", 0.0)
+        if not (isinstance(lat, numbers.Real) and not isinstance(lat, bool)
+                and math.isfinite(lat) and lat >= 0):
+            raise GraphError(f"edge {u!r}-{v!r} has latency {lat!r}; expected finite seconds >= 0")
+        medium = data.get("medium")
+        if medium is not None and medium not in MEDIA:
+            raise GraphError(f"edge {u!r}-{v!r} has unknown medium {medium!r}; allowed: "
+                             f"{', '.join(sorted(MEDIA))}")
+        cables = data.get("cables", 1)
+        if isinstance(cables, bool) or not isinstance(cables, numbers.Integral) or cables < 1:
+            raise GraphError(f"edge {u!r}-{v!r} has cables {cables!r}; expected a whole number >= 1")
+    if connected and not nx.is_connected(G):
+        parts = sorted(nx.connected_components(G), key=len, reverse=True)
+        stray = sorted(map(str, parts[1]))[:5]
+        raise GraphError(f"the graph has {len(parts)} disconnected parts; nodes cut off from the "
+                         f"main part include {', '.join(stray)}")
+    return G

@@ -1,0 +1,86 @@
+"""Save and load netemu graphs as GraphML or node-link JSON.
+
+The format follows the file name: ``.graphml`` or ``.json``.  GraphML cannot
+hold a mapping, so the graph's ``params`` travel as a JSON string.  Loading
+validates the graph; a file that is unreadable, malformed or breaks the graph
+contract raises :class:`~netemu.errors.GraphFileError` naming the file.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import networkx as nx
+
+from .errors import GraphError, GraphFileError
+from .graph import validate
+
+__all__ = ["save", "load", "FORMATS"]
+
+FORMATS = (".graphml", ".json")
+
+
+def _format(path):
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise GraphFileError(f"{path}: unknown graph file type {suffix or '(none)'!r}; "
+                             f"allowed: {', '.join(FORMATS)}")
+    return suffix
+
+
+def save(G, path):
+    """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error."""
+    suffix = _format(path)
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise GraphFileError(f"{path}: directory {str(directory)!r} does not exist")
+    H = G.copy()
+    H.graph["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netemu-", suffix=suffix)
+    except OSError as exc:
+        raise GraphFileError(f"{path}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if suffix == ".graphml":
+                nx.write_graphml(H, fh)
+            else:
+                fh.write(json.dumps(nx.node_link_data(H, edges="links"), sort_keys=True).encode())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path):
+    """Read a graph saved by :func:`save` (or any file that meets the graph contract)."""
+    suffix = _format(path)
+    try:
+        if suffix == ".graphml":
+            G = nx.read_graphml(path)
+        else:
+            with open(path, "rb") as fh:
+                G = nx.node_link_graph(json.loads(fh.read()), edges="links")
+    except FileNotFoundError:
+        raise GraphFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise GraphFileError(f"{path}: cannot read ({exc.strerror})") from None
+    except Exception as exc:  # parsers raise many types for malformed input
+        raise GraphFileError(f"{path}: not a valid {suffix[1:]} graph ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'malformed'})") from None
+    if G.is_multigraph() or G.is_directed():
+        G = nx.Graph(G)
+    params = G.graph.get("params", "{}")
+    if isinstance(params, str):
+        try:
+            G.graph["params"] = json.loads(params)
+        except json.JSONDecodeError:
+            raise GraphFileError(f"{path}: graph attribute 'params' is not JSON: {params[:60]!r}") from None
+    try:
+        validate(G)
+    except GraphError as exc:
+        raise GraphFileError(f"{path}: {exc}") from None
+    return G
