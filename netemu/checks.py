@@ -20,7 +20,7 @@ def check_int(name, value, minimum=None, maximum=None, even=False):
         else:
             raise ParameterError(f"{name} must be an integer, got {value!r}")
     value = int(value)
-    allowed = _range_text(minimum, maximum) + (", even" if even else "")
+    allowed = _range_text(minimum, maximum)
     if minimum is not None and value < minimum:
         raise ParameterError(f"{name} must be an integer {allowed}, got {value}")
     if maximum is not None and value > maximum:

@@ -71,8 +71,14 @@ def load(path):
     except Exception as exc:  # parsers raise many types for malformed input
         raise GraphFileError(f"{path}: not a valid {suffix[1:]} graph ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else 'malformed'})") from None
-    if G.is_multigraph() or G.is_directed():
-        G = nx.Graph(G)
+    if G.is_directed():
+        raise GraphFileError(f"{path}: the graph is directed; netemu graphs are undirected "
+                             "(every edge is a full-duplex link)")
+    if G.is_multigraph():
+        raise GraphFileError(f"{path}: the graph has parallel edges; netemu keeps parallel cables "
+                             "as one edge with a 'cables' count and their total 'bandwidth'")
+    for key in ("node_default", "edge_default"):  # GraphML reader bookkeeping, not ours
+        G.graph.pop(key, None)
     params = G.graph.get("params", "{}")
     if isinstance(params, str):
         try:

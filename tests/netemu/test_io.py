@@ -1,0 +1,87 @@
+import json
+
+import networkx as nx
+import pytest
+
+from netemu.errors import GraphFileError
+from netemu.io import load, save
+from tests.netemu.test_graph import small
+
+
+@pytest.mark.parametrize("suffix", [".graphml", ".json"])
+def test_round_trip_keeps_everything(tmp_path, suffix):
+    G = small()
+    G.graph["params"] = {"radix": 64, "bw": 5e10, "names": ["a", "b"]}
+    G.nodes["n0"]["capacity"] = 3.2e11
+    G.nodes["leaf0"]["plane"] = 3
+    path = tmp_path / f"g{suffix}"
+    save(G, path)
+    H = load(path)
+    assert nx.utils.graphs_equal(G, H)
+    assert H.graph["params"] == G.graph["params"]
+    assert isinstance(H.nodes["leaf0"]["plane"], int)
+    assert H.edges["leaf0", "spine0"]["bandwidth"] == G.edges["leaf0", "spine0"]["bandwidth"]
+
+
+def test_unknown_suffix(tmp_path):
+    with pytest.raises(GraphFileError, match=r"\.txt.*allowed: \.graphml, \.json"):
+        save(small(), tmp_path / "g.txt")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(GraphFileError, match="no such file"):
+        load(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"nodes": 5}', b"\xff\xfe"])
+def test_malformed_json(tmp_path, content):
+    p = tmp_path / "bad.json"
+    p.write_bytes(content)
+    with pytest.raises(GraphFileError, match="bad.json"):
+        load(p)
+
+
+def test_malformed_graphml(tmp_path):
+    p = tmp_path / "bad.graphml"
+    p.write_text("<graphml><graph><node id='a'></graph>")
+    with pytest.raises(GraphFileError, match="bad.graphml: not a valid graphml graph"):
+        load(p)
+
+
+def test_contract_violation_in_file_names_file_and_edge(tmp_path):
+    G = small()
+    p = tmp_path / "g.json"
+    save(G, p)
+    data = json.loads(p.read_text())
+    data["links"][0]["bandwidth"] = -1
+    p.write_text(json.dumps(data))
+    with pytest.raises(GraphFileError, match="g.json: edge .* bandwidth -1"):
+        load(p)
+
+
+def test_unwritable_directory_leaves_no_file(tmp_path):
+    target = tmp_path / "missing" / "g.json"
+    with pytest.raises(GraphFileError, match="does not exist"):
+        save(small(), target)
+    assert not target.exists()
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(nx, "write_graphml", boom)
+    with pytest.raises(RuntimeError):
+        save(small(), tmp_path / "g.graphml")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_directed_or_multi_file_refused(tmp_path):
+    D = nx.DiGraph(small())
+    nx.write_graphml(D, tmp_path / "d.graphml")
+    with pytest.raises(GraphFileError, match="directed"):
+        load(tmp_path / "d.graphml")
+    M = nx.MultiGraph(small())
+    M.add_edge("leaf0", "spine0", bandwidth=1.0)
+    (tmp_path / "m.json").write_text(json.dumps(nx.node_link_data(M, edges="links")))
+    with pytest.raises(GraphFileError, match="parallel edges"):
+        load(tmp_path / "m.json")
