@@ -77,6 +77,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
 
 def test_directed_or_multi_file_refused(tmp_path):
     D = nx.DiGraph(small())
+    D.graph.pop("params")
     nx.write_graphml(D, tmp_path / "d.graphml")
     with pytest.raises(GraphFileError, match="directed"):
         load(tmp_path / "d.graphml")
