@@ -84,3 +84,125 @@ class _H800Sxm:
 
 A100_PCIE = _A100Pcie()
 H800_SXM = _H800Sxm()
+
+
+# --- Server internals, used by topologies/servers.py ---------------------------------------------
+# A figure that no primary source confirmed says UNCONFIRMED in its ``source``, so anyone reading a
+# graph built from it can tell which numbers are soft and override them.
+
+__all__ += [
+    "LinkModel", "NvlinkModel", "PCIE4_X16", "PCIE5_X16", "A100_NVLINK", "ROME_XGMI", "SPR_UPI",
+    "A100_PCIE_NIC_SOCKET", "DGX_A100", "H800_HOST",
+]
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """A point-to-point interconnect inside a server: ``bandwidth`` in bytes/s per direction."""
+    name: str
+    bandwidth: float
+    medium: str
+    source: str
+
+
+@dataclass(frozen=True)
+class NvlinkModel:
+    """A GPU's NVLink ports: ``links`` links of ``link_bandwidth`` bytes/s per direction each.
+
+    NVIDIA quotes NVLink as the sum of both directions ("600 GB/s" for A100); netemu edges
+    carry one direction, so builders use :attr:`per_direction`.
+    """
+    name: str
+    links: int
+    link_bandwidth: float
+    source: str
+
+    @property
+    def per_direction(self):
+        return self.links * self.link_bandwidth
+
+    @property
+    def bidirectional(self):
+        return 2 * self.per_direction
+
+
+def _pcie_x16(giga_transfers):
+    # 128b/130b line code (PCIe 3.0 onwards), 16 lanes, bits -> bytes.
+    return giga_transfers * 1e9 * 16 * (128 / 130) / 8
+
+
+#: PCIe 4.0 x16: 16 GT/s a lane -> 31.5 GB/s per direction.
+PCIE4_X16 = LinkModel("PCIe 4.0 x16", _pcie_x16(16), "pcie",
+                      "PCI-SIG PCI Express Base Specification 4.0: 16 GT/s, 128b/130b")
+#: PCIe 5.0 x16: 32 GT/s a lane -> 63.0 GB/s per direction.
+PCIE5_X16 = LinkModel("PCIe 5.0 x16", _pcie_x16(32), "pcie",
+                      "PCI-SIG PCI Express Base Specification 5.0: 32 GT/s, 128b/130b")
+
+#: A100 third-generation NVLink: 12 links, "600 GB/s" in total (both directions) per GPU, i.e.
+#: 25 GB/s per link per direction; the same 12 links whether through NVSwitch (SXM) or through
+#: the NVLink bridge of a PCIe pair, which is why [FF] Table I gives 600 GB/s for both.
+A100_NVLINK = NvlinkModel(
+    "NVLink 3 (A100)", 12, GBps(25),
+    "NVIDIA NVLink page (nvidia.com/data-center/nvlink): A100 has 12 third-generation links, "
+    "600 GB/s total; 25 GB/s per link per direction (4 pairs x 50 Gb/s) per NVIDIA A100 "
+    "architecture whitepaper, read via secondary summaries")
+
+#: EPYC Rome/Milan socket-to-socket Infinity Fabric (xGMI), per direction.  UNCONFIRMED: 4 x16
+#: links (64 lanes) per AnandTech's Rome review, taken at 16 GT/s -> 128 GB/s; no AMD document
+#: was found, and a forum figure says 18 GT/s (144 GB/s).  A builder parameter overrides it.
+ROME_XGMI = LinkModel("EPYC Rome xGMI, 4 x16", 4 * 16 * 16e9 / 8, "infinity_fabric",
+                      "UNCONFIRMED: 4 x16 xGMI links (AnandTech Rome review) at 16 GT/s")
+#: Xeon Sapphire Rapids socket-to-socket UPI 2.0, per direction.  UNCONFIRMED: 4 links x 16 GT/s,
+#: about 32 GB/s per link per direction; DeepSeek does not name its H800 node's CPU.
+SPR_UPI = LinkModel("Xeon SPR UPI 2.0, 4 links", 4 * GBps(32), "internal",
+                    "UNCONFIRMED: 4 UPI 2.0 links at 16 GT/s, ~32 GB/s each per direction")
+
+#: Socket of the Fire-Flyer 2 node's IB NIC ("GPU4-7 plus the IB NIC on CPU1").  Secondary
+#: analysis of [FF] Fig. 4, UNCONFIRMED.
+A100_PCIE_NIC_SOCKET = 1
+
+
+@dataclass(frozen=True)
+class _DgxA100:
+    """DGX-A100 figures.  [FF] Table I; NVIDIA DGX A100 documentation; NCCL topology dump."""
+    gpus_per_server: int = 8                    # [FF] Table I
+    sockets: int = 2                            # 2 x AMD EPYC 7742, [FF] Table I
+    nvlink: NvlinkModel = A100_NVLINK           # "600 GB/s among all 8 GPUs", [FF] Table I
+    # Six NVSwitches, each GPU with 2 links to each: NVIDIA A100 whitepaper ("six second-generation
+    # NVSwitch"); a DGX-A100 NCCL topology dump shows count="2" to 6 switches (NVIDIA/nccl#1505).
+    nvswitches: int = 6
+    compute_nics: int = 8                       # 9 x CX6 in all, [FF] Table I; 8 compute +
+    storage_nics: int = 1                       # 1 dual-port storage NIC (NVIDIA/nccl#1505 dump)
+    # Four PCIe Gen4 switches, 2 GPUs + 2 compute NICs each, 2 switches per socket; storage NIC on
+    # a socket-0 root port.  Read from the NCCL topology dump of a DGX-A100 (NVIDIA/nccl#1505) and
+    # GDS docs ("GPUs and the NICs are under the same switch"); UNCONFIRMED against NVIDIA's guide.
+    pcie_switches: int = 4
+    storage_nic_socket: int = 0
+    pcie: LinkModel = PCIE4_X16                 # "first accelerated system with all PCIe Gen4"
+    # Same 16-channel DDR4-3200 as the Fire-Flyer node ([FF] Table I), so the same practical
+    # figure ([FF] §IV-D3) applies.  INFERRED.
+    host_memory: float = A100_PCIE.host_memory
+    socket_link: LinkModel = ROME_XGMI
+    nic: NicModel = CX6_200G
+
+
+@dataclass(frozen=True)
+class _H800Host:
+    """The H800 node's host side: CPUs, memory, PCIe tree.  [ISCA] names none of it."""
+    sockets: int = 2                            # UNCONFIRMED (HGX H800 servers are dual-socket)
+    # One PCIe switch per GPU/NIC pair: [ISCA] Fig. 2 per a secondary reading ("each GPU reaches
+    # its CX7 through a PCIe switch"), UNCONFIRMED.
+    pcie_switches: int = 8
+    pcie: LinkModel = PCIE5_X16                 # Hopper and CX7 are PCIe Gen5 x16; UNCONFIRMED
+    storage_nic_socket: int = 0                 # UNCONFIRMED
+    # NVSwitch chips on an HGX H100/H800 8-GPU board: four on DGX H100 (NVIDIA DGX BasePOD
+    # reference architecture, "Four NVIDIA NVSwitch chips"); UNCONFIRMED for DeepSeek's nodes.
+    nvswitches: int = 4
+    # 2 sockets x 8 channels DDR5-4800 (as DGX H100's 2 x Xeon 8480C), theoretical peak.
+    # UNCONFIRMED, and a theoretical figure where the Fire-Flyer one is practical.
+    host_memory: float = GBps(2 * 8 * 38.4)
+    socket_link: LinkModel = SPR_UPI
+
+
+DGX_A100 = _DgxA100()
+H800_HOST = _H800Host()
