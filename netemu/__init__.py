@@ -10,6 +10,7 @@ from .errors import (GraphError, GraphFileError, NetemuError, ParameterError, Ro
                      SolverInputError, TrafficError)
 from .graph import endpoints, switches, validate
 from .io import load, save
+from .solve import Solution, solve
 from .units import GB, GBps, GiB, GiBps, KiB, MiB, gbps, parse_size
 
 __version__ = "0.1.0"

@@ -1,0 +1,297 @@
+"""``netemu solve TOPO [--param VALUE ...] --traffic PATTERN --routing MODE``: rates on a fabric.
+
+TOPO is a saved graph (``.graphml`` / ``.json``), a generator name followed by
+its parameters (``two-layer-fat-tree --radix 8``) or a preset (``isca-ft2``).
+
+Options (anywhere after TOPO):
+
+--traffic all-to-all | permutation | incast:DST | shift:K | FILE.csv   (default all-to-all)
+--routing spray | hash | dmodk                                        (default spray)
+--seed N            seed of the permutation and of hashed ECMP (default 0)
+--size SIZE         bytes per generated flow (``64MiB``); gives completion times
+--no-pxn            keep flows on their source's own NIC (no forwarding inside servers)
+--top N             saturated links to list (default 10)
+--json              machine-readable output
+--heatmap FILE.png  per-link utilisation as a matrix
+"""
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import ParameterError, TrafficError
+
+#: Beyond this many flows, --json gives the summary without the per-flow list.
+JSON_FLOW_LIMIT = 10_000
+
+_FLAGS = ("json", "no-pxn")
+_OPTIONS = ("traffic", "routing", "seed", "size", "heatmap", "top")
+
+
+def register(sub):
+    p = sub.add_parser("solve", help="route a traffic pattern and compute max-min fair rates",
+                       description=__doc__.splitlines()[0],
+                       usage="netemu solve TOPO [--param VALUE ...] [--traffic PATTERN] "
+                             "[--routing spray|hash|dmodk] [--seed N] [--size SIZE] [--json] "
+                             "[--heatmap FILE.png]",
+                       epilog="\n".join(__doc__.splitlines()[2:]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("topo", metavar="TOPO")
+    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def split_options(tokens, flag_names=_FLAGS, option_names=_OPTIONS):
+    """A command's own flags and options out of the tokens after TOPO; the rest are
+    generator parameters.  Shared by every command that takes a TOPO."""
+    flags, options, rest = set(), {}, []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        name = tok[2:].split("=", 1)[0] if tok.startswith("--") else None
+        if name in flag_names:
+            if "=" in tok:
+                raise ParameterError(f"--{name} takes no value")
+            flags.add(name)
+            i += 1
+        elif name in option_names:
+            if name in options:
+                raise ParameterError(f"--{name} given twice")
+            if "=" in tok:
+                options[name] = tok.split("=", 1)[1]
+                i += 1
+            elif i + 1 < len(tokens):
+                options[name] = tokens[i + 1]
+                i += 2
+            else:
+                raise ParameterError(f"--{name} needs a value")
+        else:
+            rest.append(tok)
+            i += 1
+    return flags, options, rest
+
+
+def load_topology(topo, tokens):
+    """A graph from a file, or from a generator or preset via :mod:`topologies`."""
+    from .io import FORMATS, load
+
+    if Path(topo).suffix.lower() in FORMATS:
+        if tokens:
+            raise ParameterError(f"a graph file takes no parameters, got {' '.join(tokens)}")
+        return load(topo)
+    try:
+        from topologies.cli_support import build_from_cli, parse_params
+    except ImportError as exc:
+        raise ParameterError(f"cannot build {topo!r}: generators are unavailable ({exc}); "
+                             f"give a graph file (.graphml, .json)") from None
+    return build_from_cli(topo, parse_params(tokens))
+
+
+def make_traffic(G, spec, seed=0, size=None):
+    """Traffic from a ``--traffic`` spec."""
+    from . import traffic as T
+
+    spec = spec.strip()
+    if spec.lower().endswith(".csv"):
+        if size is not None:
+            raise ParameterError("--size applies to generated patterns; a CSV file gives bytes "
+                                 "per flow")
+        return T.from_csv(spec, G)
+    kind, _, arg = spec.partition(":")
+    kind = kind.lower()
+    if kind in ("all-to-all", "alltoall", "all2all") and not arg:
+        return T.all_to_all(G, size=size)
+    if kind == "permutation" and not arg:
+        return T.permutation(G, seed, size=size)
+    if kind == "incast" and arg:
+        return T.incast(G, arg, size=size)
+    if kind == "shift" and arg:
+        try:
+            k = int(arg)
+        except ValueError:
+            raise TrafficError(f"shift:K needs an integer K, got {arg!r}") from None
+        return T.shift(G, k, size=size)
+    raise TrafficError(f"unknown traffic {spec!r}; allowed: all-to-all, permutation, incast:DST, "
+                       f"shift:K, FILE.csv")
+
+
+def run(args):
+    from .solve import solve
+    from .units import parse_size
+
+    flags, opts, rest = split_options(args.params)
+    routing = opts.get("routing", "spray")
+    if routing not in ("spray", "hash", "dmodk"):
+        raise ParameterError(f"--routing must be spray, hash or dmodk, got {routing!r}")
+    seed = _int_option(opts, "seed", 0, minimum=0)
+    top = _int_option(opts, "top", 10, minimum=0)
+    size = parse_size(opts["size"]) if "size" in opts else None
+    heatmap = opts.get("heatmap")
+    if heatmap is not None:
+        _check_out(heatmap)
+    G = load_topology(args.topo, rest)
+    traffic = make_traffic(G, opts.get("traffic", "all-to-all"), seed, size)
+    sol = solve(G, traffic, routing, seed=seed, pxn="no-pxn" not in flags)
+    if heatmap is not None:
+        write_heatmap(sol, heatmap)
+    name = G.graph.get("preset") or G.graph.get("name") or args.topo
+    if "json" in flags:
+        print(json.dumps(to_json(sol, name, top), indent=2))
+    else:
+        print(format_table(sol, name, top))
+    return 0
+
+
+def _int_option(opts, name, default, minimum):
+    if name not in opts:
+        return default
+    try:
+        value = int(opts[name])
+    except ValueError:
+        raise ParameterError(f"--{name} must be an integer, got {opts[name]!r}") from None
+    if value < minimum:
+        raise ParameterError(f"--{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_out(path):
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        raise ParameterError(f"--heatmap {path}: the file name must end in .png")
+    directory = p.parent if str(p.parent) else Path(".")
+    if not directory.is_dir():
+        raise ParameterError(f"--heatmap {path}: directory {str(directory)!r} does not exist")
+
+
+def _gbps(x):
+    return x * 8 / 1e9
+
+
+def to_json(sol, name, top=10):
+    s = sol.summary()
+    out = {
+        "topology": name,
+        "traffic": sol.traffic.name,
+        "routing": sol.routes.mode,
+        "n_flows": s["flows"],
+        "aggregate_bps": s["aggregate"] * 8,           # bits/s, as the key says
+        "aggregate_bytes_per_s": s["aggregate"],
+        "rate_bytes_per_s": {"min": s["rate_min"], "median": s["rate_median"],
+                             "max": s["rate_max"]},
+        "saturated": s["saturated"],
+        "bottlenecks": [{"resource": sol.resources.name(r),
+                         "utilisation": float(sol.utilisation[r]),
+                         "load_bytes_per_s": float(sol.load[r])}
+                        for r in sol.bottlenecks[:top].tolist()],
+    }
+    if sol.makespan is not None:
+        out["makespan_s"] = sol.makespan
+    if sol.n_flows <= JSON_FLOW_LIMIT:
+        out["flows"] = [{"src": f["src"], "dst": f["dst"], "rate_bytes_per_s": f["rate"],
+                         **({"bytes": f["bytes"]} if "bytes" in f else {}),
+                         **({"completion_s": f["completion"]} if "completion" in f else {})}
+                        for f in sol.flow_table()]
+    else:
+        out["flows"] = None
+        out["flows_omitted"] = (f"{sol.n_flows} flows exceed the per-flow listing limit of "
+                                f"{JSON_FLOW_LIMIT}; summary only")
+    return out
+
+
+def format_table(sol, name, top=10):
+    s = sol.summary()
+    lines = [
+        f"topology     {name}",
+        f"traffic      {sol.traffic.name}, routing {sol.routes.mode}",
+        f"flows        {s['flows']:,}",
+        f"aggregate    {_gbps(s['aggregate']):,.2f} Gb/s",
+        f"flow rate    min {_gbps(s['rate_min']):,.3f}  median {_gbps(s['rate_median']):,.3f}  "
+        f"max {_gbps(s['rate_max']):,.3f} Gb/s",
+    ]
+    if sol.makespan is not None:
+        lines.append(f"makespan     {sol.makespan:.6g} s")
+    lines.append(f"saturated    {s['saturated']:,} resources")
+    if top and sol.bottlenecks.size:
+        ids = sol.bottlenecks[:top].tolist()
+        names = [sol.resources.name(r) for r in ids]
+        width = max(map(len, names))
+        for r, n in zip(ids, names):
+            lines.append(f"  {n:<{width}}  {100 * sol.utilisation[r]:6.1f}%  "
+                         f"{_gbps(sol.load[r]):,.2f} Gb/s")
+        if sol.bottlenecks.size > top:
+            lines.append(f"  ... and {sol.bottlenecks.size - top:,} more")
+    return "\n".join(lines)
+
+
+#: Largest matrix drawn with every node named on the axes.
+_LABELLED = 64
+#: Above this many nodes only switch-to-switch links are drawn.
+_ALL_NODES = 256
+
+
+def write_heatmap(sol, path):
+    """Per-link utilisation as a (from node x to node) matrix, PNG, written atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    res = sol.resources
+    E = res.n_edge_resources
+    tail, head = res.edge_tail[:E], res.edge_head[:E]
+    util = sol.utilisation[:E]
+    title = "link utilisation"
+    nodes_used = np.unique(np.concatenate([tail, head]))
+    if nodes_used.size > _ALL_NODES:
+        from .graph import SWITCH_ROLES
+        is_sw = np.array([sol.graph.nodes[n].get("role") in SWITCH_ROLES for n in res.nodes])
+        keep = is_sw[tail] & is_sw[head]
+        if keep.any():
+            tail, head, util = tail[keep], head[keep], util[keep]
+            title = "switch-to-switch link utilisation"
+        nodes_used = np.unique(np.concatenate([tail, head]))
+    from .routing import natural_key
+    order = sorted(nodes_used.tolist(), key=lambda i: natural_key(res.nodes[i]))
+    pos = {n: k for k, n in enumerate(order)}
+    M = np.full((len(order), len(order)), np.nan)
+    M[[pos[t] for t in tail.tolist()], [pos[h] for h in head.tolist()]] = util
+    size = min(12.0, 3 + 0.15 * len(order))
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    try:
+        im = ax.imshow(np.ma.masked_invalid(M), cmap="viridis", vmin=0,
+                       vmax=max(1.0, float(np.nanmax(M)) if M.size else 1.0),
+                       interpolation="nearest")
+        fig.colorbar(im, ax=ax, label="utilisation (load / capacity)")
+        ax.set_xlabel("to node")
+        ax.set_ylabel("from node")
+        ax.set_title(f"{title}: {sol.traffic.name}, {sol.routes.mode}")
+        if len(order) <= _LABELLED:
+            labels = [str(res.nodes[i]) for i in order]
+            ax.set_xticks(range(len(order)), labels, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(order)), labels, fontsize=6)
+        fig.tight_layout()
+        _save_atomic(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def _save_atomic(fig, path):
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netemu-", suffix=".png")
+    except OSError as exc:
+        raise ParameterError(f"--heatmap {path}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=120)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ParameterError(f"--heatmap {path}: cannot write "
+                                 f"({exc.strerror or exc})") from None
+        raise

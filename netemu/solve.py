@@ -1,0 +1,178 @@
+"""Solve a traffic pattern on a graph: route it, then share the links max-min fairly.
+
+:func:`solve` is the one call from (graph, traffic, routing) to numbers: every
+flow's rate, every resource's load and utilisation, the saturated resources,
+the aggregate throughput and, when the traffic has sizes, completion times and
+the makespan.  Routing is :mod:`netemu.routing`; rates and times are the exact
+weighted max-min solver of :mod:`netemu.flow`.
+"""
+
+import numpy as np
+
+from . import flow as _flow
+from .errors import ParameterError
+from .graph import validate
+from .routing import route
+from .traffic import Traffic
+
+__all__ = ["solve", "Solution", "SATURATED"]
+
+#: Utilisation at or above which a resource counts as saturated (float round-off margin).
+SATURATED = 1 - 1e-9
+
+
+class Solution:
+    """The result of :func:`solve`.
+
+    Attributes
+    ----------
+    graph : networkx.Graph
+    traffic : Traffic
+    routes : netemu.routing.Routes
+    resources : netemu.routing.Resources
+    rates : ndarray (n_flows,)
+        Steady-state rate of every flow, bytes/s.
+    row_rates : ndarray (n_rows,)
+        The same per flowset row (class of identical flows).
+    load, utilisation : ndarray (n_resources,)
+        Bytes/s on every resource, and load / capacity.
+    bottlenecks : ndarray of resource ids
+        Saturated resources, most utilised first (ties in resource order).
+    aggregate : float
+        Sum of all flow rates, bytes/s.
+    completion : ndarray (n_flows,) or None
+        Completion time of every flow (s) when the traffic has sizes and all
+        flows start at 0, re-sharing the links whenever a flow finishes.
+    makespan : float or None
+        The last completion time.
+    """
+
+    def __init__(self, traffic, routes, row_rates, completion_rows=None, graph=None):
+        self.graph = graph
+        self.traffic = traffic
+        self.routes = routes
+        self.resources = routes.resources
+        fs = routes.flowset
+        self.row_rates = np.asarray(row_rates, dtype=np.float64)
+        self.rates = self.row_rates[routes.row_of_flow]
+        self.load = resource_load(fs, fs.counts * self.row_rates)
+        self.utilisation = self.load / self.resources.capacity
+        sat = np.flatnonzero(self.utilisation >= SATURATED)
+        self.bottlenecks = sat[np.argsort(-self.utilisation[sat], kind="stable")]
+        self.aggregate = float(np.dot(fs.counts, self.row_rates))
+        if completion_rows is None:
+            self.completion = None
+            self.makespan = None
+        else:
+            self.completion = np.asarray(completion_rows, dtype=np.float64)[routes.row_of_flow]
+            self.makespan = float(self.completion.max())
+
+    @property
+    def n_flows(self):
+        return self.rates.size
+
+    def bottleneck_names(self, limit=None):
+        ids = self.bottlenecks if limit is None else self.bottlenecks[:limit]
+        return [self.resources.name(r) for r in ids]
+
+    def flow_table(self, limit=None):
+        """``[{'src', 'dst', 'rate', ('bytes', 'completion')}, ...]`` for the first flows."""
+        t = self.traffic
+        m = self.n_flows if limit is None else min(limit, self.n_flows)
+        out = []
+        for i, (a, b) in enumerate(t.pairs(m)):
+            row = {"src": str(a), "dst": str(b), "rate": float(self.rates[i])}
+            if t.sizes is not None:
+                row["bytes"] = float(t.sizes[i])
+            if self.completion is not None:
+                row["completion"] = float(self.completion[i])
+            out.append(row)
+        return out
+
+    def summary(self):
+        """Counts and rate statistics; rates in bytes/s."""
+        r = self.rates
+        out = {
+            "flows": int(self.n_flows),
+            "rows": int(self.row_rates.size),
+            "routing": self.routes.mode,
+            "aggregate": self.aggregate,
+            "rate_min": float(r.min()),
+            "rate_median": float(np.median(r)),
+            "rate_max": float(r.max()),
+            "saturated": int(self.bottlenecks.size),
+        }
+        if self.makespan is not None:
+            out["makespan"] = self.makespan
+        return out
+
+    def __repr__(self):
+        s = self.summary()
+        return (f"<Solution {s['flows']} flows, aggregate {s['aggregate']:.4g} B/s, "
+                f"{s['saturated']} saturated resources>")
+
+
+def resource_load(flowset, row_values):
+    """Load on every resource when row ``i`` of ``flowset`` carries ``row_values[i]`` (counts included)."""
+    x = np.asarray(row_values, dtype=np.float64)
+    load = np.asarray(flowset.direct.T @ x).ravel()
+    gm = flowset.group_matrix
+    if flowset.groups.shape[1] and gm.shape[0]:
+        per_group = np.zeros(gm.shape[0])
+        for k in range(flowset.groups.shape[1]):
+            g = flowset.groups[:, k]
+            m = g >= 0
+            per_group += np.bincount(g[m], weights=x[m], minlength=gm.shape[0])
+        load = load + np.asarray(gm.T @ per_group).ravel()
+    return load
+
+
+def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
+    """Route ``traffic`` over ``G`` and compute max-min fair rates (and times, given sizes).
+
+    Parameters
+    ----------
+    G : networkx.Graph
+        Validated first (:func:`netemu.graph.validate`).
+    traffic : Traffic
+        From :mod:`netemu.traffic` (``all_to_all``, ``permutation``, ``from_csv`` ...).
+    routing : {'spray', 'hash', 'dmodk'} or mapping
+        See :mod:`netemu.routing`.
+    seed : int
+        Seed of hashed ECMP.
+    pxn : bool
+        Forward across planes/rails inside the source server (NCCL PXN).
+
+    Returns
+    -------
+    Solution
+
+    Examples
+    --------
+    Two hosts behind one switch share nothing, so each flow gets its link:
+
+    >>> from netemu.graph import new_graph, add_link
+    >>> from netemu.traffic import all_to_all
+    >>> G = new_graph("pair", {})
+    >>> G.add_node("sw", role="switch")
+    >>> for h in ("n0", "n1"):
+    ...     G.add_node(h, role="host"); add_link(G, h, "sw", 1e9)
+    >>> solve(G, all_to_all(G)).rates.tolist()
+    [1000000000.0, 1000000000.0]
+    """
+    validate(G)
+    if not isinstance(traffic, Traffic):
+        raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
+                             f"{type(traffic).__name__}")
+    traffic.check(G)
+    routes = route(G, (traffic.endpoints, traffic.src), (traffic.endpoints, traffic.dst),
+                   routing, seed=seed, sport=traffic.sport, sizes=traffic.sizes, pxn=pxn)
+    fs = routes.flowset
+    cap = routes.resources.capacity
+    row_rates = _flow.max_min_rates(cap, fs)
+    completion_rows = None
+    if traffic.sizes is not None:
+        first = np.full(fs.n_flows, routes.n_flows, dtype=np.int64)
+        np.minimum.at(first, routes.row_of_flow, np.arange(routes.n_flows))
+        completion_rows = _flow.completion_times(cap, fs, traffic.sizes[first])
+    return Solution(traffic, routes, row_rates, completion_rows, graph=G)

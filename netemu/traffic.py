@@ -1,0 +1,302 @@
+"""Traffic patterns: which endpoint sends to which, and how many bytes.
+
+A :class:`Traffic` is three arrays over a list of endpoint names -- source
+index, destination index and bytes -- never a Python object per flow, so that
+an all-to-all over thousands of endpoints (millions of flows) stays a few
+arrays.  Sizes are optional: without them a solve gives steady-state rates
+only; with them it also gives completion times.
+
+Endpoints are the fabric's access points, :func:`netemu.graph.endpoints`:
+non-switch nodes linked to a switch (hosts of a fat-tree, the NICs of a
+multi-plane fabric, storage nodes).
+
+Patterns: :func:`all_to_all`, :func:`permutation` (a random derangement),
+:func:`incast`, :func:`shift` (``i -> i + k``), and :func:`from_csv` for a
+file with a ``src,dst,bytes`` header.
+"""
+
+import csv
+import math
+import numbers
+
+import numpy as np
+
+from .errors import TrafficError
+from .graph import endpoints as graph_endpoints
+from .units import parse_size
+
+__all__ = ["Traffic", "all_to_all", "permutation", "incast", "shift", "from_csv"]
+
+
+class Traffic:
+    """Flows ``endpoints[src[i]] -> endpoints[dst[i]]`` of ``sizes[i]`` bytes.
+
+    Parameters
+    ----------
+    endpoints : sequence of node names
+    src, dst : integer arrays of the same length, indices into ``endpoints``
+    sizes : float array or scalar, optional
+        Bytes per flow, finite and > 0.
+    sport : integer array, optional
+        Source port per flow (hashed ECMP); by default derived from the flow index.
+    name : str
+        What made it (``'all-to-all'``, ``'file.csv'`` ...), for printing.
+    """
+
+    def __init__(self, endpoints, src, dst, sizes=None, sport=None, name="traffic"):
+        self.endpoints = list(endpoints)
+        if len(set(self.endpoints)) != len(self.endpoints):
+            seen, dup = set(), None
+            for e in self.endpoints:
+                if e in seen:
+                    dup = e
+                    break
+                seen.add(e)
+            raise TrafficError(f"endpoint {dup!r} is listed twice")
+        self.src = _index_array(src, "src")
+        self.dst = _index_array(dst, "dst")
+        self.name = name
+        n = self.src.size
+        if self.dst.size != n:
+            raise TrafficError(f"src has {n} flows but dst has {self.dst.size}")
+        if n == 0:
+            raise TrafficError(f"{name}: the traffic has no flows")
+        N = len(self.endpoints)
+        for arr, what in ((self.src, "src"), (self.dst, "dst")):
+            if arr.min() < 0 or arr.max() >= N:
+                bad = arr[(arr < 0) | (arr >= N)][0]
+                raise TrafficError(f"{what} index {bad} is outside the {N} endpoints")
+        same = self.src == self.dst
+        if same.any():
+            i = int(np.flatnonzero(same)[0])
+            raise TrafficError(f"flow {i} goes from {self.endpoints[self.src[i]]!r} to itself; "
+                               f"source and destination must differ")
+        if sizes is not None:
+            sizes = np.asarray(sizes, dtype=np.float64) if not _is_number(sizes) else \
+                np.full(n, float(sizes))
+            if sizes.shape != (n,):
+                raise TrafficError(f"sizes must be one number per flow ({n}), got shape "
+                                   f"{sizes.shape}")
+            ok = np.isfinite(sizes) & (sizes > 0)
+            if not ok.all():
+                i = int(np.flatnonzero(~ok)[0])
+                raise TrafficError(f"flow {i} has size {sizes[i]!r}; sizes must be finite "
+                                   f"numbers of bytes > 0")
+        self.sizes = sizes
+        if sport is not None:
+            sport = _index_array(sport, "sport")
+            if sport.size != n or sport.min() < 0 or sport.max() > 65535:
+                raise TrafficError("sport must be one port number 0..65535 per flow")
+        self.sport = sport
+
+    @property
+    def n_flows(self):
+        return self.src.size
+
+    def __len__(self):
+        return self.n_flows
+
+    def __repr__(self):
+        sized = "" if self.sizes is None else f", {self.sizes.sum():.4g} bytes"
+        return f"<Traffic {self.name}: {self.n_flows} flows over {len(self.endpoints)} endpoints{sized}>"
+
+    def pairs(self, limit=None):
+        """``(src name, dst name)`` of the first ``limit`` flows (all by default)."""
+        m = self.n_flows if limit is None else min(limit, self.n_flows)
+        e = self.endpoints
+        return [(e[a], e[b]) for a, b in zip(self.src[:m].tolist(), self.dst[:m].tolist())]
+
+    def check(self, G):
+        """Raise :class:`TrafficError` unless every endpoint used is an endpoint of ``G``."""
+        used = np.zeros(len(self.endpoints), dtype=bool)
+        used[self.src] = True
+        used[self.dst] = True
+        _check_endpoints(G, [self.endpoints[i] for i in np.flatnonzero(used).tolist()])
+        return self
+
+
+def _is_number(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _index_array(a, what):
+    arr = np.asarray(a)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise TrafficError(f"{what} must be a 1-D array of integer indices")
+    return arr.astype(np.int64, copy=False)
+
+
+def _check_endpoints(G, names):
+    eps = set(graph_endpoints(G))
+    for n in names:
+        if n not in eps:
+            if n not in G:
+                raise TrafficError(f"{n!r} is not a node of the graph")
+            raise TrafficError(f"{n!r} (role {G.nodes[n].get('role')!r}) is not an endpoint: "
+                               f"endpoints are non-switch nodes linked to a switch")
+
+
+def _endpoint_list(G, endpoints):
+    if endpoints is None:
+        eps = graph_endpoints(G)
+    else:
+        if isinstance(endpoints, str):
+            raise TrafficError(f"endpoints must be a list of names, got the string {endpoints!r}")
+        eps = list(endpoints)
+        _check_endpoints(G, eps)
+    if len(set(eps)) != len(eps):
+        raise TrafficError("endpoints lists a name twice")
+    if len(eps) < 2:
+        raise TrafficError(f"traffic needs at least 2 endpoints, got {len(eps)}")
+    return eps
+
+
+def all_to_all(G, endpoints=None, size=None):
+    """Every endpoint sends to every other: ``N * (N - 1)`` flows of ``size`` bytes each.
+
+    >>> from netemu.graph import new_graph, add_link
+    >>> G = new_graph("star", {})
+    >>> G.add_node("sw", role="switch")
+    >>> for h in ("n0", "n1", "n2"):
+    ...     G.add_node(h, role="host"); add_link(G, h, "sw", 1e9)
+    >>> all_to_all(G).pairs()[:3]
+    [('n0', 'n1'), ('n0', 'n2'), ('n1', 'n0')]
+    """
+    eps = _endpoint_list(G, endpoints)
+    N = len(eps)
+    k = np.arange(N * (N - 1), dtype=np.int64)
+    src = k // (N - 1)
+    j = k % (N - 1)
+    dst = j + (j >= src)
+    return Traffic(eps, src, dst, size, name="all-to-all")
+
+
+def permutation(G, seed=0, endpoints=None, size=None):
+    """Each endpoint sends to exactly one other and receives from exactly one.
+
+    A derangement drawn uniformly at random with ``numpy.random.default_rng(seed)``.
+    """
+    eps = _endpoint_list(G, endpoints)
+    rng = np.random.default_rng(seed)
+    N = len(eps)
+    while True:
+        p = rng.permutation(N)
+        if not np.any(p == np.arange(N)):
+            break
+    return Traffic(eps, np.arange(N), p, size, name=f"permutation(seed={seed})")
+
+
+def incast(G, dst, srcs=None, size=None):
+    """Every endpoint in ``srcs`` (default: all others) sends to ``dst``."""
+    if srcs is None:
+        eps = graph_endpoints(G)
+        _check_endpoints(G, [dst])
+        srcs = [e for e in eps if e != dst]
+    else:
+        srcs = list(srcs)
+        if dst in srcs:
+            raise TrafficError(f"incast destination {dst!r} is also listed as a source")
+    eps = _endpoint_list(G, list(srcs) + [dst])
+    n = len(eps) - 1
+    return Traffic(eps, np.arange(n), np.full(n, n), size, name=f"incast:{dst}")
+
+
+def shift(G, k, endpoints=None, size=None):
+    """Endpoint ``i`` sends to endpoint ``(i + k) mod N``."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TrafficError(f"shift k must be an integer, got {k!r}")
+    eps = _endpoint_list(G, endpoints)
+    N = len(eps)
+    if k % N == 0:
+        raise TrafficError(f"shift k={k} is a multiple of the {N} endpoints, so every endpoint "
+                           f"would send to itself")
+    src = np.arange(N)
+    return Traffic(eps, src, (src + int(k)) % N, size, name=f"shift:{k}")
+
+
+def from_csv(path, G=None):
+    """Read flows from a CSV file whose header names the columns ``src``, ``dst``, ``bytes``.
+
+    ``bytes`` is a number or a size such as ``4MiB``.  Blank lines are skipped.
+    With ``G`` the names are checked against its endpoints here; otherwise when
+    the traffic is solved.  Errors name the line.
+    """
+    try:
+        fh = open(path, newline="")
+    except FileNotFoundError:
+        raise TrafficError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise TrafficError(f"{path}: cannot read ({exc.strerror})") from None
+    names, index = [], {}
+    src, dst, sizes = [], [], []
+    with fh:
+        try:
+            reader = csv.reader(fh)
+            header = None
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if header is None:
+                    header = [c.strip().lower() for c in row]
+                    need = ["src", "dst", "bytes"]
+                    if sorted(header) != sorted(need):
+                        raise TrafficError(f"{path}: line {line}: header must name the columns "
+                                           f"src,dst,bytes; got {','.join(row)}")
+                    cols = [header.index(c) for c in need]
+                    continue
+                if len(row) != len(header):
+                    raise TrafficError(f"{path}: line {line}: expected {len(header)} fields "
+                                       f"(src,dst,bytes), got {len(row)}")
+                s, d, b = (row[c].strip() for c in cols)
+                if not s or not d:
+                    raise TrafficError(f"{path}: line {line}: empty endpoint name")
+                if s == d:
+                    raise TrafficError(f"{path}: line {line}: {s!r} sends to itself")
+                size = _parse_bytes(b)
+                if size is None:
+                    raise TrafficError(f"{path}: line {line}: bytes {b!r} is not a finite number "
+                                       f"of bytes > 0")
+                for x in (s, d):
+                    if x not in index:
+                        index[x] = len(names)
+                        names.append(x)
+                src.append(index[s])
+                dst.append(index[d])
+                sizes.append(size)
+        except csv.Error as exc:
+            raise TrafficError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise TrafficError(f"{path}: not a text file") from None
+    if header is None:
+        raise TrafficError(f"{path}: empty file; expected a header src,dst,bytes")
+    if not src:
+        raise TrafficError(f"{path}: no flows after the header")
+    if G is not None:
+        eps = set(graph_endpoints(G))
+        for name in names:
+            if name not in eps:
+                line = _first_line_of(path, name)
+                what = "not a node of the graph" if name not in G else "not an endpoint"
+                raise TrafficError(f"{path}: line {line}: {name!r} is {what}")
+    return Traffic(names, np.array(src), np.array(dst), np.array(sizes), name=str(path))
+
+
+def _parse_bytes(text):
+    try:
+        v = float(text)
+    except ValueError:
+        try:
+            v = float(parse_size(text))
+        except Exception:
+            return None
+    return v if math.isfinite(v) and v > 0 else None
+
+
+def _first_line_of(path, name):
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            if name in (c.strip() for c in row):
+                return reader.line_num
+    return "?"
