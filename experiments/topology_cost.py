@@ -1,0 +1,85 @@
+"""ISCA Table 3 and Fire-Flyer Table III: size and cost of the papers' networks.
+
+Builds every preset with netemu's generators, counts endpoints, switches and
+switch-to-switch links, prices them with :mod:`topologies.cost`, and sets the
+result beside the published tables.  Fire-Flyer's prices are in unstated
+units, so they are compared as ratios to the Fire-Flyer 2 network.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from experiments.common import print_comparison, relative_error, results_path, write_csv  # noqa: E402
+from experiments.published import FF_TABLE3, ISCA_TABLE3  # noqa: E402
+from netemu.plot import save_figure  # noqa: E402
+from topologies.presets import preset  # noqa: E402
+from topologies.summary import summary  # noqa: E402
+
+NAME = "topology_cost"
+
+
+def measure():
+    """netemu's figures for every preset in the two tables."""
+    out = {}
+    for name in list(ISCA_TABLE3) + list(FF_TABLE3):
+        s = summary(preset(name))
+        out[name] = s
+    return out
+
+
+def compare(measured):
+    rows = []
+    for name, paper in ISCA_TABLE3.items():
+        s = measured[name]
+        for metric, ours in (("endpoints", s["endpoints"]), ("switches", s["switches"]),
+                             ("links", s["links"]), ("cost_musd", s["cost_usd"] / 1e6)):
+            rows.append(dict(table="ISCA Table 3", point=name, metric=metric, paper=paper[metric],
+                             netemu=ours, error=relative_error(ours, paper[metric])))
+        rows.append(dict(table="ISCA Table 3", point=name, metric="cost_per_endpoint_kusd",
+                         paper=paper["cost_musd"] * 1e3 / paper["endpoints"],
+                         netemu=s["cost_per_endpoint_usd"] / 1e3,
+                         error=relative_error(s["cost_per_endpoint_usd"] / 1e3,
+                                              paper["cost_musd"] * 1e3 / paper["endpoints"])))
+    base_paper = FF_TABLE3["fire-flyer-2"]["network_price"]
+    base_ours = measured["fire-flyer-2"]["cost_usd"]
+    for name, paper in FF_TABLE3.items():
+        s = measured[name]
+        rows.append(dict(table="FF Table III", point=name, metric="switches", paper=paper["switches"],
+                         netemu=s["switches"], error=relative_error(s["switches"], paper["switches"])))
+        ratio_paper = paper["network_price"] / base_paper
+        ratio_ours = s["cost_usd"] / base_ours
+        rows.append(dict(table="FF Table III", point=name, metric="price_vs_ff2", paper=ratio_paper,
+                         netemu=ratio_ours, error=relative_error(ratio_ours, ratio_paper)))
+    return rows
+
+
+def plot(rows, path):
+    isca = [r for r in rows if r["table"] == "ISCA Table 3" and r["metric"] == "cost_musd"]
+    ff = [r for r in rows if r["table"] == "FF Table III" and r["metric"] == "price_vs_ff2"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [5, 3]})
+    for ax, data, ylabel, title in (
+            (a, isca, "network cost (M$, log scale)", "ISCA Table 3: cost by topology"),
+            (b, ff, "network price relative to Fire-Flyer 2", "Fire-Flyer Table III")):
+        x = range(len(data))
+        ax.bar([i - 0.2 for i in x], [r["paper"] for r in data], 0.4, label="paper", color="#999999")
+        ax.bar([i + 0.2 for i in x], [r["netemu"] for r in data], 0.4, label="netemu", color="#2b83ba")
+        ax.set_xticks(list(x), [r["point"] for r in data], rotation=20)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+    a.set_yscale("log")
+    save_figure(fig, path)
+
+
+def main():
+    rows = compare(measure())
+    write_csv(NAME, rows)
+    plot(rows, results_path(NAME, ".png"))
+    print_comparison("ISCA Table 3 / Fire-Flyer Table III — paper vs netemu", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

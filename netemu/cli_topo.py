@@ -1,0 +1,120 @@
+"""``netemu topo list | info | build | draw``: generate, inspect, save and draw topologies.
+
+TOPO is a generator name with dashes followed by its parameters
+(``two-layer-fat-tree --radix 64``), a preset (``isca-mpft``), or a saved graph
+file (``.graphml`` / ``.json``).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from .errors import ParameterError
+from .io import FORMATS, save
+
+
+def register(sub):
+    p = sub.add_parser("topo", help="generate, inspect, save and draw topologies",
+                       description=__doc__.splitlines()[0])
+    tsub = p.add_subparsers(dest="topo_command", metavar="ACTION", parser_class=type(p))
+    tsub.required = True
+
+    ls = tsub.add_parser("list", help="generators (with parameters) and presets")
+    ls.set_defaults(func=_list)
+
+    for name, helptext in (("info", "counts, bisection, diameter and cost"),
+                           ("build", "write the graph to a .graphml or .json file"),
+                           ("draw", "draw the graph as layers into a PNG")):
+        q = tsub.add_parser(name, help=helptext,
+                            usage=f"netemu topo {name} TOPO [--param VALUE ...]"
+                                  + (" [--json]" if name == "info" else " --out FILE"))
+        q.add_argument("topo", metavar="TOPO")
+        q.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        q.set_defaults(func=_ACTIONS[name])
+
+
+def resolve_topo(topo, tokens, extra_flags=(), extra_options=()):
+    """Build TOPO from the command line; return (graph, flags set, options given)."""
+    from .cli_solve import load_topology, split_options
+
+    flags, options, rest = split_options(tokens, extra_flags, extra_options)
+    return load_topology(topo, rest), flags, options
+
+
+def _list(args):
+    from topologies.cli_support import generators, signature_text
+    from topologies.presets import PRESETS
+
+    print("generators:")
+    for name, fn in sorted(generators().items()):
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        print(f"  {name}  {doc}")
+        print(f"      {signature_text(fn)}")
+    print("presets:")
+    width = max(map(len, PRESETS))
+    for name, (_, desc) in PRESETS.items():
+        print(f"  {name:<{width}}  {desc}")
+    return 0
+
+
+def _info(args):
+    from topologies.summary import summary
+
+    G, flags, _ = resolve_topo(args.topo, args.params, extra_flags=("json",))
+    s = summary(G)
+    if "json" in flags:
+        print(json.dumps({"name": G.graph.get("preset") or G.graph.get("name"), **s}, indent=2,
+                         default=float))
+        return 0
+    print(f"{G.graph.get('preset') or G.graph.get('name')}  "
+          f"({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
+    for key, value in s.items():
+        print(f"  {key:<24} {_fmt(key, value)}")
+    return 0
+
+
+def _fmt(key, value):
+    if key == "bisection_bandwidth":
+        return f"{value * 8 / 1e12:,.2f} Tb/s"
+    if key.endswith("_usd"):
+        return f"${value:,.0f}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _build(args):
+    G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
+    out = _need_out(opts, FORMATS)
+    save(G, out)
+    print(f"wrote {out} ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
+    return 0
+
+
+def _draw(args):
+    from netemu.graph import switches
+    from netemu.plot import draw_layered
+
+    G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
+    out = _need_out(opts, (".png",))
+    if not switches(G) and any(r == "gpu" for _, r in G.nodes(data="role")):
+        from topologies.servers import draw_server
+        draw_server(G, out)
+    else:
+        draw_layered(G, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _need_out(opts, suffixes):
+    out = opts.get("out")
+    if not out:
+        raise ParameterError(f"--out FILE is required ({', '.join(suffixes)})")
+    if Path(out).suffix.lower() not in suffixes:
+        raise ParameterError(f"--out {out!r}: allowed file types are {', '.join(suffixes)}")
+    return out
+
+
+_ACTIONS = {"info": _info, "build": _build, "draw": _draw}
