@@ -13,7 +13,8 @@ import json
 import subprocess
 import sys
 
-CASES = ["isca-mpft", "isca-ft3", "isca-dragonfly", "isca-slimfly", "fire-flyer-2"]
+CASES = ["isca-mpft", "isca-ft3", "isca-dragonfly", "isca-slimfly", "fire-flyer-2",
+         "fire-flyer-2-cluster", "deepseek-v3-cluster"]
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -37,11 +38,11 @@ def run(name):
 
 def main(argv):
     names = argv or CASES
-    print(f"{'preset':<16} {'nodes':>9} {'edges':>9} {'build s':>8} {'peak MB':>8} "
+    print(f"{'preset':<22} {'nodes':>9} {'edges':>9} {'build s':>8} {'peak MB':>8} "
           f"{'nx insert s':>11} {'ratio':>6}")
     for name in names:
         r = run(name)
-        print(f"{r['name']:<16} {r['nodes']:>9,} {r['edges']:>9,} {r['build_s']:>8.2f} "
+        print(f"{r['name']:<22} {r['nodes']:>9,} {r['edges']:>9,} {r['build_s']:>8.2f} "
               f"{r['peak_bytes'] / 2**20:>8.0f} {r['ref_s']:>11.2f} {r['build_s'] / r['ref_s']:>6.1f}")
 
 

@@ -1,9 +1,11 @@
 """Shared output for experiment scripts: results folder, CSV, comparison table."""
 
 import csv
+import io
 import os
-import tempfile
 from pathlib import Path
+
+from netemu.io import write_atomically
 
 RESULTS = Path(os.environ.get("NETEMU_RESULTS", "results"))
 
@@ -16,12 +18,11 @@ def results_path(name, suffix):
 def write_csv(name, rows):
     """Write a list of dicts to results/NAME.csv atomically; return the path."""
     path = results_path(name, ".csv")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".netemu-", suffix=".csv")
-    with os.fdopen(fd, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, lambda fh: fh.write(text.getvalue().encode()))
     return path
 
 

@@ -17,8 +17,6 @@ Options (anywhere after TOPO):
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import ParameterError, TrafficError
@@ -278,20 +276,5 @@ def write_heatmap(sol, path):
 
 
 def _save_atomic(fig, path):
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netemu-", suffix=".png")
-    except OSError as exc:
-        raise ParameterError(f"--heatmap {path}: cannot write ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=120)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ParameterError(f"--heatmap {path}: cannot write "
-                                 f"({exc.strerror or exc})") from None
-        raise
+    from .plot import save_figure
+    save_figure(fig, path)

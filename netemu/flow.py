@@ -509,7 +509,10 @@ class _Filler:
     def _recompute(self):
         ix = self.ix
         x = self.nw * self.active
-        y = np.where(self.active, 0.0, ix.counts * self.rate)
+        # Active flows have no rate yet (it may be inf or nan): only frozen ones carry load.
+        y = np.zeros(self.rate.shape)
+        frozen = ~self.active
+        y[frozen] = ix.counts[frozen] * self.rate[frozen]
         on = self.active.astype(np.float64)
         self.a = ix.Dt @ x
         self.u = ix.Dt @ y

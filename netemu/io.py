@@ -16,7 +16,7 @@ import networkx as nx
 from .errors import GraphError, GraphFileError
 from .graph import validate
 
-__all__ = ["save", "load", "FORMATS"]
+__all__ = ["save", "load", "write_atomically", "FORMATS"]
 
 FORMATS = (".graphml", ".json")
 
@@ -29,30 +29,46 @@ def _format(path):
     return suffix
 
 
-def save(G, path):
-    """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error."""
-    suffix = _format(path)
+def write_atomically(path, write, error=GraphFileError):
+    """Write a file through ``write(binary_file_object)`` so that it appears whole or not at all.
+
+    The data goes to a temporary file beside ``path``, which gets the usual
+    permissions (0666 less the umask) and is then renamed over ``path``.  An
+    unwritable place raises ``error`` naming the path; any failure removes the
+    temporary file.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise GraphFileError(f"{path}: directory {str(directory)!r} does not exist")
-    H = G.copy()
-    H.graph["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
+        raise error(f"{path}: directory {str(directory)!r} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netemu-", suffix=suffix)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netemu-", suffix=path.suffix)
     except OSError as exc:
-        raise GraphFileError(f"{path}: cannot write ({exc.strerror})") from None
+        raise error(f"{path}: cannot write ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            if suffix == ".graphml":
-                nx.write_graphml(H, fh)
-            else:
-                fh.write(json.dumps(nx.node_link_data(H, edges="links"), sort_keys=True).encode())
+            write(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:
+        raise error(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def save(G, path):
+    """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error."""
+    suffix = _format(path)
+    H = G.copy()
+    H.graph["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
+    if suffix == ".graphml":
+        write_atomically(path, lambda fh: nx.write_graphml(H, fh))
+    else:
+        data = json.dumps(nx.node_link_data(H, edges="links"), sort_keys=True).encode()
+        write_atomically(path, lambda fh: fh.write(data))
 
 
 def load(path):

@@ -5,8 +5,6 @@ to a temporary file beside the target and renamed, so an error never leaves a
 partial image behind.
 """
 
-import os
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .errors import GraphFileError  # noqa: E402
+from .io import write_atomically  # noqa: E402
 from .units import to_gbps  # noqa: E402
 
 __all__ = ["save_figure", "draw_layered", "DETAIL_LIMIT", "LAYER_OF_ROLE"]
@@ -38,25 +36,11 @@ _COLOURS = {"core": "#7b3294", "spine": "#c2a5cf", "leaf": "#a6dba0", "router": 
 
 def save_figure(fig, path, dpi=120):
     """Write ``fig`` to ``path`` atomically; raise GraphFileError if the place is unwritable."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        plt.close(fig)
-        raise GraphFileError(f"{path}: directory {str(directory)!r} does not exist")
-    suffix = path.suffix or ".png"
+    fmt = (Path(path).suffix or ".png")[1:]
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netemu-", suffix=suffix)
-    except OSError as exc:
-        plt.close(fig)
-        raise GraphFileError(f"{path}: cannot write ({exc.strerror})") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        write_atomically(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _layer(data):

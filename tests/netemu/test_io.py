@@ -86,3 +86,13 @@ def test_directed_or_multi_file_refused(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(nx.node_link_data(M, edges="links")))
     with pytest.raises(GraphFileError, match="parallel edges"):
         load(tmp_path / "m.json")
+
+
+def test_saved_file_has_umask_permissions(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        save(small(), tmp_path / "g.json")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g.json").stat().st_mode & 0o777 == 0o644
