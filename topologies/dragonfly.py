@@ -46,7 +46,8 @@ from collections import Counter
 
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.graph import MEDIA, new_graph
-from netemu.units import gbps
+
+from .hardware import IB_NDR_64
 
 __all__ = ["dragonfly", "group_cables"]
 
@@ -89,7 +90,7 @@ def group_cables(a, h, g):
     return counts
 
 
-def dragonfly(a, p, h, g=None, *, link_bandwidth=gbps(400), latency=0.0, medium="ib"):
+def dragonfly(a, p, h, g=None, *, link_bandwidth=IB_NDR_64.port_bandwidth, latency=0.0, medium="ib"):
     """Return a canonical dragonfly of ``g`` groups of ``a`` routers.
 
     Parameters

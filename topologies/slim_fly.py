@@ -69,7 +69,8 @@ import numpy as np
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.errors import ParameterError
 from netemu.graph import MEDIA, new_graph
-from netemu.units import gbps
+
+from .hardware import IB_NDR_64
 
 __all__ = ["slim_fly", "slim_fly_delta", "prime_power", "GaloisField"]
 
@@ -200,7 +201,7 @@ class _Ring:
         self.mul = (r[:, None] * r[None, :]) % q
 
 
-def slim_fly(q, p, *, link_bandwidth=gbps(400), latency=0.0, construction="mms", medium="ib"):
+def slim_fly(q, p, *, link_bandwidth=IB_NDR_64.port_bandwidth, latency=0.0, construction="mms", medium="ib"):
     """Return a Slim Fly of ``2 q²`` routers with ``p`` endpoints each.
 
     Parameters
