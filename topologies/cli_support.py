@@ -7,6 +7,7 @@ here: a generator name with dashes (``two-layer-fat-tree``), a preset name
 
 import inspect
 import re
+from dataclasses import is_dataclass
 
 from netemu.errors import ParameterError
 from netemu.units import GBps, gbps, mbps
@@ -87,12 +88,15 @@ def signature_text(fn):
     for p in inspect.signature(fn).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        default = "" if p.default is inspect.Parameter.empty else f" (default {_short(p.default)})"
+        default = ("" if p.default is inspect.Parameter.empty
+                   else f" (default {_short(p.default, p.name)})")
         parts.append(f"--{p.name.replace('_', '-')}{default}")
     return " ".join(parts)
 
 
-def _short(value):
+def _short(value, name=""):
+    if isinstance(value, float) and "bandwidth" in name:
+        return f"{value * 8 / 1e9:g}Gbps"
     if isinstance(value, float) and value >= 1e6:
         return f"{value:.4g}"
     if hasattr(value, "name") and not isinstance(value, (str, int, float)):
@@ -100,21 +104,34 @@ def _short(value):
     return repr(value)
 
 
+def _catalogue_entry(key, value, kind):
+    """A hardware model named on the command line (``--switch QM8700``)."""
+    from . import hardware
+
+    models = {m.name: m for m in vars(hardware).values() if isinstance(m, kind)}
+    if value not in models:
+        raise ParameterError(f"--{key.replace('_', '-')} {value!r} is not in the hardware catalogue; "
+                             f"allowed: {', '.join(sorted(models))}")
+    return models[value]
+
+
 def build_from_cli(name, params):
     """Build a generator or preset by its CLI name with parsed ``params``."""
     from .presets import PRESETS, preset
 
     gens = generators()
-    if name in PRESETS:
+    # A generator and a preset may share a name (fire-flyer-2): the generator takes the
+    # parameters, and with none given it builds the same network as the preset.
+    if name in PRESETS and name not in gens:
         allowed = list(inspect.signature(PRESETS[name][0]).parameters)
         bad = [k for k in params if k not in allowed]
         if bad:
-            raise ParameterError(f"preset {name!r} takes "
-                                 f"{'no parameters' if not allowed else 'only ' + ', '.join('--' + a for a in allowed)}"
-                                 f", got --{bad[0].replace('_', '-')}")
+            takes = ("no parameters" if not allowed
+                     else "only " + ", ".join("--" + a.replace("_", "-") for a in allowed))
+            raise ParameterError(f"preset {name!r} takes {takes}, got --{bad[0].replace('_', '-')}")
         return preset(name, **params)
     if name not in gens:
-        known = sorted(gens) + sorted(PRESETS)
+        known = sorted(set(gens) | set(PRESETS))
         raise ParameterError(f"unknown topology {name!r}; allowed: a graph file (.graphml, .json) "
                              f"or one of {', '.join(known)}")
     fn = gens[name]
@@ -125,6 +142,10 @@ def build_from_cli(name, params):
         if key not in allowed:
             raise ParameterError(f"{name} has no parameter --{key.replace('_', '-')}; allowed: "
                                  f"{', '.join('--' + a.replace('_', '-') for a in allowed)}")
+    for key, value in params.items():
+        default = sig.parameters[key].default
+        if is_dataclass(default) and isinstance(value, str):
+            params[key] = _catalogue_entry(key, value, type(default))
     try:
         sig.bind(**params)
     except TypeError as exc:

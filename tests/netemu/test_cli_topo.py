@@ -105,3 +105,23 @@ def test_python_m_netemu_entry_point():
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_generator_sharing_a_preset_name_takes_parameters(capsys):
+    code, out, _ = run(capsys, "topo", "info", "fire-flyer-2", "--json")
+    default = json.loads(out)
+    code, out, _ = run(capsys, "topo", "info", "fire-flyer-2", "--gpu-servers-per-zone", "300", "--json")
+    assert code == 0
+    assert json.loads(out)["endpoints"] == default["endpoints"] - 2 * 300
+
+
+def test_catalogue_models_by_name(capsys):
+    code, out, _ = run(capsys, "topo", "info", "fire-flyer-2", "--switch", "IB-NDR-64", "--json")
+    assert code == 0 and json.loads(out)["switches"] > 122
+    code, _, err = run(capsys, "topo", "info", "fire-flyer-2", "--switch", "foo")
+    assert code == 2 and "allowed: IB-NDR-64, QM8700" in err
+
+
+def test_list_shows_bandwidths_in_gbps(capsys):
+    _, out, _ = run(capsys, "topo", "list")
+    assert "--link-bandwidth (default 400Gbps)" in out
