@@ -13,7 +13,7 @@ import sys
 from .errors import NetemuError
 
 #: Command modules, in the order ``netemu --help`` lists them.
-COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve"]
+COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve", "netemu.cli_bench"]
 
 
 class _Parser(argparse.ArgumentParser):

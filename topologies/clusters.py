@@ -59,8 +59,9 @@ def cluster(fabric, server, **server_kwargs):
     if not hosts:
         raise ParameterError(f"fabric {fabric.graph.get('name')!r} has no host nodes to put servers at")
     G = fabric.copy()
-    G.graph["name"] = "cluster"
-    G.graph["params"] = {"fabric": fabric.graph.get("name"), "fabric_params": fabric.graph.get("params", {}),
+    attrs = dict(G.graph)
+    attrs["name"] = "cluster"
+    attrs["params"] = {"fabric": fabric.graph.get("name"), "fabric_params": fabric.graph.get("params", {}),
                          "server": getattr(server, "__name__", str(server)),
                          "server_params": dict(server_kwargs)}
     for h in hosts:
@@ -98,6 +99,9 @@ def cluster(fabric, server, **server_kwargs):
                         f"NIC {nic!r} runs at {rate * 8 / 1e9:g} Gb/s but its fabric link to {sw!r} "
                         f"is {data['bandwidth'] * 8 / 1e9:g} Gb/s; build the fabric with the NIC's rate")
                 G.add_edge(nic, sw, **data)
+    # G.update(S) copied each server's graph attributes over the cluster's; put them back.
+    G.graph.clear()
+    G.graph.update(attrs)
     return validate(G)
 
 

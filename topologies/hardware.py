@@ -19,7 +19,7 @@ from netemu.units import GBps, GiBps, gbps
 __all__ = [
     "SwitchModel", "QM8700", "IB_NDR_64", "ROCE_400G_128",
     "NicModel", "CX6_200G", "CX7_400G",
-    "A100_PCIE", "H800_SXM",
+    "A100_PCIE", "H800_SXM", "GB200_NVL72",
 ]
 
 
@@ -82,7 +82,15 @@ class _H800Sxm:
     nic: NicModel = CX7_400G
 
 
+@dataclass(frozen=True)
+class _Gb200Nvl72:
+    """GB200 NVL72 scale-up domain as [ISCA] §2.3.2 describes it."""
+    gpus: int = 72                             # "72 GPUs", [ISCA] §2.3.2
+    nvlink_unidirectional: float = GBps(900)   # "900 GB/s unidirectional", [ISCA] §2.3.2
+
+
 A100_PCIE = _A100Pcie()
+GB200_NVL72 = _Gb200Nvl72()
 H800_SXM = _H800Sxm()
 
 
@@ -92,7 +100,8 @@ H800_SXM = _H800Sxm()
 
 __all__ += [
     "LinkModel", "NvlinkModel", "PCIE4_X16", "PCIE5_X16", "A100_NVLINK", "ROME_XGMI", "SPR_UPI",
-    "A100_PCIE_NIC_SOCKET", "DGX_A100", "H800_HOST",
+    "A100_PCIE_NIC_SOCKET", "DGX_A100", "H800_HOST", "ROME_32C_REDUCE", "ROME_7742_REDUCE",
+    "SPR_56C_REDUCE",
 ]
 
 
@@ -160,6 +169,24 @@ SPR_UPI = LinkModel("Xeon SPR UPI 2.0, 4 links", 4 * GBps(32), "internal",
 #: Socket of the Fire-Flyer 2 node's IB NIC ("GPU4-7 plus the IB NIC on CPU1").  Secondary
 #: analysis of [FF] Fig. 4, UNCONFIRMED.
 A100_PCIE_NIC_SOCKET = 1
+
+
+def _avx2_reduce(cores, clock_hz):
+    # One 256-bit (32-byte) vector add of a freshly loaded operand per core per cycle: the
+    # bytes of input a socket's SIMD reduction can sum per second.  An upper bound; host memory
+    # runs out long before it.  UNCONFIRMED (no measured figure is published).
+    return cores * clock_hz * 32
+
+
+#: SIMD reduce throughput of one Fire-Flyer socket: 32 cores ([FF] Table I, "2 x AMD EPYC
+#: Rome/Milan, 32 cores each") at 2.5 GHz (base clock of a 32-core EPYC 7502; the exact model is
+#: not named, UNCONFIRMED).
+ROME_32C_REDUCE = _avx2_reduce(32, 2.5e9)
+#: Same for the DGX-A100's EPYC 7742: 64 cores ([FF] Table I) at 2.25 GHz base (AMD product page).
+ROME_7742_REDUCE = _avx2_reduce(64, 2.25e9)
+#: Same for an H800 host socket: 56 cores at 2.0 GHz (Xeon 8480C of DGX H100; UNCONFIRMED for
+#: DeepSeek's nodes).
+SPR_56C_REDUCE = _avx2_reduce(56, 2.0e9)
 
 
 @dataclass(frozen=True)

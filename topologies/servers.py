@@ -50,6 +50,9 @@ Modelling decisions
   that NIC (GPUDirect RDMA) taken together, a resource only such flows use; traffic staged
   through host memory does not touch it.  :func:`p2p_limit` reads it.  Switch-based servers
   have none: their GPU-NIC DMA turns around in the PCIe switch.
+- **CPU reduce throughput**: every ``cpu`` node carries ``reduce_bandwidth``, the bytes of
+  input per second its SIMD units can sum (an UNCONFIRMED upper bound from the catalogue);
+  HFReduce charges it as a resource.
 - **Latency** is 0 on every internal edge: no sourced figure exists here, and the alpha term of
   a transfer is dominated by the fabric.
 
@@ -70,10 +73,10 @@ from netemu.errors import ParameterError
 from netemu.graph import add_link, new_graph, validate
 
 from .hardware import (A100_PCIE, A100_PCIE_NIC_SOCKET, DGX_A100, H800_HOST, H800_SXM, PCIE4_X16,
-                       ROME_XGMI)
+                       ROME_7742_REDUCE, ROME_32C_REDUCE, ROME_XGMI, SPR_56C_REDUCE)
 
 __all__ = [
-    "pcie_a100_server", "h800_server", "dgx_a100_server",
+    "pcie_a100_server", "h800_server", "dgx_a100_server", "scale_up_domain",
     "server_gpus", "server_nics", "p2p_limit", "draw_server",
 ]
 
@@ -132,7 +135,7 @@ def pcie_a100_server(name="n0", *, nvlink_bridges=True, socket_link_bandwidth=No
     socket_bw = _bandwidth("socket_link_bandwidth", socket_link_bandwidth, ROME_XGMI)
     b = _Builder("pcie_a100_server", prefix, server, dict(
         name=name, nvlink_bridges=nvlink_bridges, socket_link_bandwidth=socket_link_bandwidth))
-    cpus = b.host(sockets, hw.host_memory, socket_bw, ROME_XGMI.medium)
+    cpus = b.host(sockets, hw.host_memory, socket_bw, ROME_XGMI.medium, ROME_32C_REDUCE)
 
     # Root ports in GPU order; the GPUs named in the catalogue share one ([FF] Fig. 4).
     shared_rp = None
@@ -215,7 +218,7 @@ def h800_server(name="n0", *, nvlink_bandwidth=None, nvswitch_chips=False, host_
     b = _Builder("h800_server", prefix, server, dict(
         name=name, nvlink_bandwidth=nvlink_bandwidth, nvswitch_chips=nvswitch_chips,
         host_memory=host_memory, socket_link_bandwidth=socket_link_bandwidth))
-    cpus = b.host(host.sockets, memory_bw, socket_bw, host.socket_link.medium)
+    cpus = b.host(host.sockets, memory_bw, socket_bw, host.socket_link.medium, SPR_56C_REDUCE)
 
     gpus_per_switch = hw.gpus_per_server // host.pcie_switches
     nics_per_switch = hw.nics_per_server // host.pcie_switches
@@ -282,7 +285,7 @@ def dgx_a100_server(name="n0", *, nvswitch_chips=False, socket_link_bandwidth=No
     socket_bw = _bandwidth("socket_link_bandwidth", socket_link_bandwidth, hw.socket_link)
     b = _Builder("dgx_a100_server", prefix, server, dict(
         name=name, nvswitch_chips=nvswitch_chips, socket_link_bandwidth=socket_link_bandwidth))
-    cpus = b.host(hw.sockets, hw.host_memory, socket_bw, hw.socket_link.medium)
+    cpus = b.host(hw.sockets, hw.host_memory, socket_bw, hw.socket_link.medium, ROME_7742_REDUCE)
 
     gpus_per_switch = hw.gpus_per_server // hw.pcie_switches
     nics_per_switch = hw.compute_nics // hw.pcie_switches
@@ -302,6 +305,42 @@ def dgx_a100_server(name="n0", *, nvswitch_chips=False, socket_link_bandwidth=No
         add_link(b.G, storage, cpus[hw.storage_nic_socket], hw.pcie.bandwidth,
                  medium=hw.pcie.medium)
     b.nvswitch_fabric(gpus, hw.nvlink.per_direction, hw.nvswitches, nvswitch_chips)
+    return b.done()
+
+
+def scale_up_domain(name="n0", *, gpus=None, nvlink_bandwidth=None):
+    """A scale-up domain: ``gpus`` GPUs on one NVLink switch fabric, no NIC (GB200 NVL72 by default).
+
+    [ISCA] §2.3.2 sets the 72-GPU GB200 NVL72 with 900 GB/s unidirectional NVLink
+    beside the H800's scale-out limit.  Each GPU's edge to the ``nvswitch`` node carries
+    its whole NVLink bandwidth per direction.
+
+    Parameters
+    ----------
+    name : str or int, default 'n0'
+    gpus : int, optional
+        Default ``GB200_NVL72.gpus`` (72).
+    nvlink_bandwidth : float, optional
+        Bytes/s per direction per GPU; default ``GB200_NVL72.nvlink_unidirectional``.
+
+    Examples
+    --------
+    >>> G = scale_up_domain()
+    >>> len(server_gpus(G)), G.edges["n0/gpu0", "n0/nvswitch0"]["bandwidth"] / 1e9
+    (72, 900.0)
+    """
+    from .hardware import GB200_NVL72
+
+    prefix, server = _server_name(name)
+    if gpus is None:
+        gpus = GB200_NVL72.gpus
+    if isinstance(gpus, bool) or not isinstance(gpus, numbers.Integral) or gpus < 2:
+        raise ParameterError(f"gpus must be an integer >= 2, got {gpus!r}")
+    bw = _bandwidth("nvlink_bandwidth", nvlink_bandwidth, GB200_NVL72.nvlink_unidirectional)
+    b = _Builder("scale_up_domain", prefix, server,
+                 dict(name=name, gpus=gpus, nvlink_bandwidth=nvlink_bandwidth))
+    members = [b.gpu(i, 0, "GPU") for i in range(int(gpus))]
+    b.nvswitch_fabric(members, bw, 1, False)
     return b.done()
 
 
@@ -578,12 +617,12 @@ class _Builder:
         self._count[stem] = i + 1
         return i
 
-    def host(self, sockets, memory_bandwidth, socket_bandwidth, socket_medium):
+    def host(self, sockets, memory_bandwidth, socket_bandwidth, socket_medium, reduce_bandwidth):
         """CPU sockets, one memory node per socket, and the socket-to-socket links."""
         per_socket = memory_bandwidth / sockets
         cpus = []
         for s in range(sockets):
-            cpu = self.add("cpu", s, "cpu", socket=s)
+            cpu = self.add("cpu", s, "cpu", socket=s, reduce_bandwidth=reduce_bandwidth)
             mem = self.add("memory", s, "memory", socket=s, capacity=per_socket)
             add_link(self.G, cpu, mem, per_socket, medium="memory")
             cpus.append(cpu)

@@ -1,0 +1,149 @@
+"""Allreduce and its relatives as NCCL runs them: rings, double binary trees, hierarchical.
+
+- :func:`ring_allreduce` — reduce-scatter then all-gather around rings (one ring per NIC
+  lane, as NCCL's channels): every ring hop carries ``2(n-1)/n`` bytes per byte of ``S``.
+- :func:`tree_allreduce` — NCCL's double binary tree across servers, a chain inside each
+  server; each tree carries half the data, up (reduce) then down (broadcast), pipelined.
+- :func:`hierarchical_allreduce` — reduce-scatter inside each server, allreduce of every
+  shard across servers among same-index GPUs, all-gather inside each server.
+- :func:`reduce_scatter`, :func:`all_gather`, :func:`broadcast` — the ring collectives.
+
+Each returns a :class:`~collectives.workload.Workload`; :func:`collectives.run` evaluates it.
+"""
+
+import networkx as nx
+
+from netemu.errors import ParameterError
+
+from .ranks import by_server, deepest_path, double_binary_tree, ring_orders
+from .software import NCCL_CHUNK
+from .workload import Stage, Workload
+
+__all__ = ["ring_allreduce", "tree_allreduce", "hierarchical_allreduce", "reduce_scatter",
+           "all_gather", "broadcast"]
+
+
+def _ring_stage(name, orders, amount, steps):
+    transfers = []
+    for order in orders:
+        n = len(order)
+        transfers += [(order[i], order[(i + 1) % n], amount / len(orders)) for i in range(n)]
+    ring = orders[0]
+    hops = [(ring[i % len(ring)], ring[(i + 1) % len(ring)]) for i in range(steps)]
+    return Stage(name, transfers, chain=hops)
+
+
+def ring_allreduce(pm, ranks, size, *, channels=None):
+    """Ring allreduce of ``size`` bytes per rank (NCCL's ring algorithm)."""
+    n = len(ranks)
+    orders = ring_orders(pm, ranks, channels)
+    st = _ring_stage("ring", orders, 2 * (n - 1) / n, 2 * (n - 1))
+    return Workload("allreduce", "ring", list(ranks), size, [st], {"channels": len(orders)})
+
+
+def reduce_scatter(pm, ranks, size, *, channels=None):
+    """Ring reduce-scatter; ``size`` is the whole array (nccl-tests' S)."""
+    n = len(ranks)
+    orders = ring_orders(pm, ranks, channels)
+    st = _ring_stage("ring", orders, (n - 1) / n, n - 1)
+    return Workload("reducescatter", "ring", list(ranks), size, [st], {"channels": len(orders)})
+
+
+def all_gather(pm, ranks, size, *, channels=None):
+    """Ring all-gather; ``size`` is the whole gathered array (nccl-tests' S)."""
+    w = reduce_scatter(pm, ranks, size, channels=channels)
+    w.collective = "allgather"
+    return w
+
+
+def broadcast(pm, ranks, size, *, channels=None):
+    """Pipelined ring broadcast from ``ranks[0]``: every hop but the last carries ``S``."""
+    orders = ring_orders(pm, ranks, channels)
+    transfers, chain = [], None
+    for order in orders:
+        k = order.index(ranks[0])
+        rot = order[k:] + order[:k]
+        hops = list(zip(rot, rot[1:]))
+        transfers += [(u, v, 1.0 / len(orders)) for u, v in hops]
+        chain = chain or hops
+    st = Stage("chain", transfers, chain=chain, chunk=NCCL_CHUNK)
+    return Workload("broadcast", "ring", list(ranks), size, [st], {"channels": len(orders)})
+
+
+def _heads(pm, groups, c):
+    """Per server, the rank nearest its ``c``-th NIC (ties: the last in index order)."""
+    heads = []
+    for s, members in groups:
+        aps = pm.access_points(s)
+        nic = aps[c % len(aps)]
+        H = pm.G.subgraph(pm._members[s])
+        dist = nx.single_source_shortest_path_length(H, nic)
+        best = min(dist.get(m, 1 << 30) for m in members)
+        heads.append([m for m in members if dist.get(m, 1 << 30) == best][-1])
+    return heads
+
+
+def tree_allreduce(pm, ranks, size, *, channels=None):
+    """NCCL's tree allreduce: a double binary tree of servers, a chain inside each server.
+
+    Each of the two trees reduces half of the data up to its root and broadcasts
+    it back down; inside a server the ranks form a chain ending at the rank next
+    to the NIC.  With several NIC lanes, one tree pair per lane (channel).
+    """
+    groups = by_server(ranks)
+    if channels is None:
+        channels = min(max(len(pm.access_points(s)), 1) for s, _ in groups)
+    N = len(groups)
+    t1, t2 = double_binary_tree(N)
+    transfers, chain = [], None
+    share = 1.0 / channels
+    for c in range(channels):
+        heads = _heads(pm, groups, c)
+        intra = []
+        for (s, members), h in zip(groups, heads):
+            order = [m for m in members if m != h] + [h]
+            intra += list(zip(order, order[1:]))
+        for u, v in intra:       # both trees go up and down every chain: 2 x 1/2 each way
+            transfers += [(u, v, share), (v, u, share)]
+        for tree in (t1, t2):
+            for child, parent in tree:
+                a, b = heads[child], heads[parent]
+                transfers += [(a, b, share / 2), (b, a, share / 2)]
+        if chain is None:
+            path = deepest_path(t1)
+            up = [(heads[a], heads[b]) for a, b in zip(path, path[1:])]
+            s0, members = groups[path[0]]
+            h0 = heads[path[0]]
+            order = [m for m in members if m != h0] + [h0]
+            local = list(zip(order, order[1:]))
+            chain = local + up + [(b, a) for a, b in reversed(up)] + [(v, u) for u, v in reversed(local)]
+    st = Stage("tree", transfers, chain=chain, chunk=NCCL_CHUNK)
+    return Workload("allreduce", "tree", list(ranks), size, [st], {"channels": channels})
+
+
+def hierarchical_allreduce(pm, ranks, size):
+    """Reduce-scatter inside servers, allreduce across servers per shard, all-gather inside."""
+    groups = by_server(ranks)
+    k = min(len(m) for _, m in groups)
+    if any(len(m) != k for _, m in groups):
+        raise ParameterError("hierarchical allreduce needs the same number of ranks in every server, got "
+                             f"{sorted({len(m) for _, m in groups})}")
+    stages = []
+    if k > 1:
+        rs = [(m[i], m[(i + 1) % k], (k - 1) / k) for _, m in groups for i in range(k)]
+        stages.append(Stage("intra reduce-scatter", rs,
+                            chain=[(groups[0][1][i % k], groups[0][1][(i + 1) % k])
+                                   for i in range(k - 1)]))
+    N = len(groups)
+    if N > 1:
+        inter = []
+        for i in range(k):
+            col = [m[i] for _, m in groups]
+            inter += [(col[j], col[(j + 1) % N], 2 * (N - 1) / N / k) for j in range(N)]
+        col0 = [m[0] for _, m in groups]
+        stages.append(Stage("inter allreduce", inter,
+                            chain=[(col0[j % N], col0[(j + 1) % N]) for j in range(2 * (N - 1))]))
+    if k > 1:
+        ag = [(u, v, a) for u, v, a in stages[0].transfers]
+        stages.append(Stage("intra all-gather", ag, chain=list(stages[0].chain)))
+    return Workload("allreduce", "hierarchical", list(ranks), size, stages, {})

@@ -1,0 +1,207 @@
+"""A collective as a workload, and its evaluation on the flow model.
+
+Every algorithm in :mod:`collectives` turns (graph, ranks, size) into a
+:class:`Workload`: stages run one after the other, each a set of transfers
+(plus work on non-link resources such as host memory or a CPU's reduce
+throughput).  :func:`evaluate` routes the transfers with
+:class:`~collectives.paths.PathModel` and hands them to netemu's exact max-min
+solver; nothing here computes a rate by itself.
+
+Two kinds of stage
+------------------
+``'pipeline'``
+    The stage is pipelined in chunks, as NCCL's rings and trees and HFReduce
+    are: every transfer advances in lockstep with the others, so the whole
+    stage is *one* flow whose share on a resource is the sum, over the
+    transfers, of (bytes the transfer moves per byte of ``S``) x (its share on
+    that resource).  Its max-min rate ``X`` (bytes of ``S`` per second) is the
+    steady-state throughput, and the stage takes
+    ``(S + (H - 1) * chunk) / X + alpha``: ``H`` is the number of sequential
+    hops of the stage's critical chain, the ``(H - 1)`` chunks are the
+    pipeline's fill, and ``alpha`` sums the latency of the chain's hops
+    (edge ``latency`` attributes) plus ``step_overhead`` per hop.
+``'flows'``
+    Independent transfers started together (an all-to-all's sends): each is
+    its own flow of ``amount * S`` bytes and the stage lasts until the last
+    one ends in the exact fluid max-min simulation
+    (:func:`netemu.flow.completion_times`), plus the largest path latency.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netemu import flow as _flow
+from netemu.errors import ParameterError
+from netemu.solve import SATURATED
+
+from .metrics import bus_factor
+from .paths import PathModel
+
+__all__ = ["Stage", "Workload", "Result", "evaluate", "path_model"]
+
+_MODES = ("pipeline", "flows")
+
+
+@dataclass
+class Stage:
+    """One phase of a collective.
+
+    Attributes
+    ----------
+    name : str
+    transfers : list of (src, dst, amount)
+        ``amount`` is bytes moved per byte of the collective's size ``S``.
+    mode : {'pipeline', 'flows'}
+    work : list of (resource, amount)
+        Load on a resource that no transfer carries: a node name with a
+        ``capacity`` (a host-memory read or write), or ``(name, capacity)`` for an
+        extra resource (a CPU's reduce throughput).  ``amount`` per byte of ``S``.
+    chain : list of (src, dst)
+        The critical chain of sequential hops (for ``'pipeline'``): its length
+        is ``H`` and its latency is ``alpha``.
+    chunk : float
+        Pipeline chunk in bytes (0: no fill term).
+    step_overhead : float
+        Seconds added per hop of the chain (software cost of one step).
+    """
+    name: str
+    transfers: list
+    mode: str = "pipeline"
+    work: list = field(default_factory=list)
+    chain: list = field(default_factory=list)
+    chunk: float = 0.0
+    step_overhead: float = 0.0
+
+
+@dataclass
+class Workload:
+    """A collective on ``ranks``: its stages, size and nccl-tests naming."""
+    collective: str
+    algorithm: str
+    ranks: list
+    size: float
+    stages: list
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n(self):
+        return len(self.ranks)
+
+
+@dataclass
+class Result:
+    """Time and bandwidths of one collective (bytes, seconds, bytes/s)."""
+    collective: str
+    algorithm: str
+    n: int
+    size: float
+    time: float
+    stages: list
+    info: dict
+
+    @property
+    def algbw(self):
+        return self.size / self.time
+
+    @property
+    def busbw(self):
+        return self.algbw * bus_factor(self.collective, self.n)
+
+    def row(self):
+        """The nccl-tests row as a dict (``gpus``, ``size_bytes``, ``time_s``, ``algbw``, ``busbw``)."""
+        return {"gpus": self.n, "size_bytes": self.size, "time_s": self.time,
+                "algbw": self.algbw, "busbw": self.busbw}
+
+
+_MODELS = {}
+
+
+def path_model(G, routing="dmodk", *, pxn=True, seed=0):
+    """A :class:`PathModel` for ``G``, reused while the same graph is evaluated again."""
+    key = (id(G), routing, bool(pxn), seed)
+    hit = _MODELS.get(key)
+    if hit is not None and hit.G is G:
+        return hit
+    if len(_MODELS) > 8:
+        _MODELS.clear()
+    pm = _MODELS[key] = PathModel(G, routing, pxn=pxn, seed=seed)
+    return pm
+
+
+def evaluate(G, workload, *, routing="dmodk", pxn=True, seed=0):
+    """Time a :class:`Workload` on ``G`` with netemu's routing and max-min solver.
+
+    Returns
+    -------
+    Result
+        ``stages`` lists, per stage, its ``time``, ``rate`` (bytes of S per second,
+        pipeline stages), ``alpha`` and the saturated resources ``bottlenecks``.
+    """
+    pm = path_model(G, routing, pxn=pxn, seed=seed)
+    S = float(workload.size)
+    if not S > 0:
+        raise ParameterError(f"size must be > 0 bytes, got {workload.size!r}")
+    stages = []
+    total = 0.0
+    for st in workload.stages:
+        if st.mode not in _MODES:
+            raise ParameterError(f"stage mode must be one of {_MODES}, got {st.mode!r}")
+        out = _pipeline(pm, st, S) if st.mode == "pipeline" else _flows(pm, st, S)
+        out["name"] = st.name
+        stages.append(out)
+        total += out["time"]
+    return Result(workload.collective, workload.algorithm, workload.n, S, total, stages,
+                  dict(workload.info))
+
+
+def _work_resource(pm, spec):
+    if isinstance(spec, tuple):
+        name, cap = spec
+        return pm.extra(name, cap)
+    r = pm.res.node(spec) if spec in pm.G else -1
+    if r < 0:
+        raise ParameterError(f"work on {spec!r}: not a node with a capacity of this graph")
+    return r
+
+
+def _pipeline(pm, st, S):
+    shares = pm.shares([(u, v) for u, v, _ in st.transfers])
+    load = {}
+    for (_, _, amount), sh in zip(st.transfers, shares):
+        for r, s in sh.items():
+            load[r] = load.get(r, 0.0) + amount * s
+    for spec, amount in st.work:
+        r = _work_resource(pm, spec)
+        load[r] = load.get(r, 0.0) + amount
+    cap = pm.capacity
+    X = float(_flow.max_min_rates(cap, [load])[0])
+    chain = pm.shares(st.chain) if st.chain else []
+    alpha = sum(pm.latency(sh) for sh in chain) + len(chain) * st.step_overhead
+    hops = max(len(chain), 1)
+    time = (S + (hops - 1) * st.chunk) / X + alpha
+    util = {r: l * X / cap[r] for r, l in load.items()}
+    bott = sorted((r for r, u in util.items() if u >= SATURATED), key=lambda r: -util[r])
+    return {"mode": "pipeline", "time": time, "rate": X, "alpha": alpha, "hops": len(chain),
+            "bottlenecks": [pm.name(r) for r in bott], "load": load}
+
+
+def _flows(pm, st, S):
+    if st.work:
+        raise ParameterError(f"stage {st.name!r}: work items need a 'pipeline' stage")
+    shares = pm.shares([(u, v) for u, v, _ in st.transfers])
+    sizes = np.array([amount * S for _, _, amount in st.transfers], dtype=float)
+    cap = pm.capacity
+    fs = _flow.FlowSet.from_mappings(cap.size, shares)
+    finish = _flow.completion_times(cap, fs, sizes)
+    rates = _flow.max_min_rates(cap, fs)
+    load = np.zeros(cap.size)
+    for sh, x in zip(shares, rates):
+        for r, s in sh.items():
+            load[r] += s * x
+    util = load / cap
+    bott = np.flatnonzero(util >= SATURATED)
+    bott = bott[np.argsort(-util[bott], kind="stable")]
+    alpha = max(pm.latency(sh) for sh in shares) + st.step_overhead
+    return {"mode": "flows", "time": float(finish.max()) + alpha, "alpha": alpha,
+            "bottlenecks": [pm.name(r) for r in bott[:20]], "finish": finish}

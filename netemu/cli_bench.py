@@ -1,0 +1,151 @@
+"""``netemu bench COLLECTIVE --algo ALGO --cluster PRESET --gpus LIST --size LIST``: nccl-tests on the model.
+
+Times a collective on a cluster with netemu's routing and max-min solver and
+prints a table in nccl-tests' words, one block per GPU count.
+
+COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
+--algo       see ``collectives.ALGORITHMS``; ``nccl`` = what NCCL would run here
+--cluster    a preset (``fire-flyer-2-cluster``, ``deepseek-v3-cluster`` ...) or a graph
+             file; preset parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
+--gpus       ``16,32,64`` or ``16:1440`` (doubling from 16, then 1440)
+--size       ``186MiB`` or ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
+--routing    dmodk | hash | spray across the fabric (default dmodk, InfiniBand's static)
+--seed N     seed of hashed ECMP and of MoE token routing (default 0)
+--no-pxn     no forwarding across planes/rails inside a server
+--tokens --hidden --topk --node-limit --experts --shared    MoE parameters
+--json       rows as JSON objects: gpus, size_bytes, time_s, algbw, busbw (bytes/s)
+"""
+
+import argparse
+import json
+
+from .cli_solve import _int_option, load_topology, split_options
+from .errors import ParameterError
+from .units import format_bytes, parse_size
+
+_FLAGS = ("json", "no-pxn")
+_OPTIONS = ("algo", "cluster", "gpus", "size", "routing", "seed", "tokens", "hidden", "topk",
+            "node-limit", "experts", "shared")
+_MOE = ("tokens", "hidden", "topk", "node-limit", "experts", "shared")
+_TYPE = ("float", 4)
+
+
+def register(sub):
+    p = sub.add_parser("bench", help="time a collective on a cluster (nccl-tests style)",
+                       description=__doc__.splitlines()[0],
+                       usage="netemu bench COLLECTIVE --algo ALGO --cluster PRESET --gpus LIST "
+                             "--size LIST [--routing MODE] [--json]",
+                       epilog="\n".join(__doc__.splitlines()[2:]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("collective", metavar="COLLECTIVE")
+    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def parse_range(text, what, parse, limit=64):
+    """``a,b,c`` or ``lo:hi`` (doubling from lo, then hi) into a list of values."""
+    text = str(text).strip()
+    if ":" in text:
+        lo_s, _, hi_s = text.partition(":")
+        lo, hi = parse(lo_s), parse(hi_s)
+        if hi < lo:
+            raise ParameterError(f"--{what} {text}: the end {hi_s!r} is below the start {lo_s!r}")
+        out, x = [], lo
+        while x <= hi and len(out) < limit:
+            out.append(x)
+            x *= 2
+        if out[-1] != hi:
+            out.append(hi)
+        return out
+    items = [t for t in text.split(",") if t.strip()]
+    if not items:
+        raise ParameterError(f"--{what} needs at least one value, got {text!r}")
+    return [parse(t) for t in items]
+
+
+def _gpu_count(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise ParameterError(f"--gpus: {text!r} is not a whole number of GPUs") from None
+    if n < 2:
+        raise ParameterError(f"--gpus: a collective needs at least 2 GPUs, got {n}")
+    return n
+
+
+def run(args):
+    import collectives
+
+    flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS)
+    coll = args.collective
+    if coll not in collectives.ALGORITHMS:
+        raise ParameterError(f"unknown collective {coll!r}; allowed: "
+                             f"{', '.join(collectives.ALGORITHMS)}")
+    for need in ("algo", "cluster", "gpus"):
+        if need not in opts:
+            raise ParameterError(f"--{need} is required")
+    if coll != "moe" and "size" not in opts:
+        raise ParameterError("--size is required")
+    algo = opts["algo"]
+    allowed = list(collectives.ALGORITHMS[coll]) + (["nccl"] if coll != "moe" else [])
+    if algo not in allowed:
+        raise ParameterError(f"unknown algorithm {algo!r} for {coll}; allowed: {', '.join(allowed)}")
+    routing = opts.get("routing", "dmodk")
+    if routing not in ("spray", "hash", "dmodk"):
+        raise ParameterError(f"--routing must be dmodk, hash or spray, got {routing!r}")
+    seed = _int_option(opts, "seed", 0, minimum=0)
+    gpus = parse_range(opts["gpus"], "gpus", _gpu_count)
+    sizes = parse_range(opts["size"], "size", parse_size) if coll != "moe" else [None]
+    moe = {}
+    for key in _MOE:
+        if key in opts:
+            if coll != "moe":
+                raise ParameterError(f"--{key} applies to the moe collective only")
+            moe[key.replace("-", "_")] = _int_option(opts, key, None, minimum=1 if key != "shared" else 0)
+    G = load_topology(opts["cluster"], rest)
+    have = len(collectives.ranks.cluster_gpus(G))
+    too_many = [n for n in gpus if n > have]
+    if too_many:
+        raise ParameterError(f"--gpus {too_many[0]}: cluster {opts['cluster']!r} holds {have} GPUs")
+    rows = []
+    for n in gpus:
+        for size in sizes:
+            r = collectives.run(G, coll, algo, n, size, routing=routing, seed=seed,
+                                pxn="no-pxn" not in flags, **moe)
+            row = r.row()
+            if coll == "moe":
+                row.update({k: v for k, v in r.info.items() if k.endswith("_bw")})
+            if "nccl_choice" in r.info:
+                row["nccl_choice"] = r.info["nccl_choice"]
+            rows.append(row)
+    name = G.graph.get("preset") or opts["cluster"]
+    if "json" in flags:
+        print(json.dumps({"collective": coll, "algorithm": algo, "cluster": name,
+                          "routing": routing, "rows": rows}, indent=2))
+    else:
+        print(format_table(coll, algo, name, routing, rows))
+    return 0
+
+
+def format_table(coll, algo, name, routing, rows):
+    typ, width = _TYPE
+    lines = [f"# netemu bench {coll} --algo {algo} on {name} (routing {routing}); "
+             "GB/s = 1e9 bytes/s"]
+    for n in dict.fromkeys(r["gpus"] for r in rows):
+        lines.append(f"#\n# {n} GPUs")
+        lines.append(f"# {'size':>12} {'count':>12} {'type':>6} {'time(us)':>12} "
+                     f"{'algbw(GB/s)':>12} {'busbw(GB/s)':>12}")
+        for r in rows:
+            if r["gpus"] != n:
+                continue
+            size = int(r["size_bytes"])
+            lines.append(f"  {size:>12d} {size // width:>12d} {typ:>6} {r['time_s'] * 1e6:>12.1f} "
+                         f"{r['algbw'] / 1e9:>12.2f} {r['busbw'] / 1e9:>12.2f}"
+                         + (f"   ({format_bytes(size)})" if size >= 1024 else ""))
+            extra = {k: v for k, v in r.items() if k.endswith("_bw")}
+            if extra:
+                lines.append("    per-GPU bottleneck (GB/s): " + ", ".join(
+                    f"{k[:-3]} {v / 1e9:.2f}" for k, v in extra.items()))
+            if "nccl_choice" in r:
+                lines.append(f"    NCCL would run: {r['nccl_choice']}")
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""``netemu bench``: nccl-tests table, JSON rows, and one-line errors with exit status 2."""
+
+import json
+
+import pytest
+
+from netemu.cli import main
+
+
+def test_table_has_nccl_tests_columns(capsys):
+    assert main(["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster",
+                 "--gpus", "16,32", "--size", "186MiB"]) == 0
+    out = capsys.readouterr().out
+    assert "algbw(GB/s)" in out and "busbw(GB/s)" in out and "time(us)" in out
+    assert "# 16 GPUs" in out and "# 32 GPUs" in out and "195035136" in out
+
+
+def test_json_rows(capsys):
+    assert main(["bench", "alltoall", "--algo", "pxn", "--cluster", "deepseek-v3-cluster",
+                 "--fabric", "mrft", "--gpus", "16:32", "--size", "128MiB:256MiB", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = data["rows"]
+    assert [(r["gpus"], r["size_bytes"]) for r in rows] == [
+        (16, 128 * 2**20), (16, 256 * 2**20), (32, 128 * 2**20), (32, 256 * 2**20)]
+    for r in rows:
+        assert set(r) >= {"gpus", "size_bytes", "time_s", "algbw", "busbw"}
+        assert r["algbw"] == pytest.approx(r["size_bytes"] / r["time_s"])
+        assert r["busbw"] == pytest.approx(r["algbw"] * (r["gpus"] - 1) / r["gpus"])
+
+
+def test_range_ends_on_the_last_value():
+    from netemu.cli_bench import parse_range, _gpu_count
+    assert parse_range("16:1440", "gpus", _gpu_count) == [16, 32, 64, 128, 256, 512, 1024, 1440]
+    assert parse_range("8,24", "gpus", _gpu_count) == [8, 24]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["bench", "allreduce", "--algo", "nope", "--cluster", "fire-flyer-2-cluster", "--gpus", "16",
+      "--size", "1MiB"], "unknown algorithm 'nope'"),
+    (["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster", "--gpus",
+      "20000", "--size", "1MiB"], "holds 9600 GPUs"),
+    (["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster", "--gpus", "16",
+      "--size", "0"], "size '0'"),
+    (["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster", "--gpus", "16",
+      "--size", "-4MiB"], "size '-4MiB'"),
+    (["bench", "sum", "--algo", "ring", "--cluster", "fire-flyer-2-cluster", "--gpus", "16",
+      "--size", "1MiB"], "unknown collective 'sum'"),
+    (["bench", "allreduce", "--algo", "ring", "--cluster", "no-such-cluster", "--gpus", "16",
+      "--size", "1MiB"], "no-such-cluster"),
+    (["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster", "--gpus", "x",
+      "--size", "1MiB"], "--gpus"),
+    (["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster", "--gpus", "16",
+      "--size", "1MiB", "--tokens", "5"], "--tokens applies to the moe"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    assert err.count("\n") == 1
