@@ -18,20 +18,23 @@ moe            ``rdma`` (every copy over the network), ``deepep`` (node-limited,
                network crossing per server then NVLink)
 =============  ==================================================================
 
-``nccl`` models what NCCL itself would run: for allreduce the faster of its
-ring and tree on this cluster (its tuner picks the algorithm with the lowest
-predicted time), for all-to-all PXN where servers have several NIC planes or
-rails and direct sends otherwise, rings for the others.
+``nccl`` models what NCCL itself would run: for allreduce the ring or the tree
+as NCCL's own cost model picks it (:mod:`collectives.nccl`), for all-to-all PXN
+where servers have several NIC planes or rails and direct sends otherwise, rings
+for the others.
 
 Examples
 --------
-Ring allreduce on four hosts of a non-blocking leaf-spine: busbw is the link rate.
+Ring allreduce on four hosts of a non-blocking leaf-spine: once latency is amortised,
+busbw is the link rate.
 
 >>> from topologies.fat_tree import two_layer_fat_tree
 >>> G = two_layer_fat_tree(4, link_bandwidth=25e9)
 >>> r = run(G, "allreduce", "ring", 4, 2**30)
->>> round(r.busbw / 25e9, 9)
+>>> round(r.peak_busbw / 25e9, 9)
 1.0
+>>> r.time > r.beta_time
+True
 """
 
 from netemu.errors import ParameterError
@@ -114,10 +117,17 @@ def _lanes(pm, ranks):
 
 def _nccl(G, pm, collective, ranks, size, routing, seed):
     if collective == "allreduce":
+        from .nccl import choose_allreduce
+        from .ranks import by_server
         ring = _ar.ring_allreduce(pm, ranks, size)
-        tree = _ar.tree_allreduce(pm, ranks, size)
-        best = min((ring, tree), key=lambda w: evaluate(G, w, routing=routing, seed=seed).time)
-        best.info["nccl_choice"] = best.algorithm
+        groups = by_server(ranks)
+        nvlink = all(pm.G.edges[u, v].get("medium") == "nvlink"
+                     for _, m in groups for u, v in zip(m, m[1:]) if pm.G.has_edge(u, v)) and \
+            any(pm.G.nodes[x].get("role") == "nvswitch" for x in pm._members[groups[0][0]])
+        choice = choose_allreduce(evaluate(G, ring, routing=routing, seed=seed), len(groups),
+                                  "nvlink" if nvlink else "pcie")
+        best = ring if choice == "ring" else _ar.tree_allreduce(pm, ranks, size)
+        best.info["nccl_choice"] = choice
         return best
     if collective == "alltoall":
         return (_a2a.pxn_alltoall if _lanes(pm, ranks) > 1 else _a2a.direct_alltoall)(pm, ranks, size)

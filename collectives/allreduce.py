@@ -9,6 +9,8 @@
 - :func:`reduce_scatter`, :func:`all_gather`, :func:`broadcast` — the ring collectives.
 
 Each returns a :class:`~collectives.workload.Workload`; :func:`collectives.run` evaluates it.
+Every hop of a ring's or tree's critical chain costs NCCL's own per-step latency
+(:data:`~collectives.software.NCCL_STEP_LATENCY`) on top of the links' latency.
 """
 
 import networkx as nx
@@ -16,7 +18,7 @@ import networkx as nx
 from netemu.errors import ParameterError
 
 from .ranks import by_server, deepest_path, double_binary_tree, ring_orders
-from .software import NCCL_CHUNK
+from .software import NCCL_CHUNK, NCCL_STEP_LATENCY
 from .workload import Stage, Workload
 
 __all__ = ["ring_allreduce", "tree_allreduce", "hierarchical_allreduce", "reduce_scatter",
@@ -30,7 +32,7 @@ def _ring_stage(name, orders, amount, steps):
         transfers += [(order[i], order[(i + 1) % n], amount / len(orders)) for i in range(n)]
     ring = orders[0]
     hops = [(ring[i % len(ring)], ring[(i + 1) % len(ring)]) for i in range(steps)]
-    return Stage(name, transfers, chain=hops)
+    return Stage(name, transfers, chain=hops, step_overhead=NCCL_STEP_LATENCY["ring"])
 
 
 def ring_allreduce(pm, ranks, size, *, channels=None):
@@ -66,7 +68,8 @@ def broadcast(pm, ranks, size, *, channels=None):
         hops = list(zip(rot, rot[1:]))
         transfers += [(u, v, 1.0 / len(orders)) for u, v in hops]
         chain = chain or hops
-    st = Stage("chain", transfers, chain=chain, chunk=NCCL_CHUNK)
+    st = Stage("chain", transfers, chain=chain, chunk=NCCL_CHUNK,
+               step_overhead=NCCL_STEP_LATENCY["ring"])
     return Workload("broadcast", "ring", list(ranks), size, [st], {"channels": len(orders)})
 
 
@@ -117,7 +120,8 @@ def tree_allreduce(pm, ranks, size, *, channels=None):
             order = [m for m in members if m != h0] + [h0]
             local = list(zip(order, order[1:]))
             chain = local + up + [(b, a) for a, b in reversed(up)] + [(v, u) for u, v in reversed(local)]
-    st = Stage("tree", transfers, chain=chain, chunk=NCCL_CHUNK)
+    st = Stage("tree", transfers, chain=chain, chunk=NCCL_CHUNK,
+               step_overhead=NCCL_STEP_LATENCY["tree"])
     return Workload("allreduce", "tree", list(ranks), size, [st], {"channels": channels})
 
 
@@ -133,7 +137,8 @@ def hierarchical_allreduce(pm, ranks, size):
         rs = [(m[i], m[(i + 1) % k], (k - 1) / k) for _, m in groups for i in range(k)]
         stages.append(Stage("intra reduce-scatter", rs,
                             chain=[(groups[0][1][i % k], groups[0][1][(i + 1) % k])
-                                   for i in range(k - 1)]))
+                                   for i in range(k - 1)],
+                            step_overhead=NCCL_STEP_LATENCY["ring"]))
     N = len(groups)
     if N > 1:
         inter = []
@@ -142,8 +147,10 @@ def hierarchical_allreduce(pm, ranks, size):
             inter += [(col[j], col[(j + 1) % N], 2 * (N - 1) / N / k) for j in range(N)]
         col0 = [m[0] for _, m in groups]
         stages.append(Stage("inter allreduce", inter,
-                            chain=[(col0[j % N], col0[(j + 1) % N]) for j in range(2 * (N - 1))]))
+                            chain=[(col0[j % N], col0[(j + 1) % N]) for j in range(2 * (N - 1))],
+                            step_overhead=NCCL_STEP_LATENCY["ring"]))
     if k > 1:
         ag = [(u, v, a) for u, v, a in stages[0].transfers]
-        stages.append(Stage("intra all-gather", ag, chain=list(stages[0].chain)))
+        stages.append(Stage("intra all-gather", ag, chain=list(stages[0].chain),
+                            step_overhead=NCCL_STEP_LATENCY["ring"]))
     return Workload("allreduce", "hierarchical", list(ranks), size, stages, {})

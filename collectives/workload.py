@@ -62,8 +62,12 @@ class Stage:
         is ``H`` and its latency is ``alpha``.
     chunk : float
         Pipeline chunk in bytes (0: no fill term).
-    step_overhead : float
-        Seconds added per hop of the chain (software cost of one step).
+    step_overhead : float or mapping
+        Seconds added per hop of the chain (software cost of one step): one
+        figure, or ``{'nvlink': s, 'pcie': s, 'network': s, 'base': s}`` by the kind
+        of hop (a hop that crosses the fabric is ``'network'``; one inside a server
+        is ``'nvlink'`` when its path uses NVLink only, else ``'pcie'``), plus
+        ``'base'`` once per stage.
     """
     name: str
     transfers: list
@@ -71,7 +75,7 @@ class Stage:
     work: list = field(default_factory=list)
     chain: list = field(default_factory=list)
     chunk: float = 0.0
-    step_overhead: float = 0.0
+    step_overhead: object = 0.0
 
 
 @dataclass
@@ -107,6 +111,16 @@ class Result:
     @property
     def busbw(self):
         return self.algbw * bus_factor(self.collective, self.n)
+
+    @property
+    def beta_time(self):
+        """The time without latency terms: bandwidth alone (sum of the stages' ``beta``)."""
+        return sum(s["beta"] for s in self.stages)
+
+    @property
+    def peak_busbw(self):
+        """``busbw`` of :attr:`beta_time`: what the links allow once latency is amortised."""
+        return self.size / self.beta_time * bus_factor(self.collective, self.n)
 
     def row(self):
         """The nccl-tests row as a dict (``gpus``, ``size_bytes``, ``time_s``, ``algbw``, ``busbw``)."""
@@ -177,13 +191,32 @@ def _pipeline(pm, st, S):
     cap = pm.capacity
     X = float(_flow.max_min_rates(cap, [load])[0])
     chain = pm.shares(st.chain) if st.chain else []
-    alpha = sum(pm.latency(sh) for sh in chain) + len(chain) * st.step_overhead
+    alpha = sum(pm.latency(sh) for sh in chain) + _overhead(pm, st)
     hops = max(len(chain), 1)
-    time = (S + (hops - 1) * st.chunk) / X + alpha
+    beta = (S + (hops - 1) * st.chunk) / X
+    time = beta + alpha
     util = {r: l * X / cap[r] for r, l in load.items()}
     bott = sorted((r for r, u in util.items() if u >= SATURATED), key=lambda r: -util[r])
-    return {"mode": "pipeline", "time": time, "rate": X, "alpha": alpha, "hops": len(chain),
+    return {"mode": "pipeline", "time": time, "beta": beta, "rate": X, "alpha": alpha,
+            "hops": len(chain),
             "bottlenecks": [pm.name(r) for r in bott], "load": load}
+
+
+def _hop_kind(pm, u, v, shares):
+    if any(k == "fabric" for k, _, _ in pm.plan(u, v)):
+        return "network"
+    media = {pm.medium(r) for r in shares if r < pm.res.n_edge_resources}
+    return "nvlink" if media == {"nvlink"} else "pcie"
+
+
+def _overhead(pm, st):
+    """Software latency of a stage: per chain hop, by kind of hop, plus a base."""
+    o = st.step_overhead
+    if not isinstance(o, dict):
+        return len(st.chain) * float(o)
+    shares = pm.shares(st.chain) if st.chain else []
+    return o.get("base", 0.0) + sum(o[_hop_kind(pm, u, v, sh)]
+                                    for (u, v), sh in zip(st.chain, shares))
 
 
 def _flows(pm, st, S):
@@ -202,6 +235,8 @@ def _flows(pm, st, S):
     util = load / cap
     bott = np.flatnonzero(util >= SATURATED)
     bott = bott[np.argsort(-util[bott], kind="stable")]
-    alpha = max(pm.latency(sh) for sh in shares) + st.step_overhead
-    return {"mode": "flows", "time": float(finish.max()) + alpha, "alpha": alpha,
+    alpha = max(pm.latency(sh) for sh in shares) + (
+        st.step_overhead if not isinstance(st.step_overhead, dict) else 0.0)
+    return {"mode": "flows", "time": float(finish.max()) + alpha, "beta": float(finish.max()),
+            "alpha": alpha,
             "bottlenecks": [pm.name(r) for r in bott[:20]], "finish": finish}

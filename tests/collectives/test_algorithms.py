@@ -110,7 +110,7 @@ def test_balanced_moe_traffic_is_even():
 
 
 def test_deepep_crosses_the_network_once_per_token_and_server(mpft):
-    pm = collectives.path_model(mpft)
+
     ranks = collectives.ranks.cluster_gpus(mpft)
     w = build(mpft, "moe", "deepep", 32, None, tokens=64, hidden=1024, topk=8, node_limit=4)
     dests = token_destinations(ranks, tokens=64, topk=8, experts_per_gpu=256 // 32, node_limit=4,
@@ -133,13 +133,23 @@ def test_pxn_makes_multi_plane_alltoall_match_multi_rail(mpft, mrft):
     assert a.algbw == pytest.approx(b.algbw, rel=0.03)
 
 
-def test_nccl_picks_the_faster_allreduce(mpft):
-    ring = run(mpft, "allreduce", "ring", 32, 64 * MiB)
-    tree = run(mpft, "allreduce", "tree", 32, 64 * MiB)
-    nccl = run(mpft, "allreduce", "nccl", 32, 64 * MiB)
-    assert nccl.time == pytest.approx(min(ring.time, tree.time))
-    assert nccl.info["nccl_choice"] in ("ring", "tree")
+def test_nccl_choice_follows_its_cost_model(mpft):
+    from collectives.nccl import predicted_times
+    for n, size in ((32, 64 * MiB), (32, 64 * 1024)):
+        ring = run(mpft, "allreduce", "ring", n, size)
+        t = predicted_times(ring.peak_busbw, n, n // 8, size, "nvlink")
+        nccl = run(mpft, "allreduce", "nccl", n, size)
+        assert nccl.info["nccl_choice"] == min(t, key=t.get)
+        assert nccl.time == pytest.approx(
+            run(mpft, "allreduce", nccl.info["nccl_choice"], n, size).time)
     assert run(mpft, "alltoall", "nccl", 16, MiB).algorithm == "pxn"
+
+
+def test_nccl_model_prefers_tree_at_scale_for_latency():
+    from collectives.nccl import predicted_times
+    small = predicted_times(10e9, 16, 2, 2**27)
+    big = predicted_times(10e9, 1024, 128, 2**27)
+    assert small["ring"] < small["tree"] and big["tree"] < big["ring"]
 
 
 def test_hierarchical_allreduce_has_three_stages(mpft):
