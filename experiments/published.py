@@ -18,3 +18,41 @@ FF_TABLE3 = {
     "ff-pcie-3layer": {"switches": 200, "network_price": 600},
     "ff-dgx-3layer": {"switches": 1_320, "network_price": 4000},
 }
+
+#: [FF] Fig. 7a: allreduce of 186 MiB, GB/s, by GPU count.  Data labels of the figure; the
+#: x-placement of the middle labels is a secondary analysis's reading (UNCONFIRMED, see
+#: reference notes: 7.12/7.33 and 3.73/4.83/4.62 may be swapped between neighbours).
+FF_FIG7A_SIZE = 186 * 2**20
+FF_FIG7A = {
+    16: {"hfreduce": 8.10, "nccl": 4.01},
+    32: {"hfreduce": 8.03, "nccl": 4.41},
+    64: {"hfreduce": 7.95, "nccl": 4.29},
+    128: {"hfreduce": 7.78, "nccl": 4.83},
+    256: {"hfreduce": 7.12, "nccl": 4.62},
+    512: {"hfreduce": 7.33, "nccl": 3.73},
+    1024: {"hfreduce": 6.31, "nccl": 1.63},
+    1440: {"hfreduce": 6.99, "nccl": 1.65},
+}
+
+#: [FF] Fig. 7b: HFReduce with NVLink, GB/s, within a zone and across the two zones (GPU
+#: counts per a secondary analysis, UNCONFIRMED for the cross-zone x-values).
+FF_FIG7B = {
+    "within": {16: 19.18, 32: 13.0, 64: 12.07, 128: 10.3, 256: 9.66, 512: 8.56, 1024: 7.99},
+    "cross": {128: 9.27, 256: 8.63, 512: 8.06, 1024: 7.75},
+}
+
+#: [ISCA] Fig. 5: NCCL all-to-all on MPFT and MRFT, 32/64/128 GPUs, 128 MiB-16 GiB.  The bar
+#: values are not recovered; the paper's result is that the two are "very similar".
+ISCA_FIG5_GPUS = (32, 64, 128)
+ISCA_FIG5_SIZES = tuple(2**20 * 128 * 2**i for i in range(8))
+ISCA_FIG5_RATIO = 1.0
+
+#: [ISCA] Fig. 7: DeepEP on MPFT, 4,096 tokens per GPU, GB/s per GPU (dispatch/combine
+#: assignment INFERRED from DeepEP's own V1 figures).
+ISCA_FIG7 = {16: (43.05, 42.47), 32: (58.02, 56.96), 64: (50.58, 48.54), 128: (45.34, 41.6)}
+
+#: [ISCA] §2.3.2: the EP step, per-token time and token rate bounds.
+ISCA_INFERENCE = {
+    "scale-out": {"ep_step_us": 120.96, "tpot_ms": 14.76, "tokens_per_s": 67},
+    "nvl72": {"ep_step_us": 6.72, "tpot_ms": 0.82, "tokens_per_s": 1200},
+}

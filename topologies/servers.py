@@ -77,7 +77,7 @@ from .hardware import (A100_PCIE, A100_PCIE_NIC_SOCKET, DGX_A100, H800_HOST, H80
 
 __all__ = [
     "pcie_a100_server", "h800_server", "dgx_a100_server", "scale_up_domain",
-    "server_gpus", "server_nics", "p2p_limit", "draw_server",
+    "server_gpus", "server_nics", "p2p_limit", "draw_server", "limit_shared_root_ports",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -419,6 +419,35 @@ def p2p_limit(G, u, v):
                              "needs a GPU and a NIC of the same server")
     nic = u if G.nodes[u]["role"] == "nic" else v
     return G.nodes[nic].get("p2p_bandwidth")
+
+
+def limit_shared_root_ports(G):
+    """Make every root port that two or more GPUs share one budget for both directions.
+
+    [FF] §IV-D measures GPU5 and GPU6 together at "about 37 GB/s total; lower if
+    bidirectional": the shared port does not give its 37.5 GB/s uplink once per direction.
+    This sets the port node's ``capacity`` to its uplink bandwidth, so traffic in both
+    directions draws on the same 37.5 GB/s.  A modelling choice (the text gives no figure
+    for the bidirectional case), applied by the experiments that reproduce [FF] Fig. 7 and
+    listed with the calibration constants in the README.  Returns ``G``.
+
+    Examples
+    --------
+    >>> G = limit_shared_root_ports(pcie_a100_server())
+    >>> G.nodes["n0/rp5"]["capacity"] == A100_PCIE.root_port_to_cpu
+    True
+    >>> "capacity" in G.nodes["n0/rp0"]
+    False
+    """
+    for n, role in list(G.nodes(data="role")):
+        if role != "root_port":
+            continue
+        gpus = [m for m in G.adj[n] if G.nodes[m].get("role") == "gpu"]
+        if len(gpus) < 2:
+            continue
+        up = [d["bandwidth"] for m, d in G.adj[n].items() if G.nodes[m].get("role") == "cpu"]
+        G.nodes[n]["capacity"] = min(up)
+    return G
 
 
 # --- drawing -----------------------------------------------------------------------------------

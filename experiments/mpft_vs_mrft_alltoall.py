@@ -1,0 +1,45 @@
+"""ISCA Fig. 5: NCCL all-to-all on the multi-plane (MPFT) and multi-rail (MRFT) fat-trees.
+
+2,048 H800 GPUs (``deepseek-v3-cluster``, ``fabric='mpft'`` or ``'mrft'``); 32, 64 and
+128 GPUs; 128 MiB to 16 GiB per rank.  NCCL's all-to-all runs with PXN on both
+(a GPU reaches another plane or rail through the NVLink-attached GPU next to the
+right NIC).  The paper's bars are not recovered, only its finding that the two
+are "very similar"; netemu compares the MPFT/MRFT ratio with 1.
+"""
+
+from experiments.published import ISCA_FIG5_GPUS, ISCA_FIG5_RATIO, ISCA_FIG5_SIZES
+from experiments.support import GB, cluster, compare_row, line_plot, write_rows
+
+NAME = "mpft_vs_mrft_alltoall"
+TITLE = "ISCA Fig. 5: all-to-all on MPFT vs MRFT (NCCL with PXN)"
+FABRICS = ("mpft", "mrft")
+
+
+def points():
+    return [{"gpus": n, "size": s, "fabric": f}
+            for n in ISCA_FIG5_GPUS for s in ISCA_FIG5_SIZES for f in FABRICS]
+
+
+def run_point(point):
+    from collectives import run
+    G = cluster("deepseek-v3-cluster", fabric=point["fabric"])
+    r = run(G, "alltoall", "nccl", point["gpus"], point["size"])
+    return [{"gpus": point["gpus"], "size_bytes": point["size"], "fabric": point["fabric"],
+             "algorithm": r.algorithm, "time_s": r.time, "algbw_GBps": r.algbw / GB,
+             "busbw_GBps": r.busbw / GB}]
+
+
+def report(rows, out_dir):
+    write_rows(out_dir, NAME, rows)
+    got = {(r["gpus"], r["size_bytes"], r["fabric"]): r["algbw_GBps"] for r in rows}
+    series = []
+    sizes = [s / 2**20 for s in ISCA_FIG5_SIZES]
+    for n in ISCA_FIG5_GPUS:
+        for f, style in (("mpft", "-o"), ("mrft", "--x")):
+            series.append((f"{f.upper()} {n} GPUs", sizes,
+                           [got[n, s, f] for s in ISCA_FIG5_SIZES], style))
+    line_plot(f"{out_dir}/{NAME}.png", TITLE, "message size per rank (MiB)",
+              "all-to-all algbw (GB/s)", series, xticks=[int(x) for x in sizes])
+    return [compare_row(f"{n} GPUs {s >> 20} MiB", "MPFT/MRFT algbw", ISCA_FIG5_RATIO,
+                        got[n, s, "mpft"] / got[n, s, "mrft"])
+            for n in ISCA_FIG5_GPUS for s in ISCA_FIG5_SIZES]
