@@ -88,6 +88,8 @@ class PathModel:
                 self._members.setdefault(server_key(n), []).append(n)
         self._intra_cache = {}
         self._own_ap = {}
+        self._aps = {}
+        self._proxy = {}
         self._edge_latency = None
 
     # -- resources ------------------------------------------------------------------------------
@@ -148,9 +150,12 @@ class PathModel:
 
     def access_points(self, server):
         """Nodes of ``server`` linked to a switch, in natural name order."""
-        aps = [n for n in self._members.get(server, ())
-               if any(self.G.nodes[m].get("role") in SWITCH_ROLES for m in self.G.adj[n])]
-        return sorted(aps, key=natural_key)
+        hit = self._aps.get(server)
+        if hit is None:
+            aps = [n for n in self._members.get(server, ())
+                   if any(self.G.nodes[m].get("role") in SWITCH_ROLES for m in self.G.adj[n])]
+            hit = self._aps[server] = sorted(aps, key=natural_key)
+        return hit
 
     def own_ap(self, node):
         """The access point nearest ``node`` inside its server (ties: lowest name)."""
@@ -186,10 +191,12 @@ class PathModel:
 
     def proxy(self, ap):
         """The GPU next to access point ``ap`` (PXN's forwarding GPU), or None."""
-        H = self._server_graph(self.server(ap))
-        dist = nx.single_source_shortest_path_length(H, ap)
-        gpus = [n for n in dist if self.G.nodes[n].get("role") == "gpu"]
-        return min(gpus, key=lambda g: (dist[g], natural_key(g))) if gpus else None
+        if ap not in self._proxy:
+            H = self._server_graph(self.server(ap))
+            dist = nx.single_source_shortest_path_length(H, ap)
+            gpus = [n for n in dist if self.G.nodes[n].get("role") == "gpu"]
+            self._proxy[ap] = min(gpus, key=lambda g: (dist[g], natural_key(g))) if gpus else None
+        return self._proxy[ap]
 
     # -- shares ---------------------------------------------------------------------------------
     def plan(self, u, v):
