@@ -821,6 +821,10 @@ class _Router:
 
     # -- main ------------------------------------------------------------------------------
     def run(self):
+        return self._finish(self._route_all())
+
+    def _route_all(self):
+        """Fill ``self.g`` and the group tables; return the direct rows of split flows."""
         fab = self.fab
         s, d = self.s, self.d
         D, P, Dss, Nss = fab.distances()
@@ -852,7 +856,7 @@ class _Router:
                 self._spray(net, e, sig_e, tau)
             else:
                 self._walk(net, e, sig_e, tau)
-        return self._finish(direct)
+        return direct
 
     def _egress(self, net):
         """Egress access point of each network flow; -1 none, -2 several tied (spray splits)."""
@@ -1210,10 +1214,14 @@ class _Router:
         return out
 
     # -- assembly ----------------------------------------------------------------------------
-    def _finish(self, direct):
-        fab = self.fab
-        R = fab.res.n
-        # Stack the three kinds of groups into one matrix.
+    def stacked(self):
+        """Every flow's (source, fabric, destination) group ids in one group matrix.
+
+        Returns ``(g, group_matrix, (off1, off2, n1, n2))``: ``g[i]`` are flow
+        ``i``'s three row numbers in ``group_matrix`` (-1: none), and the offsets
+        and sizes of the fabric and destination blocks.  Call after routing.
+        """
+        R = self.fab.res.n
         M0 = self.src_groups.matrix(R)
         M1 = self.fab_groups.matrix(R)
         M2 = self.dst_groups.matrix(R)
@@ -1223,11 +1231,31 @@ class _Router:
         g2 = np.where(g[:, 2] >= 0, g[:, 2] + off2, -1)
         g = np.stack([g[:, 0], g1, g2], axis=1)
         group_matrix = sp.vstack([M0, M1, M2]).tocsr()
+        return g, group_matrix, (off1, off2, M1.shape[0], M2.shape[0])
+
+    def route_groups(self):
+        """Route without merging flows into rows: ``(g, group_matrix, direct)``.
+
+        ``direct`` is None or ``(flows, resources, shares)`` of the flows that
+        spray over several tied egress points (their ``g`` rows are -1).
+        """
+        direct = self._route_all()
+        g, group_matrix, _ = self.stacked()
+        if direct is not None:
+            g[np.unique(np.asarray(direct[0], dtype=np.int64))] = -1
+        return g, group_matrix, direct
+
+    def _finish(self, direct):
+        fab = self.fab
+        R = fab.res.n
+        g, group_matrix, (off1, off2, nf1, nf2) = self.stacked()
+        g1 = g[:, 1]
+        g2 = g[:, 2]
         split = np.zeros(self.n, dtype=bool)
         if direct is not None:
             split[np.asarray(direct[0], dtype=np.int64)] = True
         # Identical flows (same groups, same size) become one row with a count.
-        n1, n2 = M1.shape[0] + 1, M2.shape[0] + 1
+        n1, n2 = nf1 + 1, nf2 + 1
         key = ((g[:, 0] + 1) * n1 + (g1 - off1 + 1) * (g1 >= 0)) * n2 + (g2 - off2 + 1) * (g2 >= 0)
         if self.sizes is not None:
             _, size_id = np.unique(np.asarray(self.sizes, dtype=np.float64), return_inverse=True)

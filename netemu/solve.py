@@ -10,12 +10,13 @@ weighted max-min solver of :mod:`netemu.flow`.
 import numpy as np
 
 from . import flow as _flow
+from . import product as _product
 from .errors import ParameterError
 from .graph import validate
 from .routing import route
-from .traffic import Traffic
+from .traffic import AllToAll, Traffic
 
-__all__ = ["solve", "Solution", "SATURATED"]
+__all__ = ["solve", "Solution", "FactoredSolution", "SATURATED"]
 
 #: Utilisation at or above which a resource counts as saturated (float round-off margin).
 SATURATED = 1 - 1e-9
@@ -127,7 +128,68 @@ def resource_load(flowset, row_values):
     return load
 
 
-def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
+class FactoredSolution(Solution):
+    """A :class:`Solution` of a large sprayed all-to-all solved in factored form.
+
+    Same attributes, except that ``rates`` is computed (and kept) only when
+    first read -- 268 M flows are 2 GB of float64 -- and ``row_rates`` is the
+    sorted distinct rates, with ``level_flows`` flows at each.  ``routes`` is the
+    :class:`netemu.product.FactoredAllToAll`; ``routes.flow_rates(k)`` gives the
+    rates of chosen flows.
+    """
+
+    def __init__(self, traffic, fact, graph=None):
+        self.graph = graph
+        self.traffic = traffic
+        self.routes = fact
+        self.resources = fact.resources
+        self.row_rates = fact.levels
+        self.level_flows = fact.level_flows
+        self.load = fact.load
+        self.utilisation = self.load / self.resources.capacity
+        sat = np.flatnonzero(self.utilisation >= SATURATED)
+        self.bottlenecks = sat[np.argsort(-self.utilisation[sat], kind="stable")]
+        self.aggregate = float(np.dot(fact.level_flows, fact.levels))
+        self.completion = None
+        self.makespan = None
+        self._rates = None
+
+    @property
+    def rates(self):
+        if self._rates is None:
+            self._rates = self.routes.flow_rates(np.arange(self.n_flows))
+        return self._rates
+
+    @property
+    def n_flows(self):
+        return self.routes.n_flows
+
+    def flow_table(self, limit=None):
+        m = self.n_flows if limit is None else min(limit, self.n_flows)
+        rates = self.routes.flow_rates(np.arange(m))
+        return [{"src": str(a), "dst": str(b), "rate": float(r)}
+                for (a, b), r in zip(self.traffic.pairs(m), rates.tolist())]
+
+    def summary(self):
+        lv, cnt = self.row_rates, self.level_flows
+        n = int(cnt.sum())
+        cum = np.cumsum(cnt)
+        # The median of the sorted rates: the middle one, or the mean of the middle two.
+        lo = lv[np.searchsorted(cum, (n - 1) // 2, side="right")]
+        hi = lv[np.searchsorted(cum, n // 2, side="right")]
+        return {
+            "flows": n,
+            "rows": int(self.routes.n_classes),
+            "routing": self.routes.mode,
+            "aggregate": self.aggregate,
+            "rate_min": float(lv[0]),
+            "rate_median": float((lo + hi) / 2),
+            "rate_max": float(lv[-1]),
+            "saturated": int(self.bottlenecks.size),
+        }
+
+
+def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None):
     """Route ``traffic`` over ``G`` and compute max-min fair rates (and times, given sizes).
 
     Parameters
@@ -142,10 +204,17 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
         Seed of hashed ECMP.
     pxn : bool
         Forward across planes/rails inside the source server (NCCL PXN).
+    factored : bool or None
+        Solve a sprayed, unsized all-to-all in factored form
+        (:mod:`netemu.product`): no row per flow, same rates.  ``None`` (the
+        default) does so from :data:`netemu.product.MIN_FLOWS` flows on when
+        the form applies; ``True`` insists (ParameterError if it cannot);
+        ``False`` never does.
 
     Returns
     -------
     Solution
+        A :class:`FactoredSolution` when solved in factored form.
 
     Examples
     --------
@@ -165,6 +234,12 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
         raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
                              f"{type(traffic).__name__}")
     traffic.check(G)
+    if factored not in (None, True, False):
+        raise ParameterError(f"factored must be None, True or False, got {factored!r}")
+    if factored is not False:
+        fact = _factored(G, traffic, routing, pxn, factored)
+        if fact is not None:
+            return FactoredSolution(traffic, fact, graph=G)
     routes = route(G, (traffic.endpoints, traffic.src), (traffic.endpoints, traffic.dst),
                    routing, seed=seed, sport=traffic.sport, sizes=traffic.sizes, pxn=pxn)
     fs = routes.flowset
@@ -176,3 +251,23 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
         np.minimum.at(first, routes.row_of_flow, np.arange(routes.n_flows))
         completion_rows = _flow.completion_times(cap, fs, traffic.sizes[first])
     return Solution(traffic, routes, row_rates, completion_rows, graph=G)
+
+
+def _factored(G, traffic, routing, pxn, required):
+    """The factored solve where it applies (and is wanted), else None."""
+    why = None
+    if not isinstance(traffic, AllToAll):
+        why = "the traffic is not an all-to-all"
+    elif traffic.size is not None:
+        why = "the flows have sizes (completion times need one row per flow)"
+    elif isinstance(routing, str) and routing != "spray":
+        why = f"routing {routing!r} picks a path per flow; only 'spray' factors"
+    elif not isinstance(routing, str):
+        why = "explicit paths are given per flow"
+    if why is not None:
+        if required:
+            raise ParameterError(f"factored=True needs a sprayed all-to-all without sizes: {why}")
+        return None
+    if not required and traffic.n_flows < _product.MIN_FLOWS:
+        return None
+    return _product.solve_all_to_all(G, traffic, pxn=pxn, required=bool(required))

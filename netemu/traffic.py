@@ -25,7 +25,7 @@ from .errors import TrafficError
 from .graph import endpoints as graph_endpoints
 from .units import parse_size
 
-__all__ = ["Traffic", "all_to_all", "permutation", "incast", "shift", "from_csv"]
+__all__ = ["Traffic", "AllToAll", "all_to_all", "permutation", "incast", "shift", "from_csv"]
 
 
 class Traffic:
@@ -163,12 +163,85 @@ def all_to_all(G, endpoints=None, size=None):
     [('n0', 'n1'), ('n0', 'n2'), ('n1', 'n0')]
     """
     eps = _endpoint_list(G, endpoints)
+    if size is None or _is_number(size):
+        return AllToAll(eps, size)
     N = len(eps)
-    k = np.arange(N * (N - 1), dtype=np.int64)
-    src = k // (N - 1)
-    j = k % (N - 1)
-    dst = j + (j >= src)
+    src, dst = AllToAll.pair_of(np.arange(N * (N - 1), dtype=np.int64), N)
     return Traffic(eps, src, dst, size, name="all-to-all")
+
+
+class AllToAll(Traffic):
+    """All ``N * (N - 1)`` ordered pairs of ``endpoints``, flow ``k`` being
+    ``k // (N - 1) -> j + (j >= src)`` with ``j = k mod (N - 1)``.
+
+    The pairs are a formula, so ``src``, ``dst`` (and ``sizes`` for a uniform
+    size) are built only when first read: 16,384 endpoints make 268 M flows,
+    4 GB as index arrays, and the factored solver never needs them.
+    """
+
+    def __init__(self, endpoints, size=None, name="all-to-all"):
+        self.endpoints = list(endpoints)
+        if len(set(self.endpoints)) != len(self.endpoints) or len(self.endpoints) < 2:
+            raise TrafficError("all-to-all needs at least 2 distinct endpoints")
+        if size is not None:
+            if not _is_number(size) or not math.isfinite(size) or size <= 0:
+                raise TrafficError(f"size {size!r} is not a finite number of bytes > 0")
+            size = float(size)
+        self.size = size
+        self.name = name
+        self.sport = None
+        self._pairs = None
+        self._sizes = None
+
+    @staticmethod
+    def pair_of(k, N):
+        """(src, dst) endpoint indices of flow numbers ``k`` of an all-to-all over ``N``."""
+        k = np.asarray(k, dtype=np.int64)
+        src = k // (N - 1)
+        j = k % (N - 1)
+        return src, j + (j >= src)
+
+    @property
+    def n_flows(self):
+        N = len(self.endpoints)
+        return N * (N - 1)
+
+    def _all_pairs(self):
+        if self._pairs is None:
+            self._pairs = self.pair_of(np.arange(self.n_flows, dtype=np.int64),
+                                       len(self.endpoints))
+        return self._pairs
+
+    @property
+    def src(self):
+        return self._all_pairs()[0]
+
+    @property
+    def dst(self):
+        return self._all_pairs()[1]
+
+    @property
+    def sizes(self):
+        if self.size is None:
+            return None
+        if self._sizes is None:
+            self._sizes = np.full(self.n_flows, self.size)
+        return self._sizes
+
+    def pairs(self, limit=None):
+        m = self.n_flows if limit is None else min(limit, self.n_flows)
+        s, d = self.pair_of(np.arange(m), len(self.endpoints))
+        e = self.endpoints
+        return [(e[a], e[b]) for a, b in zip(s.tolist(), d.tolist())]
+
+    def check(self, G):
+        _check_endpoints(G, self.endpoints)
+        return self
+
+    def __repr__(self):
+        sized = "" if self.size is None else f", {self.size * self.n_flows:.4g} bytes"
+        return (f"<Traffic {self.name}: {self.n_flows} flows over {len(self.endpoints)} "
+                f"endpoints{sized}>")
 
 
 def permutation(G, seed=0, endpoints=None, size=None):
