@@ -203,7 +203,7 @@ def _solve(fab, traffic, pxn):
     cap = fab.res.capacity.copy()
     pair_X = Xid[ps, tcol[pd]]
     ok = pair_X >= 0
-    filler = _Filler(cap, gm, xg0, xg1, tcol[xs], dg2, tcol, K, pair_X[ok], pd[ok], eg, Dm)
+    filler = _Filler(cap, gm, xg0, xg1, xt, dg2, tcol, K, pair_X[ok], pd[ok], eg, Dm)
     TG, erate, load, levels, level_flows = filler.run()
     TGx = np.append(TG, np.inf)
     TX = np.minimum(TGx[xg0], TGx[xg1])
