@@ -9,7 +9,7 @@ from netemu import ParameterError, RoutingError, solve
 from netemu import product
 from netemu.graph import endpoints
 from netemu.routing import natural_key
-from netemu.solve import FactoredSolution
+from netemu.solve import SATURATED, FactoredSolution
 from netemu.traffic import AllToAll, all_to_all
 from topologies.clusters import cluster
 from topologies.fat_tree import two_layer_fat_tree
@@ -31,11 +31,15 @@ def assert_same(a, b):
     assert isinstance(b, FactoredSolution) and not isinstance(a, FactoredSolution)
     np.testing.assert_allclose(b.rates, a.rates, rtol=1e-9)
     np.testing.assert_allclose(b.load, a.load, rtol=1e-9, atol=1e-6 * a.load.max())
-    assert set(b.bottlenecks.tolist()) == set(a.bottlenecks.tolist())
+    # The saturation test is a threshold; loads summed in another order may fall on either
+    # side of it only when they sit on it within round-off.
+    differ = np.array(sorted(set(b.bottlenecks.tolist()) ^ set(a.bottlenecks.tolist())), int)
+    assert np.all(np.abs(a.utilisation[differ] - SATURATED) < 1e-12)
     assert b.aggregate == pytest.approx(a.aggregate, rel=1e-9)
     sa, sb = a.summary(), b.summary()
-    for k in ("flows", "saturated", "routing"):
+    for k in ("flows", "routing"):
         assert sa[k] == sb[k]
+    assert sb["saturated"] == b.bottlenecks.size
     for k in ("aggregate", "rate_min", "rate_median", "rate_max"):
         assert sb[k] == pytest.approx(sa[k], rel=1e-9)
 
