@@ -158,7 +158,8 @@ def _solve(fab, traffic, pxn):
     other = srv[srt] != srv[f[tcol[srt]]]
     alt = np.full(K, -1, dtype=np.int64)
     hit = np.flatnonzero(other)
-    alt[tcol[srt[hit[::-1]]]] = srt[hit[::-1]]            # first (lowest position) wins
+    ut, first_hit = np.unique(tcol[srt[hit]], return_index=True)   # srt runs tau by tau
+    alt[ut] = srt[hit[first_hit]]
     rep = np.where(srv[f[xt]] != srv[xs], f[xt], alt[xt])
     # Representative source of every destination: endpoint 0 unless it shares the server.
     other_src = int(np.flatnonzero(srv != srv[0])[0])

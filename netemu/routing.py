@@ -68,6 +68,8 @@ destination attachment) pair -- or per distinct path in ``'hash'`` and
 ``'dmodk'`` mode -- and become one row of a :class:`~netemu.flow.FlowSet`
 group matrix.  A flow is up to three group ids (source side, fabric,
 destination side) and flows with the same ids become one row with a count.
+A sprayed all-to-all too large for a row per flow is solved from these groups
+in factored form by :mod:`netemu.product` (:meth:`_Router.route_groups`).
 """
 
 import math
