@@ -10,10 +10,11 @@ weighted max-min solver of :mod:`netemu.flow`.
 import numpy as np
 
 from . import flow as _flow
-from .errors import ParameterError
+from .errors import ParameterError, RoutingError
 from .graph import validate
 from .routing import route
 from .traffic import Traffic
+from .disconnect import attach_disconnected, cut_pairs, split_disconnected
 
 __all__ = ["solve", "Solution", "SATURATED"]
 
@@ -127,7 +128,7 @@ def resource_load(flowset, row_values):
     return load
 
 
-def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
+def solve(G, traffic, routing="spray", *, seed=0, pxn=True, disconnected="raise"):
     """Route ``traffic`` over ``G`` and compute max-min fair rates (and times, given sizes).
 
     Parameters
@@ -142,6 +143,13 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
         Seed of hashed ECMP.
     pxn : bool
         Forward across planes/rails inside the source server (NCCL PXN).
+    disconnected : {'raise', 'report'}
+        What to do with flows that have no path (on a graph degraded by
+        :func:`netemu.fail`).  ``'raise'`` (default): :class:`RoutingError`
+        naming them.  ``'report'``: leave them out of the solve and list them
+        in ``Solution.disconnected``; their entry in
+        ``Solution.requested_rates`` is NaN, never 0.  Only a graph that
+        records failures may be disconnected; see :mod:`netemu.disconnect`.
 
     Returns
     -------
@@ -160,11 +168,31 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True):
     >>> solve(G, all_to_all(G)).rates.tolist()
     [1000000000.0, 1000000000.0]
     """
-    validate(G)
+    if disconnected not in ("raise", "report"):
+        raise ParameterError(f"disconnected must be 'raise' or 'report', got {disconnected!r}")
+    validate(G, allow_disconnected=bool(G.graph.get("failures")))
     if not isinstance(traffic, Traffic):
         raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
                              f"{type(traffic).__name__}")
-    traffic.check(G)
+    requested, cut = traffic, None
+    if disconnected == "report":
+        traffic, cut = split_disconnected(G, traffic)
+    else:
+        traffic.check(G)
+    try:
+        sol = _solve(G, traffic, routing, seed, pxn)
+    except RoutingError as exc:
+        # Connected in the graph but not routable (e.g. across planes without PXN):
+        # the router names the pairs; report them too and solve the rest.
+        if disconnected != "report" or not getattr(exc, "pairs", None):
+            raise
+        traffic, cut = cut_pairs(requested, cut, exc.pairs)
+        sol = _solve(G, traffic, routing, seed, pxn)
+    attach_disconnected(sol, requested, cut)
+    return sol
+
+
+def _solve(G, traffic, routing, seed, pxn):
     routes = route(G, (traffic.endpoints, traffic.src), (traffic.endpoints, traffic.dst),
                    routing, seed=seed, sport=traffic.sport, sizes=traffic.sizes, pxn=pxn)
     fs = routes.flowset
