@@ -14,7 +14,7 @@ from .errors import RoutingError
 from .routing import DEFAULT_SPORT_BASE
 from .traffic import Traffic, _check_endpoints
 
-__all__ = ["split_disconnected", "cut_pairs", "attach_disconnected"]
+__all__ = ["split_disconnected", "cut_pairs", "raise_disconnected", "attach_disconnected"]
 
 
 def split_disconnected(G, traffic):
@@ -69,6 +69,16 @@ def _without(traffic, cut):
                   None if traffic.sizes is None else traffic.sizes[keep], sport[keep],
                   name=traffic.name)
     return sub, cut
+
+
+def raise_disconnected(requested, cut):
+    """Raise :class:`RoutingError` naming the first disconnected pairs."""
+    e = requested.endpoints
+    idx = np.flatnonzero(cut)
+    shown = ", ".join(f"{e[requested.src[i]]}->{e[requested.dst[i]]}" for i in idx[:10].tolist())
+    more = f" (and {idx.size - 10} more)" if idx.size > 10 else ""
+    raise RoutingError(f"no path for {idx.size} flow(s): {shown}{more}; "
+                       f"solve(..., disconnected='report') lists them and solves the rest")
 
 
 def attach_disconnected(sol, requested, cut):

@@ -14,7 +14,7 @@ from .errors import ParameterError, RoutingError
 from .graph import validate
 from .routing import route
 from .traffic import Traffic
-from .disconnect import attach_disconnected, cut_pairs, split_disconnected
+from .disconnect import attach_disconnected, cut_pairs, raise_disconnected, split_disconnected
 
 __all__ = ["solve", "Solution", "SATURATED"]
 
@@ -174,11 +174,10 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, disconnected="raise"
     if not isinstance(traffic, Traffic):
         raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
                              f"{type(traffic).__name__}")
-    requested, cut = traffic, None
-    if disconnected == "report":
-        traffic, cut = split_disconnected(G, traffic)
-    else:
-        traffic.check(G)
+    requested = traffic
+    traffic, cut = split_disconnected(G, traffic)
+    if disconnected == "raise" and cut.any():
+        raise_disconnected(requested, cut)
     try:
         sol = _solve(G, traffic, routing, seed, pxn)
     except RoutingError as exc:
