@@ -12,6 +12,7 @@ import numpy as np
 from . import flow as _flow
 from .errors import ParameterError, RoutingError
 from .graph import validate
+from .memory import check_fits, solve_bytes
 from .routing import route
 from .traffic import Traffic
 from .disconnect import attach_disconnected, cut_pairs, raise_disconnected, split_disconnected
@@ -192,6 +193,7 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, disconnected="raise"
 
 
 def _solve(G, traffic, routing, seed, pxn):
+    check_fits(solve_bytes(traffic.n_flows), f"solving {traffic.n_flows:,} flows")
     routes = route(G, (traffic.endpoints, traffic.src), (traffic.endpoints, traffic.dst),
                    routing, seed=seed, sport=traffic.sport, sizes=traffic.sizes, pxn=pxn)
     fs = routes.flowset

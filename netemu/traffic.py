@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import TrafficError
 from .graph import endpoints as graph_endpoints
+from .memory import check_fits, traffic_bytes
 from .units import parse_size
 
 __all__ = ["Traffic", "all_to_all", "permutation", "incast", "shift", "from_csv"]
@@ -164,6 +165,8 @@ def all_to_all(G, endpoints=None, size=None):
     """
     eps = _endpoint_list(G, endpoints)
     N = len(eps)
+    check_fits(traffic_bytes(N * (N - 1)), f"an all-to-all over {N:,} endpoints "
+                                           f"({N * (N - 1):,} flows)")
     k = np.arange(N * (N - 1), dtype=np.int64)
     src = k // (N - 1)
     j = k % (N - 1)
