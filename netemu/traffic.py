@@ -127,8 +127,23 @@ def _index_array(a, what):
     return arr.astype(np.int64, copy=False)
 
 
+def _failed_endpoints(G):
+    """Endpoints :func:`netemu.fail` cut off from every switch; still part of the traffic,
+    so that solve names their flows as disconnected instead of dropping them."""
+    rec = G.graph.get("failures") or {}
+    return [n for n in rec.get("lost_endpoints", []) if n in G]
+
+
+def _all_endpoints(G):
+    lost = set(_failed_endpoints(G))
+    if not lost:
+        return graph_endpoints(G)
+    eps = set(graph_endpoints(G)) | lost
+    return [n for n in G if n in eps]
+
+
 def _check_endpoints(G, names):
-    eps = set(graph_endpoints(G))
+    eps = set(graph_endpoints(G)) | set(_failed_endpoints(G))
     for n in names:
         if n not in eps:
             if n not in G:
@@ -139,7 +154,7 @@ def _check_endpoints(G, names):
 
 def _endpoint_list(G, endpoints):
     if endpoints is None:
-        eps = graph_endpoints(G)
+        eps = _all_endpoints(G)
     else:
         if isinstance(endpoints, str):
             raise TrafficError(f"endpoints must be a list of names, got the string {endpoints!r}")
@@ -192,7 +207,7 @@ def permutation(G, seed=0, endpoints=None, size=None):
 def incast(G, dst, srcs=None, size=None):
     """Every endpoint in ``srcs`` (default: all others) sends to ``dst``."""
     if srcs is None:
-        eps = graph_endpoints(G)
+        eps = _all_endpoints(G)
         _check_endpoints(G, [dst])
         srcs = [e for e in eps if e != dst]
     else:
@@ -276,7 +291,7 @@ def from_csv(path, G=None):
     if not src:
         raise TrafficError(f"{path}: no flows after the header")
     if G is not None:
-        eps = set(graph_endpoints(G))
+        eps = set(_all_endpoints(G))
         for name in names:
             if name not in eps:
                 line = _first_line_of(path, name)

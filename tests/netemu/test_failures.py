@@ -223,3 +223,24 @@ def test_cli_bad_failure_is_one_line_and_exit_2(capsys):
     assert main(["solve", "two-layer-fat-tree", "--radix", "4", "--fail-switch", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope" in err
+
+
+def test_traffic_on_a_degraded_graph_keeps_the_cut_off_endpoints(tmp_path):
+    """A saved degraded graph's all-to-all still names n0, so its flows are reported."""
+    H = fail(two_layer_fat_tree(4), links=["n0--leaf0"])
+    path = tmp_path / "h.json"
+    netemu.save(H, path)
+    K = netemu.load(path)
+    t = all_to_all(K)
+    assert "n0" in t.endpoints and t.n_flows == 8 * 7
+    sol = netemu.solve(K, t, disconnected="report")
+    assert len(sol.disconnected) == 14
+    with pytest.raises(RoutingError, match="no path for 14 flow"):
+        netemu.solve(K, t)
+
+
+def test_cli_on_a_saved_degraded_graph_lists_its_disconnected_pairs(tmp_path, capsys):
+    path = tmp_path / "h.graphml"
+    netemu.save(fail(two_layer_fat_tree(4), links=["n0--leaf0"]), path)
+    assert main(["solve", str(path)]) == 0
+    assert "disconnected 14 flow(s)" in capsys.readouterr().out
