@@ -39,7 +39,8 @@ def register(sub):
                        description=__doc__.splitlines()[0],
                        usage="netemu solve TOPO [--param VALUE ...] [--traffic PATTERN] "
                              "[--routing spray|hash|dmodk] [--seed N] [--size SIZE] [--json] "
-                             "[--heatmap FILE.png]",
+                             "[--heatmap FILE.png] [--fail-link U--V] [--fail-switch NAME] "
+                             "[--fail-plane K] [--fail-fraction F]",
                        epilog="\n".join(__doc__.splitlines()[2:]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topo", metavar="TOPO")
