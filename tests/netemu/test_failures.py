@@ -244,3 +244,10 @@ def test_cli_on_a_saved_degraded_graph_lists_its_disconnected_pairs(tmp_path, ca
     netemu.save(fail(two_layer_fat_tree(4), links=["n0--leaf0"]), path)
     assert main(["solve", str(path)]) == 0
     assert "disconnected 14 flow(s)" in capsys.readouterr().out
+
+
+def test_cli_errors_echoing_control_characters_stay_one_line(capsys):
+    # found by the CLI fuzz test: '\x1e' is a line break to str.splitlines
+    assert main(["-\x1e0"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "\\x1e" in err
