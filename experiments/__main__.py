@@ -7,7 +7,7 @@ paper-versus-netemu table.
 import importlib
 import sys
 
-EXPERIMENTS = ["topology_cost"]
+EXPERIMENTS = ["topology_cost", "failure_resilience"]
 
 
 def main(argv=None):

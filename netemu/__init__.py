@@ -8,6 +8,7 @@ in the sibling package :mod:`topologies`, collective algorithms in
 
 from .errors import (GraphError, GraphFileError, NetemuError, ParameterError, RoutingError,
                      SolverInputError, TrafficError)
+from .failures import fail
 from .graph import endpoints, switches, validate
 from .io import load, save
 from .solve import Solution, solve

@@ -26,6 +26,12 @@ class _UsageError(Exception):
     pass
 
 
+def one_line(message):
+    """``message`` with line breaks and other control characters escaped (``\\x1e``), so
+    that an error echoing user input stays one printable line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def build_parser():
     parser = _Parser(prog="netemu", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -49,10 +55,10 @@ def main(argv=None):
             return 2
         return args.func(args) or 0
     except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return 2
     except NetemuError as exc:
-        print(f"netemu: error: {exc}", file=sys.stderr)
+        print(one_line(f"netemu: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("netemu: interrupted", file=sys.stderr)

@@ -13,6 +13,12 @@ Options (anywhere after TOPO):
 --top N             saturated links to list (default 10)
 --json              machine-readable output
 --heatmap FILE.png  per-link utilisation as a matrix
+--fail-link U--V    fail a link (repeatable, or a comma list)
+--fail-switch NAME  fail a switch and its links (repeatable, or a comma list)
+--fail-plane K      fail every switch of plane K (repeatable, or a comma list)
+--fail-fraction F   fail ceil(F x n) of the n switch-to-switch links, chosen by --seed
+                    With any --fail-*, pairs the failures cut apart are listed by name
+                    (rate NaN, left out of the solve) instead of being an error.
 """
 
 import argparse
@@ -33,7 +39,8 @@ def register(sub):
                        description=__doc__.splitlines()[0],
                        usage="netemu solve TOPO [--param VALUE ...] [--traffic PATTERN] "
                              "[--routing spray|hash|dmodk] [--seed N] [--size SIZE] [--json] "
-                             "[--heatmap FILE.png]",
+                             "[--heatmap FILE.png] [--fail-link U--V] [--fail-switch NAME] "
+                             "[--fail-plane K] [--fail-fraction F]",
                        epilog="\n".join(__doc__.splitlines()[2:]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topo", metavar="TOPO")
@@ -41,9 +48,13 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def split_options(tokens, flag_names=_FLAGS, option_names=_OPTIONS):
+def split_options(tokens, flag_names=_FLAGS, option_names=_OPTIONS, repeatable=()):
     """A command's own flags and options out of the tokens after TOPO; the rest are
-    generator parameters.  Shared by every command that takes a TOPO."""
+    generator parameters.  Shared by every command that takes a TOPO.
+
+    Options in ``repeatable`` (such as :data:`netemu.failures.FAIL_OPTIONS`) may
+    be given several times; their value is the list of all given values.
+    """
     flags, options, rest = set(), {}, []
     i = 0
     while i < len(tokens):
@@ -54,17 +65,21 @@ def split_options(tokens, flag_names=_FLAGS, option_names=_OPTIONS):
                 raise ParameterError(f"--{name} takes no value")
             flags.add(name)
             i += 1
-        elif name in option_names:
-            if name in options:
+        elif name in option_names or name in repeatable:
+            if name in options and name not in repeatable:
                 raise ParameterError(f"--{name} given twice")
             if "=" in tok:
-                options[name] = tok.split("=", 1)[1]
+                value = tok.split("=", 1)[1]
                 i += 1
             elif i + 1 < len(tokens):
-                options[name] = tokens[i + 1]
+                value = tokens[i + 1]
                 i += 2
             else:
                 raise ParameterError(f"--{name} needs a value")
+            if name in repeatable:
+                options.setdefault(name, []).append(value)
+            else:
+                options[name] = value
         else:
             rest.append(tok)
             i += 1
@@ -119,7 +134,9 @@ def run(args):
     from .solve import solve
     from .units import parse_size
 
-    flags, opts, rest = split_options(args.params)
+    from .failures import FAIL_OPTIONS, apply_cli_failures
+
+    flags, opts, rest = split_options(args.params, repeatable=FAIL_OPTIONS)
     routing = opts.get("routing", "spray")
     if routing not in ("spray", "hash", "dmodk"):
         raise ParameterError(f"--routing must be spray, hash or dmodk, got {routing!r}")
@@ -130,8 +147,13 @@ def run(args):
     if heatmap is not None:
         _check_out(heatmap)
     G = load_topology(args.topo, rest)
+    # Traffic is made on the intact fabric so that pairs the failures cut apart
+    # are reported, not quietly missing from the pattern.
     traffic = make_traffic(G, opts.get("traffic", "all-to-all"), seed, size)
-    sol = solve(G, traffic, routing, seed=seed, pxn="no-pxn" not in flags)
+    H = apply_cli_failures(G, opts, seed=seed)
+    report = "report" if H is not G or H.graph.get("failures") else "raise"
+    sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
+    G = H
     if heatmap is not None:
         write_heatmap(sol, heatmap)
     name = G.graph.get("preset") or G.graph.get("name") or args.topo
@@ -186,6 +208,12 @@ def to_json(sol, name, top=10):
     }
     if sol.makespan is not None:
         out["makespan_s"] = sol.makespan
+    failures = (sol.graph.graph.get("failures") if sol.graph is not None else None)
+    if failures:
+        out["failures"] = failures
+        # Disconnected pairs have no rate (NaN in the library, absent here), never 0.
+        out["disconnected"] = [{"src": str(a), "dst": str(b)}
+                               for a, b in getattr(sol, "disconnected", [])]
     if sol.n_flows <= JSON_FLOW_LIMIT:
         out["flows"] = [{"src": f["src"], "dst": f["dst"], "rate_bytes_per_s": f["rate"],
                          **({"bytes": f["bytes"]} if "bytes" in f else {}),
@@ -220,7 +248,34 @@ def format_table(sol, name, top=10):
                          f"{_gbps(sol.load[r]):,.2f} Gb/s")
         if sol.bottlenecks.size > top:
             lines.append(f"  ... and {sol.bottlenecks.size - top:,} more")
+    lines.extend(_failure_lines(sol))
     return "\n".join(lines)
+
+
+#: Disconnected pairs printed by name in the table (all of them go to --json).
+DISCONNECTED_SHOWN = 20
+
+
+def _failure_lines(sol):
+    rec = sol.graph.graph.get("failures") if sol.graph is not None else None
+    if not rec:
+        return []
+    what = [f"{len(rec.get('failed_links', []))} link(s)"]
+    if rec.get("switches"):
+        what.append(f"switches {', '.join(rec['switches'])}")
+    if rec.get("planes"):
+        what.append(f"plane(s) {', '.join(map(str, rec['planes']))}")
+    lines = [f"failed       {'; '.join(what)}"]
+    if rec.get("lost_endpoints"):
+        lines.append(f"cut off      {', '.join(rec['lost_endpoints'][:DISCONNECTED_SHOWN])}"
+                     + (" ..." if len(rec["lost_endpoints"]) > DISCONNECTED_SHOWN else ""))
+    pairs = getattr(sol, "disconnected", [])
+    lines.append(f"disconnected {len(pairs):,} flow(s), no rate (not counted in the figures above)")
+    for a, b in pairs[:DISCONNECTED_SHOWN]:
+        lines.append(f"  {a} -> {b}")
+    if len(pairs) > DISCONNECTED_SHOWN:
+        lines.append(f"  ... and {len(pairs) - DISCONNECTED_SHOWN:,} more (all in --json)")
+    return lines
 
 
 #: Largest matrix drawn with every node named on the axes.

@@ -81,7 +81,7 @@ def _positive_finite(x):
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
-def validate(G, *, connected=True):
+def validate(G, *, connected=True, allow_disconnected=False):
     """Check ``G`` against the graph contract; raise :class:`GraphError` naming what is wrong.
 
     Checks: every node has a known ``role``; every edge has a finite ``bandwidth``
@@ -89,6 +89,10 @@ def validate(G, *, connected=True):
     ``cables`` a whole number >= 1 if present; no self-loops; any node
     ``capacity`` is finite and > 0; and (unless ``connected=False``) the graph is
     one connected component, so no endpoint is cut off.  Returns ``G``.
+
+    ``allow_disconnected=True`` accepts several components only on a graph
+    that records its failures (graph attribute ``failures``, set by
+    :func:`netemu.fail`); an ordinary graph must still be connected.
     """
     if not isinstance(G, nx.Graph):
         raise GraphError(f"expected a networkx graph, got {type(G).__name__}")
@@ -126,6 +130,8 @@ def validate(G, *, connected=True):
         cables = data.get("cables", 1)
         if isinstance(cables, bool) or not isinstance(cables, numbers.Integral) or cables < 1:
             raise GraphError(f"edge {u!r}-{v!r} has cables {cables!r}; expected a whole number >= 1")
+    if allow_disconnected and G.graph.get("failures"):
+        connected = False
     if connected and not nx.is_connected(G):
         parts = sorted(nx.connected_components(G), key=len, reverse=True)
         stray = sorted(map(str, parts[1]))[:5]

@@ -64,6 +64,8 @@ def save(G, path):
     suffix = _format(path)
     H = G.copy()
     H.graph["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
+    if "failures" in G.graph:
+        H.graph["failures"] = json.dumps(G.graph["failures"], sort_keys=True)
     if suffix == ".graphml":
         write_atomically(path, lambda fh: nx.write_graphml(H, fh))
     else:
@@ -95,14 +97,22 @@ def load(path):
                              "as one edge with a 'cables' count and their total 'bandwidth'")
     for key in ("node_default", "edge_default"):  # GraphML reader bookkeeping, not ours
         G.graph.pop(key, None)
-    params = G.graph.get("params", "{}")
-    if isinstance(params, str):
-        try:
-            G.graph["params"] = json.loads(params)
-        except json.JSONDecodeError:
-            raise GraphFileError(f"{path}: graph attribute 'params' is not JSON: {params[:60]!r}") from None
+    for key, default in (("params", "{}"), ("failures", None)):
+        value = G.graph.get(key, default)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise GraphFileError(f"{path}: graph attribute {key!r} is not JSON: "
+                                     f"{value[:60]!r}") from None
+        if value is not None and not isinstance(value, dict):
+            raise GraphFileError(f"{path}: graph attribute {key!r} must be a JSON object, got "
+                                 f"{type(value).__name__}")
+        if value is not None:
+            G.graph[key] = value
     try:
-        validate(G)
+        # A graph saved after netemu.fail says so, and only then may it be disconnected.
+        validate(G, allow_disconnected=True)
     except GraphError as exc:
         raise GraphFileError(f"{path}: {exc}") from None
     return G

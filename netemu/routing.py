@@ -717,7 +717,11 @@ def _unreachable(fab, s_nodes, d_nodes, bad):
                     for i in idx[:2000].tolist()})
     shown = ", ".join(f"{a}->{b}" for a, b in pairs[:10])
     more = f" (and {idx.size - min(10, len(pairs))} more flows)" if idx.size > 10 else ""
-    raise RoutingError(f"no path for {idx.size} flow(s): {shown}{more}")
+    exc = RoutingError(f"no path for {idx.size} flow(s): {shown}{more}")
+    # Every unreachable (src, dst) by name, for solve(disconnected='report').
+    nodes = fab.res.nodes
+    exc.pairs = {(nodes[a], nodes[b]) for a, b in zip(s_nodes[idx].tolist(), d_nodes[idx].tolist())}
+    raise exc
 
 
 def _route_explicit(fab, s_nodes, d_nodes, paths):

@@ -11,10 +11,12 @@ import numpy as np
 
 from . import flow as _flow
 from . import product as _product
-from .errors import ParameterError
+from .errors import ParameterError, RoutingError
 from .graph import validate
+from .memory import check_fits, solve_bytes
 from .routing import route
 from .traffic import AllToAll, Traffic
+from .disconnect import attach_disconnected, cut_pairs, raise_disconnected, split_disconnected
 
 __all__ = ["solve", "Solution", "FactoredSolution", "SATURATED"]
 
@@ -153,12 +155,20 @@ class FactoredSolution(Solution):
         self.completion = None
         self.makespan = None
         self._rates = None
+        # An intact fabric: nothing is disconnected (the factored form never runs on
+        # a degraded graph).
+        self.requested = traffic
+        self.disconnected = []
 
     @property
     def rates(self):
         if self._rates is None:
             self._rates = self.routes.flow_rates(np.arange(self.n_flows))
         return self._rates
+
+    @property
+    def requested_rates(self):
+        return self.rates
 
     @property
     def n_flows(self):
@@ -189,7 +199,8 @@ class FactoredSolution(Solution):
         }
 
 
-def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None):
+def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None,
+          disconnected="raise"):
     """Route ``traffic`` over ``G`` and compute max-min fair rates (and times, given sizes).
 
     Parameters
@@ -210,6 +221,13 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None):
         default) does so from :data:`netemu.product.MIN_FLOWS` flows on when
         the form applies; ``True`` insists (ParameterError if it cannot);
         ``False`` never does.
+    disconnected : {'raise', 'report'}
+        What to do with flows that have no path (on a graph degraded by
+        :func:`netemu.fail`).  ``'raise'`` (default): :class:`RoutingError`
+        naming them.  ``'report'``: leave them out of the solve and list them
+        in ``Solution.disconnected``; their entry in
+        ``Solution.requested_rates`` is NaN, never 0.  Only a graph that
+        records failures may be disconnected; see :mod:`netemu.disconnect`.
 
     Returns
     -------
@@ -229,17 +247,45 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None):
     >>> solve(G, all_to_all(G)).rates.tolist()
     [1000000000.0, 1000000000.0]
     """
-    validate(G)
+    if disconnected not in ("raise", "report"):
+        raise ParameterError(f"disconnected must be 'raise' or 'report', got {disconnected!r}")
+    if factored not in (None, True, False):
+        raise ParameterError(f"factored must be None, True or False, got {factored!r}")
+    degraded = bool(G.graph.get("failures"))
+    validate(G, allow_disconnected=degraded)
     if not isinstance(traffic, Traffic):
         raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
                              f"{type(traffic).__name__}")
-    traffic.check(G)
-    if factored not in (None, True, False):
-        raise ParameterError(f"factored must be None, True or False, got {factored!r}")
-    if factored is not False:
-        fact = _factored(G, traffic, routing, pxn, factored)
-        if fact is not None:
-            return FactoredSolution(traffic, fact, graph=G)
+    requested = traffic
+    if degraded:
+        if factored:
+            raise ParameterError("factored=True needs an intact fabric; this graph records "
+                                 "failures (use factored=None or False)")
+        traffic, cut = split_disconnected(G, traffic)
+        if disconnected == "raise" and cut.any():
+            raise_disconnected(requested, cut)
+    else:
+        traffic.check(G)
+        if factored is not False:
+            fact = _factored(G, traffic, routing, pxn, factored)
+            if fact is not None:
+                return FactoredSolution(traffic, fact, graph=G)
+        cut = np.zeros(traffic.n_flows, dtype=bool)
+    try:
+        sol = _solve(G, traffic, routing, seed, pxn)
+    except RoutingError as exc:
+        # Connected in the graph but not routable (e.g. across planes without PXN):
+        # the router names the pairs; report them too and solve the rest.
+        if disconnected != "report" or not getattr(exc, "pairs", None):
+            raise
+        traffic, cut = cut_pairs(requested, cut, exc.pairs)
+        sol = _solve(G, traffic, routing, seed, pxn)
+    attach_disconnected(sol, requested, cut)
+    return sol
+
+
+def _solve(G, traffic, routing, seed, pxn):
+    check_fits(solve_bytes(traffic.n_flows), f"solving {traffic.n_flows:,} flows")
     routes = route(G, (traffic.endpoints, traffic.src), (traffic.endpoints, traffic.dst),
                    routing, seed=seed, sport=traffic.sport, sizes=traffic.sizes, pxn=pxn)
     fs = routes.flowset

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import TrafficError
 from .graph import endpoints as graph_endpoints
+from .memory import check_fits, traffic_bytes
 from .units import parse_size
 
 __all__ = ["Traffic", "AllToAll", "all_to_all", "permutation", "incast", "shift", "from_csv"]
@@ -126,8 +127,23 @@ def _index_array(a, what):
     return arr.astype(np.int64, copy=False)
 
 
+def _failed_endpoints(G):
+    """Endpoints :func:`netemu.fail` cut off from every switch; still part of the traffic,
+    so that solve names their flows as disconnected instead of dropping them."""
+    rec = G.graph.get("failures") or {}
+    return [n for n in rec.get("lost_endpoints", []) if n in G]
+
+
+def _all_endpoints(G):
+    lost = set(_failed_endpoints(G))
+    if not lost:
+        return graph_endpoints(G)
+    eps = set(graph_endpoints(G)) | lost
+    return [n for n in G if n in eps]
+
+
 def _check_endpoints(G, names):
-    eps = set(graph_endpoints(G))
+    eps = set(graph_endpoints(G)) | set(_failed_endpoints(G))
     for n in names:
         if n not in eps:
             if n not in G:
@@ -138,7 +154,7 @@ def _check_endpoints(G, names):
 
 def _endpoint_list(G, endpoints):
     if endpoints is None:
-        eps = graph_endpoints(G)
+        eps = _all_endpoints(G)
     else:
         if isinstance(endpoints, str):
             raise TrafficError(f"endpoints must be a list of names, got the string {endpoints!r}")
@@ -166,6 +182,8 @@ def all_to_all(G, endpoints=None, size=None):
     if size is None or _is_number(size):
         return AllToAll(eps, size)
     N = len(eps)
+    check_fits(traffic_bytes(N * (N - 1)), f"an all-to-all over {N:,} endpoints "
+                                           f"({N * (N - 1):,} flows)")
     src, dst = AllToAll.pair_of(np.arange(N * (N - 1), dtype=np.int64), N)
     return Traffic(eps, src, dst, size, name="all-to-all")
 
@@ -208,6 +226,9 @@ class AllToAll(Traffic):
 
     def _all_pairs(self):
         if self._pairs is None:
+            N = len(self.endpoints)
+            check_fits(traffic_bytes(self.n_flows), f"the pairs of an all-to-all over {N:,} "
+                                                    f"endpoints ({self.n_flows:,} flows)")
             self._pairs = self.pair_of(np.arange(self.n_flows, dtype=np.int64),
                                        len(self.endpoints))
         return self._pairs
@@ -262,7 +283,7 @@ def permutation(G, seed=0, endpoints=None, size=None):
 def incast(G, dst, srcs=None, size=None):
     """Every endpoint in ``srcs`` (default: all others) sends to ``dst``."""
     if srcs is None:
-        eps = graph_endpoints(G)
+        eps = _all_endpoints(G)
         _check_endpoints(G, [dst])
         srcs = [e for e in eps if e != dst]
     else:
@@ -346,7 +367,7 @@ def from_csv(path, G=None):
     if not src:
         raise TrafficError(f"{path}: no flows after the header")
     if G is not None:
-        eps = set(graph_endpoints(G))
+        eps = set(_all_endpoints(G))
         for name in names:
             if name not in eps:
                 line = _first_line_of(path, name)

@@ -46,6 +46,7 @@ from collections import Counter
 
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.graph import MEDIA, new_graph
+from netemu.memory import check_fits, graph_bytes
 
 from .hardware import IB_NDR_64
 
@@ -158,6 +159,8 @@ def dragonfly(a, p, h, g=None, *, link_bandwidth=IB_NDR_64.port_bandwidth, laten
     params.update(a=a, p=p, h=h, g=g if params["g"] is not None else None,
                   link_bandwidth=link_bandwidth, latency=latency)
 
+    check_fits(graph_bytes(g * a * (1 + p), g * a * (p + a + h)),
+               f"a dragonfly of {g:,} groups of {a:,} routers")
     G = new_graph("dragonfly", params)
     name = [f"g{grp}/r{r}" for grp in range(g) for r in range(a)]
     G.add_nodes_from((name[i], {"role": "router", "group": i // a, "index": i})

@@ -48,6 +48,7 @@ from fractions import Fraction
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.errors import ParameterError
 from netemu.graph import MEDIA, new_graph
+from netemu.memory import check_fits, graph_bytes
 
 from .hardware import IB_NDR_64
 
@@ -189,6 +190,9 @@ def two_layer_fat_tree(radix=None, *, leaves=None, spines=None, hosts_per_leaf=N
             leaf_uplinks=leaf_uplinks, link_bandwidth=link_bandwidth,
             host_bandwidth=host_bandwidth, latency=latency)
 
+    check_fits(graph_bytes(leaves * (1 + hosts_per_leaf) + spines,
+                           leaves * (hosts_per_leaf + spines)),
+               f"a two-layer fat-tree of {leaves:,} leaves, {spines:,} spines")
     G = new_graph("two_layer_fat_tree", params)
     leaf_names = [f"leaf{i}" for i in range(leaves)]
     spine_names = [f"spine{j}" for j in range(spines)]
@@ -361,6 +365,10 @@ def three_layer_fat_tree(k=None, *, pods=None, leaves_per_pod=None, spines_per_p
             hosts_per_leaf=hosts_per_leaf, spine_uplinks=spine_uplinks, cores=cores, radix=radix,
             link_bandwidth=link_bandwidth, host_bandwidth=host_bandwidth, latency=latency)
 
+    check_fits(graph_bytes(pods * (leaves_per_pod * (1 + hosts_per_leaf) + spines_per_pod) + cores,
+                           pods * leaves_per_pod * (hosts_per_leaf + spines_per_pod)
+                           + pods * cores),
+               f"a three-layer fat-tree of {pods:,} pods and {cores:,} cores")
     G = new_graph("three_layer_fat_tree", params)
     hosts_per_pod = leaves_per_pod * hosts_per_leaf
     n_hosts = pods * hosts_per_pod

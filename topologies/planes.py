@@ -39,6 +39,7 @@ References
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.errors import ParameterError
 from netemu.graph import MEDIA, new_graph
+from netemu.memory import check_fits, graph_bytes
 
 from .fat_tree import _link
 from .hardware import H800_SXM, IB_NDR_64
@@ -123,6 +124,9 @@ def multi_plane_fat_tree(planes=H800_SXM.nics_per_server, radix=IB_NDR_64.ports,
                   servers=None if params["servers"] is None else servers,
                   link_bandwidth=link_bandwidth, intra_bandwidth=intra_bandwidth, latency=latency)
 
+    check_fits(graph_bytes(servers * (1 + planes) + planes * (radix + radix // 2),
+                           2 * servers * planes + planes * radix * (radix // 2)),
+               f"a multi-plane fat-tree of {planes:,} planes of radix {radix:,}")
     G = new_graph("multi_plane_fat_tree", params)
     leaves, spines = radix, radix // 2
     leaf_of = [s * leaves // servers for s in range(servers)]
@@ -214,6 +218,9 @@ def multi_rail_fat_tree(rails=H800_SXM.nics_per_server, radix=IB_NDR_64.ports, *
                   servers=None if params["servers"] is None else servers,
                   link_bandwidth=link_bandwidth, intra_bandwidth=intra_bandwidth, latency=latency)
 
+    check_fits(graph_bytes(servers * (1 + rails) + radix + radix // 2,
+                           2 * servers * rails + radix * (radix // 2)),
+               f"a multi-rail fat-tree of radix {radix:,}")
     G = new_graph("multi_rail_fat_tree", params)
     leaf_of = [[r * per_rail + s * per_rail // servers for s in range(servers)]
                for r in range(rails)]

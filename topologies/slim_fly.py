@@ -69,6 +69,7 @@ import numpy as np
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.errors import ParameterError
 from netemu.graph import MEDIA, new_graph
+from netemu.memory import check_fits, graph_bytes
 
 from .hardware import IB_NDR_64
 
@@ -264,6 +265,8 @@ def slim_fly(q, p, *, link_bandwidth=IB_NDR_64.port_bandwidth, latency=0.0, cons
     latency = check_nonnegative("latency", latency)
     check_choice("construction", construction, CONSTRUCTIONS)
     check_choice("medium", medium, sorted(MEDIA))
+    check_fits(graph_bytes(2 * q * q * (1 + p), 2 * q * q * (p + 2 * q)),
+               f"a Slim Fly with q={q:,}")
     delta = slim_fly_delta(q)
     if construction == "mms":
         if prime_power(q) is None:
