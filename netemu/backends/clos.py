@@ -144,6 +144,10 @@ class Router(Node):
             nh = " ".join(f"nexthop via {via} weight 1" for via in hops)
             _checked(self, f"ip route replace {prefix} {nh}")
 
+    def connected(self):
+        # Mininet waits for switches to reach their controller; a router has none.
+        return True
+
     def stop(self, deleteIntfs=False):
         if deleteIntfs:
             self.deleteIntfs()

@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,6 +61,7 @@ from ..errors import EmulationError, ParameterError, RoutingError
 from ..graph import is_switch, validate
 from ..routing import DEFAULT_SPORT_BASE, natural_key, route
 from ..traffic import Traffic
+from .clos_plan import ecmp_routes, host_prefix, p2p_addrs
 
 __all__ = ["build_spec", "Emulation", "EmulationResult", "cpu_estimate", "check_can_emulate",
            "TCP_GOODPUT", "DPORT", "AGENT"]
@@ -86,19 +87,20 @@ OFFLOAD_ABOVE = 50e6
 #: within 4%, at 100 Mbit/s (3-4 Gbit/s.hop) fell 9-23% short; with offload 500 Mbit/s
 #: (20 Gbit/s.hop) stayed within 3% and 1 Gbit/s (40) fell 5% short.
 HOP_BUDGET_PER_CORE = {False: 1.25e9, True: 12.5e9}
-ADDR_PLAN = "hosts 10.(1+i//256).(i%256).2/24, router links 10.250.0.0/15 /30s"
 
 
 def _host_addr(i):
-    if i >= 249 * 256:
-        raise ParameterError(f"{i + 1} hosts exceed the address plan ({ADDR_PLAN})")
-    return f"10.{1 + i // 256}.{i % 256}"
+    try:
+        return host_prefix(i)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
 
 
-def _p2p_addr(i):
-    if i >= 2 * 256 * 64:
-        raise ParameterError(f"{i + 1} router links exceed the address plan ({ADDR_PLAN})")
-    return f"10.{250 + i // (256 * 64)}.{(i // 64) % 256}", (i % 64) * 4
+def _p2p_addr(k):
+    try:
+        return p2p_addrs(k)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
 
 
 def fabric_layout(G):
@@ -201,9 +203,8 @@ def build_spec(G, scale=1e-3, routing="hash", *, queue=None, offload=None):
     k = 0
     for u, v in sorted(((a, b) for a, b in G.edges if is_switch(G, a) and is_switch(G, b)),
                        key=lambda e: (natural_key(e[0]), natural_key(e[1]))):
-        pre, x = _p2p_addr(k)
+        ip_u, ip_v = _p2p_addr(k)
         k += 1
-        ip_u, ip_v = f"{pre}.{x + 1}", f"{pre}.{x + 2}"
         addr[(u, v)], addr[(v, u)] = ip_v, ip_u
         spec["peer"][(mn[u], ip_v)], spec["peer"][(mn[v], ip_u)] = v, u
         r = link_rate(G, u, v, scale)
@@ -218,26 +219,14 @@ def _routes(G, hosts, routers, edge_of, addr, routing, mn, ip):
     """``{router: [(prefix, [next-hop ip, ...])]}`` for every destination host."""
     table = defaultdict(list)
     if routing == "hash":
-        sw = {r: [n for n in G.adj[r] if is_switch(G, n)] for r in routers}
-        by_edge = defaultdict(list)
+        hosts_of_edge = defaultdict(list)
         for h in hosts:
-            by_edge[edge_of[h]].append(h)
-        for e, hs in by_edge.items():
-            dist, q = {e: 0}, deque([e])
-            while q:
-                x = q.popleft()
-                for y in sw[x]:
-                    if y not in dist:
-                        dist[y] = dist[x] + 1
-                        q.append(y)
-            for r in routers:
-                if r == e or r not in dist:
-                    continue
-                hops = sorted((y for y in sw[r] if dist.get(y) == dist[r] - 1), key=natural_key)
-                for h in hs:
-                    table[mn[r]].append((f"{ip[h].rsplit('.', 1)[0]}.0/24",
-                                         [addr[(r, y)] for y in hops]))
-        return dict(table)
+            hosts_of_edge[edge_of[h]].append(h)
+        adj = {r: [n for n in G.adj[r] if is_switch(G, n)] for r in routers}
+        prefix = {h: f"{ip[h].rsplit('.', 1)[0]}.0/24" for h in hosts}
+        t = ecmp_routes(routers, adj, hosts_of_edge, addr, prefix,
+                        order=lambda ys: sorted(ys, key=natural_key))
+        return {mn[r]: v for r, v in t.items()}
     nxt = {}
     for (s, d), path in all_pair_paths(G, hosts, routing).items():
         for a, b in zip(path[1:-2], path[2:-1]):
@@ -614,7 +603,7 @@ class Emulation:
         try:
             for h in hosts:
                 specs[h]["t0"] = t0
-                p = self.node(h).popen([sys.executable, AGENT, json.dumps(specs[h])],
+                p = self.node(h).popen([sys.executable, "-P", AGENT, json.dumps(specs[h])],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 procs[h] = p
                 self._procs.append(p)

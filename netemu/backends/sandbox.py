@@ -19,16 +19,25 @@ UNSHARE = ["unshare", "--net", "--pid", "--mount", "--fork", "--kill-child", "--
            "--propagation", "private"]
 
 
-def sandbox_command(argv):
-    """``argv`` wrapped to run in a new sandbox with its loopback up."""
+def sandbox_command(argv, private_tmp=False):
+    """``argv`` wrapped to run in a new sandbox with its loopback up.
+
+    ``private_tmp`` mounts an empty tmpfs on /tmp inside the sandbox: needed
+    around Mininet's ``mn`` tool, whose cleanup after an error deletes
+    ``/tmp/*.log`` and ``/tmp/*.out`` (everybody's, on a shared machine).
+    netemu's own backend never runs that cleanup, and keeps /tmp shared so
+    that files it writes there (captures) outlive the sandbox.
+    """
     if shutil.which("unshare") is None:
         from ..errors import EmulationError
         raise EmulationError("unshare not found (util-linux); it is needed to contain the "
                              "emulation")
     # sh stays PID 1 of the sandbox (not exec): the command then gets ordinary signal
     # semantics, and when sh ends the kernel kills whatever else is left inside.
-    return UNSHARE + ["env", f"{ENV_FLAG}=1", "sh", "-c", 'ip link set lo up && "$@"', "sh"] \
-        + list(argv)
+    setup = "ip link set lo up"
+    if private_tmp:
+        setup += " && mount -t tmpfs tmpfs /tmp"
+    return UNSHARE + ["env", f"{ENV_FLAG}=1", "sh", "-c", setup + ' && "$@"', "sh"] + list(argv)
 
 
 def in_sandbox():
