@@ -13,7 +13,7 @@ import sys
 from .errors import NetemuError
 
 #: Command modules, in the order ``netemu --help`` lists them.
-COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve", "netemu.cli_bench"]
+COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve", "netemu.cli_bench", "netemu.cli_emulate"]
 
 
 class _Parser(argparse.ArgumentParser):

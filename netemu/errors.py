@@ -14,6 +14,7 @@ __all__ = [
     "TrafficError",
     "RoutingError",
     "SolverInputError",
+    "EmulationError",
 ]
 
 
@@ -43,3 +44,7 @@ class RoutingError(NetemuError):
 
 class SolverInputError(NetemuError, ValueError):
     """The low-level flow solver got malformed arrays (bad capacity, share, demand, size)."""
+
+
+class EmulationError(NetemuError, RuntimeError):
+    """The packet-level emulator cannot run here (not root, Mininet missing) or failed mid-run."""

@@ -3,5 +3,16 @@
 # Usage: bash tests/run.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Mininet tests need Debian's mininet (mnexec) and tools; as root, install what is missing.
+if [ "$(id -u)" = 0 ]; then
+    missing=0
+    for t in mnexec iperf3 ethtool ping tcpdump; do command -v "$t" >/dev/null 2>&1 || missing=1; done
+    if [ "$missing" = 1 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+            mininet iperf3 ethtool iputils-ping tcpdump >/dev/null \
+            || { echo "tests/run.sh: installing mininet failed" >&2; [ "${CI:-}" != true ]; }
+    fi
+fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 exec python3 -m pytest "$@"

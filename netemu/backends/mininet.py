@@ -1,0 +1,766 @@
+"""Packet-level emulation of a netemu fabric in Mininet, beside the flow model.
+
+:func:`build_spec` turns a graph into a routed-Clos description (the
+:mod:`netemu.backends.clos` spec, which Mininet's :class:`Topo` is built from)
+and :class:`Emulation` runs it: a context manager that builds and starts the
+network, runs real TCP traffic, and always tears everything down.
+
+Mapping
+-------
+* Endpoints (non-switch nodes with exactly one link, to a switch) become
+  Mininet hosts ``h0, h1, ...`` in natural name order; switches become Linux
+  routers ``r0, r1, ...`` (:class:`~netemu.backends.clos.Router`).
+* A link of ``bandwidth`` bytes/s becomes an HTB shaper of ``bandwidth * 8 *
+  scale`` bit/s in both directions, with a byte FIFO (default the larger of
+  100 frames and 10 ms at the link rate).  A link with a ``latency`` is
+  refused: the kernel here has no netem, and a silently missing delay would
+  be a wrong answer.
+* Routes come from :mod:`netemu.routing`'s path model, per destination host:
+
+  ``'hash'``  every router gets all equal-cost next hops towards the
+      destination (the neighbours one hop closer, as netemu's ECMP modes use)
+      as one multipath route; the kernel hashes each flow's 5-tuple (policy 3).
+  ``'dmodk'`` netemu routes every host pair with static D-mod-k; each router
+      gets the single next hop those paths take.
+
+Which path a flow took
+----------------------
+The flow model is fed the paths the emulated flows really take.  For every
+flow, its 5-tuple is looked up hop by hop in the routers' kernels (``ip route
+get DST from SRC iif DEV ipproto tcp sport S dport D``), which evaluates the
+very multipath hash the forwarding path uses.  These *kernel-read* paths go to
+:func:`netemu.solve` as explicit routes.  netemu's own hashed-ECMP model
+(SplitMix64 of the 5-tuple) is a different hash function: it predicts the same
+*spread*, not the same choice per flow, so it is not used for the per-flow
+prediction.
+
+Goodput
+-------
+HTB counts whole Ethernet frames; a TCP segment of a 1500-byte MTU carries
+1448 payload bytes (20 IP + 20 TCP + 12 timestamp option) in a 1514-byte
+frame.  The prediction is therefore the flow model's rate times
+:data:`TCP_GOODPUT`.  ACKs also use the reverse links (about 2% of a flow's
+rate); the prediction does not charge them, which is why the measured
+aggregate sits a little below it.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmulationError, ParameterError, RoutingError
+from ..graph import is_switch, validate
+from ..routing import DEFAULT_SPORT_BASE, natural_key, route
+from ..traffic import Traffic
+from .clos_plan import ecmp_routes, host_prefix, p2p_addrs
+
+__all__ = ["build_spec", "Emulation", "EmulationResult", "cpu_estimate", "check_can_emulate",
+           "TCP_GOODPUT", "DPORT", "AGENT"]
+
+#: MTU of the emulated links (Linux veth default).
+MTU = 1500
+#: TCP payload per full frame over frame bytes counted by HTB: (1500-20-20-12) / (1500+14).
+TCP_GOODPUT = (MTU - 20 - 20 - 12) / (MTU + 14)
+#: TCP port every destination's agent listens on.
+DPORT = 5001
+#: The traffic agent script, run by file path inside the hosts.
+AGENT = str(Path(__file__).with_name("traffic_agent.py"))
+#: Default queue: at least this many full frames ...
+QUEUE_FRAMES = 100
+#: ... and at least this long at the link rate (s): about 8-10 ms kept 1 Gbit/s flows fair.
+QUEUE_SECONDS = 0.010
+#: Segmentation offload is turned on above this link rate (bit/s): up to 50 Mbit/s the
+#: cores keep up with per-packet forwarding, at 100 Mbit/s they do not.
+OFFLOAD_ABOVE = 50e6
+#: Forwarding budget per core, in bit/s x links crossed, that the emulator sustains within
+#: a few percent of the model.  Measured on this kind of machine (shared/reference/mininet.md
+#: §3): without offload 16 flows x 6 links at 50 Mbit/s (2.0 Gbit/s.hop on 2 cores) stayed
+#: within 4%, at 100 Mbit/s (3-4 Gbit/s.hop) fell 9-23% short; with offload 500 Mbit/s
+#: (20 Gbit/s.hop) stayed within 3% and 1 Gbit/s (40) fell 5% short.
+HOP_BUDGET_PER_CORE = {False: 1.25e9, True: 12.5e9}
+
+
+def _host_addr(i):
+    try:
+        return host_prefix(i)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def _p2p_addr(k):
+    try:
+        return p2p_addrs(k)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def fabric_layout(G):
+    """Hosts, routers and their attachments of an emulatable graph.
+
+    Returns ``(hosts, routers, edge_of)``: endpoint and switch names in
+    natural order, and each host's one switch.  Raises :class:`ParameterError`
+    for graphs the routed-Clos model cannot represent.
+    """
+    validate(G)
+    routers = sorted((n for n in G if is_switch(G, n)), key=natural_key)
+    if not routers:
+        raise ParameterError("the graph has no switches to emulate as routers")
+    hosts, edge_of = [], {}
+    for n in sorted((n for n in G if not is_switch(G, n)), key=natural_key):
+        nbrs = list(G.adj[n])
+        if len(nbrs) != 1 or not is_switch(G, nbrs[0]):
+            raise ParameterError(
+                f"node {n!r} ({G.nodes[n].get('role')}) has links to {sorted(map(str, nbrs))}; "
+                f"the emulator supports fabrics whose every non-switch node has exactly one "
+                f"link, to a switch (hosts of a fat-tree or leaf-spine), not servers with "
+                f"internal structure or several NICs")
+        hosts.append(n)
+        edge_of[n] = nbrs[0]
+    for u, v, lat in G.edges(data="latency"):
+        if lat:
+            raise ParameterError(
+                f"link {u!r}-{v!r} has latency {lat!r} s; the emulator cannot add delay (this "
+                f"kernel has no netem) and will not drop it silently: use latency 0")
+    return hosts, routers, edge_of
+
+
+def link_rate(G, u, v, scale):
+    """Emulated rate of link ``u-v`` in bit/s."""
+    return float(G.edges[u, v]["bandwidth"]) * 8 * scale
+
+
+def _check_scale(scale):
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1):
+        raise ParameterError(f"scale must be a number in (0, 1], got {scale!r}")
+    return float(scale)
+
+
+def build_spec(G, scale=1e-3, routing="hash", *, queue=None, offload=None):
+    """The routed-Clos spec of ``G`` (see :mod:`netemu.backends.clos`), plus name maps.
+
+    Parameters
+    ----------
+    G : networkx.Graph
+    scale : float
+        Emulated rate / real rate, e.g. ``1e-3`` turns 400 Gb/s into 400 Mb/s.
+    routing : {'hash', 'dmodk'}
+    queue : int, optional
+        FIFO bytes per link direction (default: max(100 frames, 10 ms at the rate)).
+    offload : bool, optional
+        TSO/GSO on the links (default: on above 50 Mbit/s).
+
+    Returns
+    -------
+    dict
+        The spec, with extra keys ``mn`` (netemu name -> Mininet name), ``nx``
+        (Mininet name -> netemu name), ``ip`` (host -> address), ``peer``
+        (``(router, next-hop ip)`` -> netemu node), ``offload``, ``scale``,
+        ``routing``.
+    """
+    scale = _check_scale(scale)
+    if routing not in ("hash", "dmodk"):
+        raise ParameterError(f"emulated routing must be 'hash' (kernel ECMP) or 'dmodk' "
+                             f"(static), got {routing!r}; packet spraying has no Linux "
+                             f"forwarding equivalent")
+    hosts, routers, edge_of = fabric_layout(G)
+    mn = {h: f"h{i}" for i, h in enumerate(hosts)}
+    mn.update({r: f"r{i}" for i, r in enumerate(routers)})
+    rates = [link_rate(G, u, v, scale) for u, v in G.edges]
+    if min(rates) < 1e5:
+        raise ParameterError(f"scale {scale} makes the slowest link {min(rates):.3g} bit/s; "
+                             f"links below 100 kbit/s do not carry TCP faithfully")
+    if offload is None:
+        offload = max(rates) > OFFLOAD_ABOVE
+    if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int)
+                              or queue < 2 * (MTU + 14)):
+        raise ParameterError(f"queue must be a whole number of bytes >= {2 * (MTU + 14)} "
+                             f"(two frames), got {queue!r}")
+
+    def qbytes(rate):
+        return queue if queue is not None else int(max(QUEUE_FRAMES * (MTU + 14),
+                                                      rate / 8 * QUEUE_SECONDS))
+
+    spec = {"routers": [mn[r] for r in routers], "hosts": [], "links": [], "routes": {},
+            "mn": mn, "nx": {v: k for k, v in mn.items()}, "ip": {}, "peer": {},
+            "offload": bool(offload), "scale": scale, "routing": routing}
+    for i, h in enumerate(hosts):
+        pre = _host_addr(i)
+        spec["ip"][h] = f"{pre}.2"
+        spec["hosts"].append((mn[h], f"{pre}.2/24", f"{pre}.1"))
+        r = link_rate(G, h, edge_of[h], scale)
+        spec["links"].append((mn[h], mn[edge_of[h]], f"{pre}.2/24", f"{pre}.1/24", r, qbytes(r),
+                              spec["offload"]))
+    addr = {}          # (router, neighbour router) -> neighbour's address on their link
+    k = 0
+    for u, v in sorted(((a, b) for a, b in G.edges if is_switch(G, a) and is_switch(G, b)),
+                       key=lambda e: (natural_key(e[0]), natural_key(e[1]))):
+        ip_u, ip_v = _p2p_addr(k)
+        k += 1
+        addr[(u, v)], addr[(v, u)] = ip_v, ip_u
+        spec["peer"][(mn[u], ip_v)], spec["peer"][(mn[v], ip_u)] = v, u
+        r = link_rate(G, u, v, scale)
+        spec["links"].append((mn[u], mn[v], f"{ip_u}/30", f"{ip_v}/30", r, qbytes(r),
+                              spec["offload"]))
+    spec["routes"] = _routes(G, hosts, routers, edge_of, addr, routing, mn, spec["ip"])
+    spec["layout"] = (hosts, routers, edge_of)
+    return spec
+
+
+def _routes(G, hosts, routers, edge_of, addr, routing, mn, ip):
+    """``{router: [(prefix, [next-hop ip, ...])]}`` for every destination host."""
+    table = defaultdict(list)
+    if routing == "hash":
+        hosts_of_edge = defaultdict(list)
+        for h in hosts:
+            hosts_of_edge[edge_of[h]].append(h)
+        adj = {r: [n for n in G.adj[r] if is_switch(G, n)] for r in routers}
+        prefix = {h: f"{ip[h].rsplit('.', 1)[0]}.0/24" for h in hosts}
+        t = ecmp_routes(routers, adj, hosts_of_edge, addr, prefix,
+                        order=lambda ys: sorted(ys, key=natural_key))
+        return {mn[r]: v for r, v in t.items()}
+    nxt = {}
+    for (s, d), path in all_pair_paths(G, hosts, routing).items():
+        for a, b in zip(path[1:-2], path[2:-1]):
+            prev = nxt.setdefault((a, d), b)
+            if prev != b:
+                raise RoutingError(f"{routing} sends flows to {d!r} from {a!r} via both {prev!r} "
+                                   f"and {b!r}; destination-based routes cannot express that")
+    for (a, d), b in sorted(nxt.items(), key=lambda kv: (natural_key(kv[0][0]),
+                                                         natural_key(kv[0][1]))):
+        table[mn[a]].append((f"{ip[d].rsplit('.', 1)[0]}.0/24", [addr[(a, b)]]))
+    return dict(table)
+
+
+def all_pair_paths(G, hosts, routing):
+    """``{(src, dst): [node, ...]}`` of netemu's single-path ``routing`` for every host pair."""
+    pairs = [(s, d) for s in hosts for d in hosts if s != d]
+    routes = route(G, [p[0] for p in pairs], [p[1] for p in pairs], routing)
+    return {p: routes_path(routes, i, p[0], p[1]) for i, p in enumerate(pairs)}
+
+
+def routes_path(routes, flow, src, dst):
+    """The node path of single-path flow ``flow`` of a :class:`~netemu.routing.Routes`."""
+    res = routes.resources
+    step = {}
+    for r, share in routes.row_shares(int(routes.row_of_flow[flow])).items():
+        if r < res.n_edge_resources:
+            if abs(share - 1.0) > 1e-9:
+                raise RoutingError(f"flow {src!r}->{dst!r} is split over several paths "
+                                   f"(share {share:g}); the emulator needs one path per flow")
+            step[res.nodes[res.edge_tail[r]]] = res.nodes[res.edge_head[r]]
+    path = [src]
+    while path[-1] != dst:
+        if path[-1] not in step or len(path) > len(step) + 1:
+            raise RoutingError(f"flow {src!r}->{dst!r}: its links do not form one path")
+        path.append(step[path[-1]])
+    return path
+
+
+def cpu_estimate(G, traffic, scale, offload, paths=None):
+    """Forwarding work of a run against what this machine sustains faithfully.
+
+    Returns ``(work, budget)`` in bit/s x links crossed: the flow model's rate
+    of every flow (emulated, on hashed-ECMP paths unless ``paths`` are given)
+    times the links it crosses, summed; and :data:`HOP_BUDGET_PER_CORE` times
+    the cores.
+    """
+    from ..solve import solve
+    sol = solve(G, traffic, paths if paths is not None else "hash")
+    fs = sol.routes.flowset
+    hops = np.zeros(fs.n_flows)
+    for row in range(fs.n_flows):
+        hops[row] = sum(s for r, s in sol.routes.row_shares(row).items()
+                        if r < sol.resources.n_edge_resources)
+    work = float(np.sum(sol.rates * 8 * scale * hops[sol.routes.row_of_flow]))
+    return work, HOP_BUDGET_PER_CORE[bool(offload)] * (os.cpu_count() or 1)
+
+
+def check_can_emulate(G, traffic, scale, offload):
+    """Raise :class:`ParameterError` when a run would be CPU-bound rather than link-bound."""
+    work, budget = cpu_estimate(G, traffic, scale, offload)
+    if work > budget:
+        load = os.getloadavg()[0]
+        raise ParameterError(
+            f"{traffic.n_flows} flows need about {work / 1e9:.2f} Gbit/s x links of "
+            f"forwarding (rate x hops), above the {budget / 1e9:.2f} this machine's "
+            f"{os.cpu_count()} cores emulate faithfully with segmentation offload "
+            f"{'on' if offload else 'off'} (load average now {load:.1f}); lower the scale, "
+            f"use fewer flows, or force it")
+    return work, budget
+
+
+def _needs_root():
+    if os.geteuid() != 0:
+        raise EmulationError("the Mininet emulator needs root (it creates network namespaces "
+                             "and links)")
+    try:
+        from . import clos  # noqa: F401
+    except ImportError as exc:
+        raise EmulationError(str(exc)) from None
+    for tool in ("mnexec", "tc", "ip", "ethtool"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK)
+                   for d in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/sbin", "/sbin"]):
+            raise EmulationError(f"{tool} not found: apt-get install mininet iproute2 ethtool")
+
+
+class Emulation:
+    """A running Mininet emulation of ``G``: ``with Emulation(G) as em: em.run(traffic)``.
+
+    Parameters
+    ----------
+    G : networkx.Graph
+    scale, routing, queue, offload
+        See :func:`build_spec`.
+    delay, loss
+        Not supported (no netem here): anything but ``None`` raises
+        :class:`ParameterError` rather than being ignored.
+
+    Every exit path -- normal, exception, SIGINT, SIGTERM -- kills the
+    processes started in the hosts, then stops the network.  Run it inside
+    :func:`netemu.backends.sandbox.sandbox_command` so that even a SIGKILL
+    leaves nothing behind.
+    """
+
+    def __init__(self, G, scale=1e-3, routing="hash", *, queue=None, offload=None,
+                 delay=None, loss=None):
+        if delay is not None or loss is not None:
+            raise ParameterError(f"delay={delay!r}, loss={loss!r}: the emulator cannot add "
+                                 f"delay or loss (this kernel has no netem); allowed: None")
+        self.G = G
+        self.current = G
+        self.spec = build_spec(G, scale, routing, queue=queue, offload=offload)
+        self.scale = self.spec["scale"]
+        self.routing = routing
+        self.net = None
+        self.timings = {}
+        self._old_handlers = {}
+        self._procs = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self):
+        _needs_root()
+        from mininet.log import setLogLevel
+        from mininet.net import Mininet
+
+        from .clos import ClosTopo, EmuHost, HTBLink, Router
+        setLogLevel(os.environ.get("NETEMU_MININET_LOG", "warning"))
+        self._install_handlers()
+        t = time.monotonic()
+        topo = ClosTopo(spec=self.spec)
+        self.net = Mininet(topo=topo, controller=None, switch=Router, host=EmuHost,
+                           link=HTBLink, build=False, autoSetMacs=True)
+        try:
+            self.net.build()
+            self.timings["build"] = time.monotonic() - t
+            t = time.monotonic()
+            self.net.start()
+            self.timings["start"] = time.monotonic() - t
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        """Kill what runs in the hosts, stop the network; safe to call twice."""
+        net, self.net = self.net, None
+        try:
+            if net is not None:
+                t = time.monotonic()
+                for p in self._procs:
+                    _kill(p)
+                self._procs = []
+                _kill_namespace_procs(net)
+                net.stop()
+                self.timings["stop"] = time.monotonic() - t
+        finally:
+            self._restore_handlers()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def _install_handlers(self):
+        import threading
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def _term(signum, _frame):
+            raise SystemExit(128 + signum)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            self._old_handlers[sig] = signal.signal(sig, _term)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            pass
+        else:
+            self._old_handlers[signal.SIGINT] = signal.signal(signal.SIGINT,
+                                                              signal.default_int_handler)
+
+    def _restore_handlers(self):
+        for sig, h in self._old_handlers.items():
+            signal.signal(sig, h)
+        self._old_handlers = {}
+
+    # -- access ------------------------------------------------------------------------------
+    def node(self, name):
+        """The Mininet node of netemu node ``name``."""
+        self._running()
+        return self.net[self.spec["mn"][name]]
+
+    def ip(self, host):
+        return self.spec["ip"][host]
+
+    def _running(self):
+        if self.net is None:
+            raise EmulationError("the emulation is not running; use it inside 'with'")
+
+    def ping_all(self, timeout=1):
+        """Packet loss in percent over all host pairs."""
+        self._running()
+        return self.net.ping(self.net.hosts, timeout=timeout)
+
+    # -- paths -------------------------------------------------------------------------------
+    def kernel_paths(self, flows, proto="tcp", dport=DPORT):
+        """Paths the kernels choose for ``flows = [(src, dst, sport), ...]`` (netemu names).
+
+        Asks every router on the way ``ip route get`` with the flow's full
+        5-tuple and its input device, which evaluates the multipath hash the
+        forwarding path uses.
+        """
+        self._running()
+        hosts, routers, edge_of = self.spec["layout"]
+        mn, nx_, peer = self.spec["mn"], self.spec["nx"], self.spec["peer"]
+        out = {}
+        # Every flow advances one hop per round; each router answers one batch per round.
+        state = {}
+        for i, (s, d, sport) in enumerate(flows):
+            e = edge_of[s]
+            state[i] = [s, e, self._intf_towards(e, s)]
+        paths = {i: [s, edge_of[s]] for i, (s, _d, _p) in enumerate(flows)}
+        for _round in range(len(routers) + 1):
+            by_router = defaultdict(list)
+            for i, (prev, r, iif) in state.items():
+                s, d, sport = flows[i]
+                if r == edge_of[d]:
+                    continue
+                by_router[r].append((i, f"route get {self.ip(d)} from {self.ip(s)} iif {iif} "
+                                        f"ipproto {proto} sport {sport} dport {dport}"))
+            if not by_router:
+                break
+            for r, items in by_router.items():
+                node = self.net[mn[r]]
+                with tempfile.NamedTemporaryFile("w", suffix=".ip", delete=False) as f:
+                    f.write("\n".join(c for _i, c in items) + "\n")
+                try:
+                    lines = node.cmd(f"ip -o -batch {f.name}").splitlines()
+                finally:
+                    os.unlink(f.name)
+                lines = [ln for ln in lines if " via " in ln or "dev " in ln]
+                if len(lines) != len(items):
+                    raise EmulationError(f"{r}: ip route get answered {len(lines)} lines for "
+                                         f"{len(items)} flows: {lines[:3]}")
+                for (i, _c), ln in zip(items, lines):
+                    toks = ln.split()
+                    if "via" not in toks:
+                        raise EmulationError(f"{r}: no next hop towards "
+                                             f"{flows[i][1]!r}: {ln.strip()}")
+                    via = toks[toks.index("via") + 1]
+                    nxt = peer[(mn[r], via)]
+                    paths[i].append(nxt)
+                    state[i] = [r, nxt, self._intf_towards(nxt, r)]
+        for i, (s, d, sport) in enumerate(flows):
+            if paths[i][-1] != edge_of[d]:
+                raise EmulationError(f"flow {s!r}->{d!r} did not reach {edge_of[d]!r}: "
+                                     f"{paths[i]}")
+            out[i] = paths[i] + [d]
+        return [out[i] for i in range(len(flows))]
+
+    def _intf_towards(self, node, neighbour):
+        """Name of ``node``'s interface on its link to ``neighbour`` (netemu names)."""
+        a, b = self.net[self.spec["mn"][node]], self.net[self.spec["mn"][neighbour]]
+        cache = self.__dict__.setdefault("_intf_cache", {})
+        key = (a.name, b.name)
+        if key not in cache:
+            for intf in a.intfList():
+                link = intf.link
+                if link and (link.intf1.node is b or link.intf2.node is b):
+                    cache[key] = intf.name
+                    break
+            else:
+                raise EmulationError(f"{node!r} has no link to {neighbour!r}")
+        return cache[key]
+
+    # -- links -------------------------------------------------------------------------------
+    def set_link(self, u, v, up):
+        """Take link ``u-v`` down (or back up) mid-run and reinstall routes for the result.
+
+        The routes are recomputed by netemu's routing on the degraded graph
+        (the original graph minus every link that is down), so both backends
+        keep using the same paths.  Returns the graph now in force.
+        """
+        self._running()
+        if not self.G.has_edge(u, v):
+            raise ParameterError(f"{u!r}-{v!r} is not a link of the graph")
+        if not (is_switch(self.G, u) and is_switch(self.G, v)):
+            raise ParameterError(f"{u!r}-{v!r} is a host link; only switch-to-switch links "
+                                 f"can fail without disconnecting a host")
+        state = "up" if up else "down"
+        for a, b in ((u, v), (v, u)):
+            node = self.net[self.spec["mn"][a]]
+            from .clos import _checked
+            _checked(node, f"ip link set dev {self._intf_towards(a, b)} {state}")
+        H = self.current.copy()
+        if up:
+            H.add_edge(u, v, **self.G.edges[u, v])
+        else:
+            H.remove_edge(u, v)
+        hosts, routers, edge_of = self.spec["layout"]
+        addr = {}
+        for (r, ip), nb in self.spec["peer"].items():
+            addr[(self.spec["nx"][r], nb)] = ip
+        try:
+            table = _routes(H, hosts, routers, edge_of, addr, self.routing, self.spec["mn"],
+                            self.spec["ip"])
+        except Exception:
+            raise
+        for r in routers:
+            self.net[self.spec["mn"][r]].set_routes(table.get(self.spec["mn"][r], []))
+        self.spec["routes"] = table
+        self.current = H
+        return H
+
+    # -- traffic -----------------------------------------------------------------------------
+    def run(self, traffic, duration=10.0, warmup=2.0, *, force=False, cc="cubic"):
+        """Run ``traffic`` as bulk TCP flows; per-flow goodput beside the flow model's.
+
+        Parameters
+        ----------
+        traffic : Traffic
+            Each (source, destination) pair at most once.  Sizes are ignored:
+            flows are long-lived, and the result is their steady-state goodput.
+        duration, warmup : float
+            Measured seconds, after ``warmup`` seconds of slow start.
+        force : bool
+            Run even when :func:`check_can_emulate` says the CPU, not the
+            links, would decide the result.
+        cc : str
+            TCP congestion control per socket ('cubic'; 'reno').
+
+        Returns
+        -------
+        EmulationResult
+        """
+        from ..solve import solve
+        self._running()
+        if not isinstance(traffic, Traffic):
+            raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
+                                 f"{type(traffic).__name__}")
+        traffic.check(self.current)
+        for name, x, lo in (("duration", duration, 1.0), ("warmup", warmup, 0.0)):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= lo \
+                    or x > 3600:
+                raise ParameterError(f"{name} must be seconds in [{lo:g}, 3600], got {x!r}")
+        pairs = traffic.pairs()
+        if len(set(pairs)) != len(pairs):
+            dup = next(p for i, p in enumerate(pairs) if p in pairs[:i])
+            raise ParameterError(f"flow {dup[0]!r}->{dup[1]!r} appears twice; the emulator "
+                                 f"runs each host pair once")
+        sports = (traffic.sport if traffic.sport is not None else
+                  DEFAULT_SPORT_BASE + np.arange(traffic.n_flows) % 16384).tolist()
+        if not force:
+            check_can_emulate(self.current, traffic, self.scale, self.spec["offload"])
+        flows = [(s, d, int(p)) for (s, d), p in zip(pairs, sports)]
+        paths = self.kernel_paths(flows)
+        path_map = {(s, d): p for (s, d, _), p in zip(flows, paths)}
+        predicted = solve(self.current, traffic, path_map)
+        load0 = os.getloadavg()
+        raw = self._drive(flows, duration, warmup, cc)
+        measured_rates = np.array([raw[i] for i in range(len(flows))], dtype=float) \
+            / duration / self.scale
+        return EmulationResult(traffic, predicted, measured_rates, paths, sports, self,
+                               duration, warmup, (load0, os.getloadavg()))
+
+    def _drive(self, flows, duration, warmup, cc):
+        hosts = sorted({s for s, _d, _p in flows} | {d for _s, d, _p in flows}, key=natural_key)
+        specs = {h: {"listen": None, "flows": [], "warmup": warmup, "duration": duration,
+                     "cc": cc} for h in hosts}
+        for i, (s, d, sport) in enumerate(flows):
+            specs[d]["listen"] = [self.ip(d), DPORT]
+            specs[s]["flows"].append([i, self.ip(d), DPORT, sport])
+        # Time for every agent to start and bind before the first connect.
+        t0 = time.clock_gettime(time.CLOCK_MONOTONIC) + 1.0 + 0.1 * len(hosts)
+        procs = {}
+        try:
+            for h in hosts:
+                specs[h]["t0"] = t0
+                p = self.node(h).popen([sys.executable, "-P", AGENT, json.dumps(specs[h])],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                procs[h] = p
+                self._procs.append(p)
+            limit = t0 - time.clock_gettime(time.CLOCK_MONOTONIC) + warmup + duration + 30
+            outs = {}
+            for h, p in procs.items():
+                try:
+                    out, err = p.communicate(timeout=max(1.0, limit))
+                except subprocess.TimeoutExpired:
+                    raise EmulationError(f"traffic agent in {h!r} did not finish in time") \
+                        from None
+                if p.returncode != 0 or not out.strip():
+                    raise EmulationError(f"traffic agent in {h!r} failed: "
+                                         f"{err.decode(errors='replace').strip()[-500:]}")
+                outs[h] = json.loads(out.decode().strip().splitlines()[-1])
+        finally:
+            for p in procs.values():
+                _kill(p)
+            self._procs = [p for p in self._procs if p not in procs.values()]
+        errors = [e for o in outs.values() for e in o["errors"]]
+        if errors:
+            raise EmulationError(f"{len(errors)} traffic error(s): {'; '.join(errors[:3])}")
+        got = {}
+        for i, (s, d, sport) in enumerate(flows):
+            got[i] = outs[d]["received"].get(f"{self.ip(s)}:{sport}")
+            if got[i] is None:
+                raise EmulationError(f"flow {s!r}->{d!r} (port {sport}) never arrived")
+        return got
+
+    # -- capture and lab ---------------------------------------------------------------------
+    @contextmanager
+    def capture(self, host, path, bpf=""):
+        """tcpdump on ``host``'s link while the block runs; a pcap for scapy or Wireshark."""
+        self._running()
+        node = self.node(host)
+        intf = node.defaultIntf().name
+        cmd = ["tcpdump", "-i", intf, "-U", "-Z", "root", "-w", str(path)]
+        if bpf:
+            cmd += bpf.split()
+        p = node.popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._procs.append(p)
+        time.sleep(0.5)   # tcpdump needs a moment before it sees packets
+        try:
+            yield path
+        finally:
+            time.sleep(0.3)
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _kill(p)
+            if p in self._procs:
+                self._procs.remove(p)
+
+    def cli(self):
+        """Mininet's interactive CLI on the running network."""
+        self._running()
+        from mininet.cli import CLI
+        CLI(self.net)
+
+
+class EmulationResult:
+    """Measured goodput of an emulated run beside the flow model's, per flow and in total.
+
+    Attributes
+    ----------
+    measured, predicted : netemu.solve.Solution
+        ``measured`` has the solver's type, with the measured per-flow goodput
+        (scaled back to the graph's units, bytes/s) as ``rates``; ``predicted``
+        is :func:`netemu.solve` on the kernel-read paths, its rates times
+        :data:`TCP_GOODPUT` in :attr:`predicted_rates`.
+    paths : list of node lists
+    error : float
+        (measured - predicted) / predicted of the aggregate.
+    """
+
+    def __init__(self, traffic, predicted, measured_rates, paths, sports, em, duration, warmup,
+                 load):
+        from ..solve import Solution
+        self.traffic = traffic
+        self.predicted = predicted
+        self.predicted_rates = predicted.rates * TCP_GOODPUT
+        routes = predicted.routes
+        counts = routes.flowset.counts
+        row_sum = np.bincount(routes.row_of_flow, weights=measured_rates,
+                              minlength=counts.size)
+        self.measured = Solution(traffic, routes, row_sum / counts, graph=predicted.graph)
+        self.measured.rates = np.asarray(measured_rates, dtype=float)
+        self.measured_rates = self.measured.rates
+        self.paths = paths
+        self.sports = sports
+        self.scale = em.scale
+        self.routing = em.routing
+        self.offload = em.spec["offload"]
+        self.duration, self.warmup = duration, warmup
+        self.load = load
+        self.aggregate_measured = float(self.measured_rates.sum())
+        self.aggregate_predicted = float(self.predicted_rates.sum())
+        self.error = (self.aggregate_measured - self.aggregate_predicted) / self.aggregate_predicted
+
+    def flow_table(self):
+        return [{"src": str(s), "dst": str(d), "sport": int(p), "path": [str(x) for x in path],
+                 "measured_bps": float(m * 8), "predicted_bps": float(q * 8)}
+                for (s, d), p, path, m, q in zip(self.traffic.pairs(), self.sports, self.paths,
+                                                 self.measured_rates, self.predicted_rates)]
+
+    def to_json(self):
+        rel = np.abs(self.measured_rates - self.predicted_rates) / self.predicted_rates
+        return {
+            "traffic": self.traffic.name,
+            "routing": self.routing,
+            "scale": self.scale,
+            "offload": self.offload,
+            "duration_s": self.duration,
+            "warmup_s": self.warmup,
+            "tcp_goodput_factor": TCP_GOODPUT,
+            "load_average": [self.load[0][0], self.load[1][0]],
+            "flows": self.flow_table(),
+            "aggregate": {"measured_bps": self.aggregate_measured * 8,
+                          "predicted_bps": self.aggregate_predicted * 8,
+                          "error": self.error,
+                          "mean_abs_flow_error": float(rel.mean())},
+        }
+
+    def __repr__(self):
+        return (f"<EmulationResult {self.traffic.n_flows} flows: measured "
+                f"{self.aggregate_measured * 8 / 1e9:.4g} Gb/s, predicted "
+                f"{self.aggregate_predicted * 8 / 1e9:.4g} Gb/s ({100 * self.error:+.1f}%)>")
+
+
+def _kill(p):
+    try:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=5)
+    except Exception:   # already gone, or unkillable: nothing more to do here
+        pass
+
+
+def _kill_namespace_procs(net, sig=signal.SIGKILL):
+    """Kill every process in the nodes' namespaces except their shells.
+
+    ``node.popen`` processes run in a new session and survive ``net.stop()``,
+    holding their namespace and its links alive.
+    """
+    nodes = net.hosts + net.switches
+    shells = {n.pid for n in nodes if getattr(n, "pid", None)}
+    nss = set()
+    for n in nodes:
+        try:
+            nss.add(os.readlink(f"/proc/{n.pid}/ns/net"))
+        except (OSError, TypeError):
+            pass
+    nss.discard(os.readlink("/proc/self/ns/net"))    # never our own namespace
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(d) not in shells and os.readlink(f"/proc/{d}/ns/net") in nss:
+                os.kill(int(d), sig)
+        except OSError:
+            pass

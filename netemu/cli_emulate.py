@@ -1,0 +1,248 @@
+"""``netemu emulate TOPO [--param VALUE ...] --traffic PATTERN --scale S``: packet-level check.
+
+Builds the fabric in Mininet (Linux routers, HTB-shaped links at bandwidth x
+scale), runs the traffic as real TCP flows and prints each flow's goodput
+beside the flow model's prediction for the same paths (scaled back to the
+graph's units).  Runs as root, inside a throw-away network/PID/mount
+namespace, so that even a killed run leaves nothing behind.
+
+Options (anywhere after TOPO):
+
+--traffic all-to-all | permutation | incast:DST | shift:K | FILE.csv   (default permutation)
+--routing hash | dmodk   kernel ECMP over the 5-tuple, or static D-mod-k (default hash)
+--scale S                emulated rate / real rate (default 1e-3: 400 Gb/s -> 400 Mb/s)
+--duration SEC           measured seconds (default 10), after --warmup SEC (default 2)
+--seed N                 seed of the permutation (default 0)
+--queue BYTES            FIFO per link direction (default max(100 frames, 10 ms))
+--offload on|off|auto    TSO/GSO on the links (auto: on above 50 Mbit/s)
+--pcap FILE              capture the first flow's source host link (tcpdump; scapy/Wireshark)
+--force                  run even when the CPU, not the links, would limit it
+--json                   machine-readable output
+--cli                    open Mininet's CLI on the built network (after the traffic, if any)
+--clean                  kill what an unsandboxed, killed run left (processes marked as ours)
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from .cli_solve import load_topology, make_traffic, split_options
+from .errors import EmulationError, ParameterError
+
+_FLAGS = ("json", "cli", "force", "clean")
+_OPTIONS = ("traffic", "routing", "scale", "duration", "warmup", "seed", "queue", "offload",
+            "pcap")
+#: Environment mark of every process an emulation starts: ``<pid of the run>``.
+RUN_MARK = "NETEMU_EMULATE_RUN"
+
+
+def register(sub):
+    p = sub.add_parser("emulate", help="run a traffic pattern as real TCP flows in Mininet "
+                                       "beside the flow model",
+                       description=__doc__.splitlines()[0],
+                       usage="netemu emulate TOPO [--param VALUE ...] [--traffic PATTERN] "
+                             "[--routing hash|dmodk] [--scale S] [--duration SEC] [--json] "
+                             "[--cli] | netemu emulate --clean",
+                       epilog="\n".join(__doc__.splitlines()[2:]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("topo", metavar="TOPO", nargs="?")
+    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _float(opts, name, default, lo, hi):
+    if name not in opts:
+        return default
+    try:
+        x = float(opts[name])
+    except ValueError:
+        raise ParameterError(f"--{name} must be a number, got {opts[name]!r}") from None
+    if not lo <= x <= hi:
+        raise ParameterError(f"--{name} must be in [{lo:g}, {hi:g}], got {x:g}")
+    return x
+
+
+def parse(args):
+    tokens = ([args.topo] if args.topo and args.topo.startswith("--") else []) + args.params
+    topo = None if not args.topo or args.topo.startswith("--") else args.topo
+    flags, opts, rest = split_options(tokens, _FLAGS, _OPTIONS)
+    if "clean" in flags:
+        if topo or rest or opts or flags - {"clean"}:
+            raise ParameterError("--clean takes nothing else")
+        return None, flags, opts, rest
+    if topo is None:
+        raise ParameterError("emulate needs TOPO (a graph file, generator or preset) or --clean")
+    routing = opts.get("routing", "hash")
+    if routing not in ("hash", "dmodk"):
+        raise ParameterError(f"--routing must be hash or dmodk, got {routing!r}")
+    offload = opts.get("offload", "auto")
+    if offload not in ("on", "off", "auto"):
+        raise ParameterError(f"--offload must be on, off or auto, got {offload!r}")
+    _float(opts, "scale", 1e-3, 1e-9, 1.0)
+    _float(opts, "duration", 10.0, 1.0, 3600.0)
+    _float(opts, "warmup", 2.0, 0.0, 3600.0)
+    if "queue" in opts and not opts["queue"].isdigit():
+        raise ParameterError(f"--queue must be a whole number of bytes, got {opts['queue']!r}")
+    if "seed" in opts and not opts["seed"].isdigit():
+        raise ParameterError(f"--seed must be an integer >= 0, got {opts['seed']!r}")
+    if "pcap" in opts:
+        d = os.path.dirname(os.path.abspath(opts["pcap"]))
+        if not os.path.isdir(d):
+            raise ParameterError(f"--pcap {opts['pcap']}: directory {d!r} does not exist")
+    return topo, flags, opts, rest
+
+
+def run(args):
+    topo, flags, opts, rest = parse(args)
+    if "clean" in flags:
+        return clean()
+    from .backends import unavailable
+    from .backends.sandbox import in_sandbox, sandbox_command
+    why = unavailable()
+    if why:
+        raise EmulationError(f"cannot emulate here: {why}")
+    if not in_sandbox():
+        # Validate everything that can be checked cheaply before building a sandbox.
+        _prepare(topo, flags, opts, rest)
+        argv = [sys.executable, "-m", "netemu", "emulate", topo] + args.params
+        env = dict(os.environ)
+        pypath = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = pypath + os.pathsep + env.get("PYTHONPATH", "")
+        proc = subprocess.Popen(sandbox_command(argv), env=env)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to the whole group; let the inner run tear down.
+            try:
+                return proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                return 130
+    return _emulate(topo, flags, opts, rest)
+
+
+def _prepare(topo, flags, opts, rest):
+    from .backends.mininet import build_spec, check_can_emulate
+    G = load_topology(topo, rest)
+    traffic = make_traffic(G, opts.get("traffic", "permutation"), int(opts.get("seed", 0)))
+    scale = _float(opts, "scale", 1e-3, 1e-9, 1.0)
+    offload = {"on": True, "off": False, "auto": None}[opts.get("offload", "auto")]
+    spec = build_spec(G, scale, opts.get("routing", "hash"),
+                      queue=int(opts["queue"]) if "queue" in opts else None, offload=offload)
+    if "force" not in flags:
+        check_can_emulate(G, traffic, scale, spec["offload"])
+    return G, traffic, scale, offload
+
+
+def _emulate(topo, flags, opts, rest):
+    from .backends.mininet import Emulation
+    os.environ[RUN_MARK] = str(os.getpid())     # inherited by every process of the run
+    G, traffic, scale, offload = _prepare(topo, flags, opts, rest)
+    run_traffic = "cli" not in flags or "traffic" in opts
+    with Emulation(G, scale, opts.get("routing", "hash"),
+                   queue=int(opts["queue"]) if "queue" in opts else None,
+                   offload=offload) as em:
+        result = None
+        if run_traffic:
+            args = dict(duration=_float(opts, "duration", 10.0, 1.0, 3600.0),
+                        warmup=_float(opts, "warmup", 2.0, 0.0, 3600.0),
+                        force="force" in flags)
+            if "pcap" in opts:
+                src = traffic.pairs(1)[0][0]
+                with em.capture(src, os.path.abspath(opts["pcap"])):
+                    result = em.run(traffic, **args)
+            else:
+                result = em.run(traffic, **args)
+            name = G.graph.get("preset") or G.graph.get("name") or topo
+            if "json" in flags:
+                out = {"topology": name, **result.to_json(), "timings_s": em.timings}
+                print(json.dumps(out, indent=2), flush=True)
+            else:
+                print(format_table(result, name), flush=True)
+        if "cli" in flags:
+            print(host_map(em), flush=True)
+            em.cli()
+    return 0
+
+
+def host_map(em):
+    lines = ["netemu node -> Mininet node (address)"]
+    hosts, routers, _ = em.spec["layout"]
+    for h in hosts:
+        lines.append(f"  {h} -> {em.spec['mn'][h]} ({em.spec['ip'][h]})")
+    for r in routers:
+        lines.append(f"  {r} -> {em.spec['mn'][r]}")
+    return "\n".join(lines)
+
+
+def format_table(result, name, limit=40):
+    j = result.to_json()
+    a = j["aggregate"]
+    lines = [f"topology     {name}",
+             f"traffic      {j['traffic']}, routing {j['routing']}, scale {j['scale']:g}, "
+             f"offload {'on' if j['offload'] else 'off'}, {j['duration_s']:g} s",
+             f"aggregate    measured {a['measured_bps'] / 1e9:,.2f} Gb/s, predicted "
+             f"{a['predicted_bps'] / 1e9:,.2f} Gb/s, error {100 * a['error']:+.1f}%",
+             f"per flow     mean |error| {100 * a['mean_abs_flow_error']:.1f}%",
+             f"load average {j['load_average'][0]:.1f} -> {j['load_average'][1]:.1f}"]
+    flows = j["flows"]
+    w = max(len(f"{f['src']} -> {f['dst']}") for f in flows[:limit])
+    for f in flows[:limit]:
+        lines.append(f"  {f['src'] + ' -> ' + f['dst']:<{w}}  {f['measured_bps'] / 1e9:8.2f}  "
+                     f"{f['predicted_bps'] / 1e9:8.2f} Gb/s")
+    if len(flows) > limit:
+        lines.append(f"  ... and {len(flows) - limit} more flows")
+    return "\n".join(lines)
+
+
+def clean():
+    """Kill processes marked with :data:`RUN_MARK` whose run is gone; report what was done.
+
+    A run in the default sandbox leaves nothing; this is for a run whose
+    sandbox was bypassed or broke.  Matching by our own mark, never by a
+    process name, leaves other users' Mininet alone; a mark is only stale when
+    no ``netemu emulate`` process with the marked id lives in the marked
+    process's PID namespace.
+    """
+    if os.geteuid() != 0:
+        raise EmulationError("--clean needs root")
+    procs = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        info = _proc_info(int(d))
+        if info is not None:
+            procs[int(d)] = info
+    alive = {(ns, nspid) for ns, nspid, cmd, _mark in procs.values()
+             if b"netemu" in cmd and b"emulate" in cmd}
+    killed = []
+    for pid, (ns, _nspid, _cmd, mark) in procs.items():
+        if mark is None or pid == os.getpid() or (ns, mark) in alive:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            pass
+    print(f"netemu emulate --clean: killed {len(killed)} leftover process(es)"
+          + (f": {' '.join(map(str, killed))}" if killed else ""))
+    return 0
+
+
+def _proc_info(pid):
+    """(pid namespace, innermost pid, cmdline, run mark or None) of a process, or None."""
+    try:
+        ns = os.readlink(f"/proc/{pid}/ns/pid")
+        with open(f"/proc/{pid}/status") as f:
+            nspid = next((int(line.split()[-1]) for line in f if line.startswith("NSpid:")), pid)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    key = RUN_MARK.encode() + b"="
+    mark = next((int(e[len(key):]) for e in env if e.startswith(key) and e[len(key):].isdigit()),
+                None)
+    return ns, nspid, cmd, mark

@@ -1,0 +1,89 @@
+"""Helpers of the Mininet tests: skip reasons, sandboxed scenarios, leak checks.
+
+Every emulation runs in a child ``unshare --net --pid --mount --fork
+--kill-child`` sandbox (:mod:`netemu.backends.sandbox`), never in the test
+process, and prints one JSON line with what it measured.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netemu.backends import unavailable
+from netemu.backends.sandbox import sandbox_command
+
+ROOT = Path(__file__).resolve().parents[2]
+WHY = unavailable()
+needs_mininet = [pytest.mark.mininet,
+                 pytest.mark.skipif(WHY is not None, reason=f"Mininet backend: {WHY}")]
+
+#: Fidelity scenarios print their figures here too (run pytest -s to see them).
+PRELUDE = textwrap.dedent("""
+    import json, os, sys, time
+    sys.path.insert(0, %r)
+    from topologies import two_layer_fat_tree, three_layer_fat_tree
+    from netemu import traffic as T
+    from netemu.backends.mininet import Emulation, TCP_GOODPUT
+    def leaf_spine():
+        return two_layer_fat_tree(leaves=4, spines=2, hosts_per_leaf=4)
+    def fat_tree():
+        return three_layer_fat_tree(4)
+    def emit(obj):
+        print("RESULT " + json.dumps(obj), flush=True)
+""" % str(ROOT))
+
+#: 400 Gb/s links of the generators become this many Mbit/s at scale s: 400e3 * s.
+def scale_for(mbits, link_gbits=400):
+    return mbits / (link_gbits * 1e3)
+
+
+def run_scenario(*parts, timeout=240, private_tmp=False):
+    """Run the code ``parts`` (each dedented, after :data:`PRELUDE`) in a fresh sandbox;
+    the objects they ``emit``."""
+    code = "\n".join(textwrap.dedent(c) for c in parts)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NETEMU_MININET_LOG="warning")
+    argv = sandbox_command([sys.executable, "-c", PRELUDE + code],
+                           private_tmp=private_tmp)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    results = [json.loads(line[7:]) for line in p.stdout.splitlines()
+               if line.startswith("RESULT ")]
+    if p.returncode != 0:
+        raise AssertionError(f"scenario failed ({p.returncode}):\n{p.stdout[-3000:]}\n"
+                             f"{p.stderr[-3000:]}")
+    for r in results:
+        print(json.dumps(r))
+    return results
+
+
+def snapshot():
+    """What an emulation could leak into the real machine: namespaces, links, processes."""
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    links = set(re.findall(r"^\d+: ([^:@]+)", subprocess.run(
+        ["ip", "-o", "link", "show"], capture_output=True, text=True).stdout, re.M))
+    return {"netns": set(netns.split()), "links": links, "procs": our_processes()}
+
+
+def our_processes():
+    """Processes of an emulation: our agents and probes, Mininet node shells."""
+    found = set()
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ("traffic_agent.py" in cmd or "ecmp_probe.py" in cmd or "mininet:" in cmd):
+            found.add((int(d), cmd[:300]))
+    return found
+
+
+def assert_nothing_left(before, after):
+    assert after["netns"] <= before["netns"], after["netns"] - before["netns"]
+    assert after["links"] <= before["links"], after["links"] - before["links"]
+    assert after["procs"] <= before["procs"], after["procs"] - before["procs"]
