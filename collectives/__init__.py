@@ -37,7 +37,7 @@ busbw is the link rate.
 True
 """
 
-from netemu.errors import ParameterError
+from netemu.errors import ParameterError, RoutingError
 
 from . import allreduce as _ar
 from . import alltoall as _a2a
@@ -45,7 +45,7 @@ from .hfreduce import hfreduce, hfreduce_nvlink
 from .metrics import COLLECTIVES as NCCL_COLLECTIVES
 from .metrics import algbw, bus_factor, busbw
 from .moe import moe_dispatch_combine, moe_traffic
-from .ranks import pick_ranks
+from .ranks import by_server, pick_ranks
 from .workload import Result, Stage, Workload, evaluate, path_model
 
 __all__ = ["ALGORITHMS", "run", "build", "evaluate", "Workload", "Stage", "Result",
@@ -76,6 +76,18 @@ def _algorithms(collective):
     return ALGORITHMS[collective]
 
 
+def _check_reachable(pm, ranks):
+    """RoutingError naming the ranks whose servers have no link left to the fabric."""
+    servers = by_server(ranks)
+    if len(servers) < 2:
+        return
+    cut = [(s, members) for s, members in servers if not pm.access_points(s)]
+    if cut:
+        shown = ", ".join(f"{s} ({len(m)} rank(s))" for s, m in cut[:8])
+        raise RoutingError(f"{len(cut)} server(s) holding ranks have no link to the fabric "
+                           f"(cut off by failures): {shown}{' ...' if len(cut) > 8 else ''}")
+
+
 def build(G, collective, algorithm, gpus, size, *, routing="dmodk", pxn=True, seed=0, **params):
     """The :class:`Workload` of ``collective`` by ``algorithm`` on ``gpus`` (count or node list)."""
     algos = _algorithms(collective)
@@ -91,6 +103,7 @@ def build(G, collective, algorithm, gpus, size, *, routing="dmodk", pxn=True, se
         if params:
             raise ParameterError(f"{collective} takes no parameters {sorted(params)}")
     pm = path_model(G, routing, pxn=pxn, seed=seed)
+    _check_reachable(pm, ranks)
     if collective == "moe":
         p = dict(MOE_DEFAULTS)
         unknown = set(params) - set(p)

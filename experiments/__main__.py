@@ -1,25 +1,24 @@
-"""Run every experiment: ``python -m experiments [NAME ...]``.
+"""``python3 -m experiments [NAME ...] [--jobs N] [--scheduler ADDRESS] [--out DIR]``.
 
-Each experiment writes results/NAME.csv and results/NAME.png and prints a
-paper-versus-netemu table.
+Without names: every experiment (``netemu experiments run --all``).  Each
+writes results/NAME.csv and results/NAME.png and prints paper against netemu;
+results/summary.csv and results/summary.md gather the comparisons.
 """
 
-import importlib
 import sys
-
-EXPERIMENTS = ["topology_cost", "failure_resilience"]
 
 
 def main(argv=None):
-    names = (argv if argv is not None else sys.argv[1:]) or EXPERIMENTS
-    for name in names:
-        if name not in EXPERIMENTS:
-            print(f"experiments: unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}",
-                  file=sys.stderr)
-            return 2
-    for name in names:
-        importlib.import_module(f"experiments.{name}").main()
-    return 0
+    from netemu.cli import main as cli_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = [a for a in argv if not a.startswith("-")]
+    options_with_values = {"--jobs", "--scheduler", "--out"}
+    # Names are the words not taken as an option's value.
+    values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in options_with_values}
+    if not [n for n in names if n not in values]:
+        argv = ["--all"] + argv
+    return cli_main(["experiments", "run"] + argv)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ def print_comparison(title, rows):
 
 
 def _num(x):
+    if x is None:
+        return "-"
     if isinstance(x, float) and not x.is_integer():
         return f"{x:,.2f}"
     return f"{int(x):,}"

@@ -13,13 +13,14 @@ the throughput, never given a rate of 0.  A netemu-only result: no paper
 value is compared.
 """
 
+import functools
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
 NAME = "failure_resilience"
+TITLE = "All-to-all throughput under link, spine and plane failures (netemu only)"
 #: Random switch-to-switch links failed per point.
 FAILED_LINKS = (0, 1, 2, 4, 8, 16)
 SEEDS = tuple(range(5))
@@ -27,17 +28,22 @@ SEEDS = tuple(range(5))
 FLOW_BYTES = 2**20
 
 
-def fabrics():
-    """The three fabrics, 128 endpoints each, built once."""
+#: The three fabrics, 128 endpoints each.
+FABRICS = ("MPFT", "MRFT", "FT3")
+
+
+@functools.lru_cache(maxsize=None)
+def fabric(name):
+    """One of :data:`FABRICS`, built once per process."""
     from topologies.fat_tree import three_layer_fat_tree
     from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
 
-    return {
-        "MPFT": multi_plane_fat_tree(4, 8, servers=32),
-        "MRFT": multi_rail_fat_tree(4, 16, servers=32),
-        "FT3": three_layer_fat_tree(pods=4, leaves_per_pod=4, spines_per_pod=8,
-                                    hosts_per_leaf=8, radix=16),
-    }
+    if name == "MPFT":
+        return multi_plane_fat_tree(4, 8, servers=32)
+    if name == "MRFT":
+        return multi_rail_fat_tree(4, 16, servers=32)
+    return three_layer_fat_tree(pods=4, leaves_per_pod=4, spines_per_pod=8,
+                                hosts_per_leaf=8, radix=16)
 
 
 def switch_links(G):
@@ -67,24 +73,25 @@ def measure_point(G, traffic, scenario, amount, seed):
             "min_rate_GBps": float(sol.rates.min()) / 1e9}
 
 
-def measure():
+def points():
+    """Every (fabric, scenario, amount, seed); the intact fabric once per fabric."""
+    out = []
+    for name in FABRICS:
+        pts = [("links", k, s) for k in FAILED_LINKS for s in (SEEDS if k else SEEDS[:1])]
+        pts += [("spine", 1, s) for s in SEEDS]
+        if name == "MPFT":
+            pts += [("plane", 1, s) for s in SEEDS]
+        out += [{"fabric": name, "scenario": sc, "failed": k, "seed": s} for sc, k, s in pts]
+    return out
+
+
+def run_point(point):
     from netemu.traffic import all_to_all
 
-    rows = []
-    for name, G in fabrics().items():
-        t = all_to_all(G, size=FLOW_BYTES)
-        has_planes = any(p is not None for _, p in G.nodes(data="plane")) and name == "MPFT"
-        points = [("links", k, s) for k in FAILED_LINKS for s in (SEEDS if k else SEEDS[:1])]
-        points += [("spine", 1, s) for s in SEEDS]
-        if has_planes:
-            points += [("plane", 1, s) for s in SEEDS]
-        for scenario, amount, seed in points:
-            rows.append({"fabric": name, **measure_point(G, t, scenario, amount, seed)})
-    intact = {r["fabric"]: r["throughput_GBps"] for r in rows
-              if r["scenario"] == "links" and r["failed"] == 0}
-    for r in rows:
-        r["relative"] = r["throughput_GBps"] / intact[r["fabric"]]
-    return rows
+    G = fabric(point["fabric"])
+    t = all_to_all(G, size=FLOW_BYTES)
+    return [{"fabric": point["fabric"],
+             **measure_point(G, t, point["scenario"], point["failed"], point["seed"])}]
 
 
 def spread(rows, fabric, scenario, amount):
@@ -126,29 +133,24 @@ def plot(rows, path):
     save_figure(fig, path)
 
 
-def run(out_dir="results"):
-    """Measure, write ``out_dir/failure_resilience.csv`` and ``.png``; return the rows."""
+def report(rows, out_dir):
+    """CSV and plot; the comparison rows carry netemu's figures only (no paper values)."""
     from experiments.support import write_rows
 
-    rows = measure()
+    intact = {r["fabric"]: r["throughput_GBps"] for r in rows
+              if r["scenario"] == "links" and r["failed"] == 0}
+    rows = [{**r, "relative": r["throughput_GBps"] / intact[r["fabric"]]} for r in rows]
     write_rows(out_dir, NAME, rows)
     plot(rows, Path(out_dir) / f"{NAME}.png")
-    print(f"\nall-to-all throughput under failures (relative to intact; mean [min, max])")
-    for name in dict.fromkeys(r["fabric"] for r in rows):
-        parts = []
-        for scenario, amount in [("links", k) for k in FAILED_LINKS[1:]] + [("spine", 1), ("plane", 1)]:
+    out = []
+    for name in FABRICS:
+        cases = [("links", k) for k in FAILED_LINKS[1:]] + [("spine", 1), ("plane", 1)]
+        for scenario, amount in cases:
             if any((r["fabric"], r["scenario"]) == (name, scenario) for r in rows):
                 m, lo, hi = spread(rows, name, scenario, amount)
-                label = f"{amount} links" if scenario == "links" else f"1 {scenario}"
-                parts.append(f"{label} {m:.3f} [{lo:.3f}, {hi:.3f}]")
-        print(f"  {name:<5} " + "; ".join(parts))
-    return rows
-
-
-def main():
-    from experiments.common import RESULTS
-    return run(RESULTS)
-
-
-if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+                label = f"{amount} link{'s' if amount > 1 else ''}" if scenario == "links" \
+                    else f"1 {scenario}"
+                out.append({"point": f"{name} {label}",
+                            "metric": f"rel. throughput [{lo:.3f}, {hi:.3f}]",
+                            "paper": None, "netemu": m, "error": None})
+    return out

@@ -6,27 +6,32 @@ result beside the published tables.  Fire-Flyer's prices are in unstated
 units, so they are compared as ratios to the Fire-Flyer 2 network.
 """
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from experiments.common import print_comparison, relative_error, results_path, write_csv  # noqa: E402
+from experiments.common import relative_error  # noqa: E402
 from experiments.published import FF_TABLE3, ISCA_TABLE3  # noqa: E402
+from experiments.support import write_rows  # noqa: E402
 from netemu.plot import save_figure  # noqa: E402
 from topologies.presets import preset  # noqa: E402
 from topologies.summary import summary  # noqa: E402
 
 NAME = "topology_cost"
+TITLE = "ISCA Table 3 / Fire-Flyer Table III: network size and cost"
 
 
-def measure():
-    """netemu's figures for every preset in the two tables."""
-    out = {}
-    for name in list(ISCA_TABLE3) + list(FF_TABLE3):
-        s = summary(preset(name))
-        out[name] = s
-    return out
+def points():
+    """One point per network of the two tables (the tables name the presets)."""
+    return [{"preset": name} for name in list(ISCA_TABLE3) + list(FF_TABLE3)]
+
+
+def run_point(point):
+    """netemu's counts and cost of one preset."""
+    return [{"preset": point["preset"], **summary(preset(point["preset"]))}]
 
 
 def compare(measured):
@@ -73,13 +78,9 @@ def plot(rows, path):
     save_figure(fig, path)
 
 
-def main():
-    rows = compare(measure())
-    write_csv(NAME, rows)
-    plot(rows, results_path(NAME, ".png"))
-    print_comparison("ISCA Table 3 / Fire-Flyer Table III — paper vs netemu", rows)
-    return rows
-
-
-if __name__ == "__main__":
-    main()
+def report(rows, out_dir):
+    """Write out_dir/topology_cost.csv and .png; return the comparison rows."""
+    out = compare({r["preset"]: r for r in rows})
+    write_rows(out_dir, NAME, out)
+    plot(out, Path(out_dir) / f"{NAME}.png")
+    return out

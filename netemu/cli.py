@@ -13,7 +13,8 @@ import sys
 from .errors import NetemuError
 
 #: Command modules, in the order ``netemu --help`` lists them.
-COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve", "netemu.cli_bench", "netemu.cli_emulate"]
+COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve", "netemu.cli_bench", "netemu.cli_emulate",
+                   "netemu.cli_experiments"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,3 +64,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("netemu: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``netemu ... | head``): stop quietly, as Unix tools do.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

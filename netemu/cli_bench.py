@@ -13,6 +13,9 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
 --seed N     seed of hashed ECMP and of MoE token routing (default 0)
 --no-pxn     no forwarding across planes/rails inside a server
 --tokens --hidden --topk --node-limit --experts --shared    MoE parameters
+--fail-link U--V  --fail-switch NAME  --fail-plane K  --fail-fraction F
+             time the collective on the degraded cluster (as ``netemu solve``); ranks
+             the failures cut off are named in an error
 --json       rows as JSON objects: gpus, size_bytes, time_s, algbw, busbw (bytes/s)
 """
 
@@ -76,7 +79,9 @@ def _gpu_count(text):
 def run(args):
     import collectives
 
-    flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS)
+    from .failures import FAIL_OPTIONS, apply_cli_failures
+
+    flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS, repeatable=FAIL_OPTIONS)
     coll = args.collective
     if coll not in collectives.ALGORITHMS:
         raise ParameterError(f"unknown collective {coll!r}; allowed: "
@@ -103,6 +108,7 @@ def run(args):
                 raise ParameterError(f"--{key} applies to the moe collective only")
             moe[key.replace("-", "_")] = _int_option(opts, key, None, minimum=1 if key != "shared" else 0)
     G = load_topology(opts["cluster"], rest)
+    G = apply_cli_failures(G, opts, seed=seed)
     have = len(collectives.ranks.cluster_gpus(G))
     too_many = [n for n in gpus if n > have]
     if too_many:
@@ -119,18 +125,26 @@ def run(args):
                 row["nccl_choice"] = r.info["nccl_choice"]
             rows.append(row)
     name = G.graph.get("preset") or opts["cluster"]
+    failures = G.graph.get("failures")
     if "json" in flags:
-        print(json.dumps({"collective": coll, "algorithm": algo, "cluster": name,
-                          "routing": routing, "rows": rows}, indent=2))
+        out = {"collective": coll, "algorithm": algo, "cluster": name, "routing": routing}
+        if failures:
+            out["failures"] = failures
+        print(json.dumps({**out, "rows": rows}, indent=2))
     else:
-        print(format_table(coll, algo, name, routing, rows))
+        print(format_table(coll, algo, name, routing, rows, failures))
     return 0
 
 
-def format_table(coll, algo, name, routing, rows):
+def format_table(coll, algo, name, routing, rows, failures=None):
     typ, width = _TYPE
     lines = [f"# netemu bench {coll} --algo {algo} on {name} (routing {routing}); "
              "GB/s = 1e9 bytes/s"]
+    if failures:
+        parts = [f"{len(failures.get(k, []))} {what}" for k, what in (
+            ("failed_links", "link(s)"), ("switches", "switch(es)"), ("planes", "plane(s)"))
+            if failures.get(k)]
+        lines.append(f"# failed: {', '.join(parts)}")
     for n in dict.fromkeys(r["gpus"] for r in rows):
         lines.append(f"#\n# {n} GPUs")
         lines.append(f"# {'size':>12} {'count':>12} {'type':>6} {'time(us)':>12} "

@@ -15,6 +15,7 @@ __all__ = [
     "RoutingError",
     "SolverInputError",
     "EmulationError",
+    "ExperimentError",
 ]
 
 
@@ -48,3 +49,7 @@ class SolverInputError(NetemuError, ValueError):
 
 class EmulationError(NetemuError, RuntimeError):
     """The packet-level emulator cannot run here (not root, Mininet missing) or failed mid-run."""
+
+
+class ExperimentError(NetemuError, RuntimeError):
+    """A point of an experiment's sweep failed; the experiment and the point are named."""

@@ -57,3 +57,32 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
     err = capsys.readouterr().err
     assert needle in err
     assert err.count("\n") == 1
+
+
+def _bench_json(capsys, *extra):
+    assert main(["bench", "alltoall", "--algo", "direct", "--cluster", "fire-flyer-2-cluster",
+                 "--gpus", "256", "--size", "1GiB", "--routing", "spray", "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_failed_links_slow_the_collective_down(capsys):
+    from netemu.graph import is_switch
+    from topologies.presets import preset
+
+    G = preset("fire-flyer-2-cluster")
+    fabric_links = sum(1 for u, v in G.edges() if is_switch(G, u) and is_switch(G, v))
+    intact = _bench_json(capsys)
+    degraded = _bench_json(capsys, "--fail-fraction", "0.9", "--seed", "1")
+    assert "failures" not in intact
+    assert len(degraded["failures"]["failed_links"]) == -(-9 * fabric_links // 10)
+    # With 90% of the leaf-spine links gone the leaves' uplinks, not the NICs, limit the
+    # all-to-all: strictly slower than on the intact fabric.
+    assert degraded["rows"][0]["busbw"] < 0.5 * intact["rows"][0]["busbw"]
+
+
+def test_ranks_cut_off_by_a_failed_leaf_are_named(capsys):
+    assert main(["bench", "allreduce", "--algo", "ring", "--cluster", "fire-flyer-2-cluster",
+                 "--gpus", "64", "--size", "186MiB", "--fail-switch", "z0/leaf0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no link to the fabric (cut off by failures): n0 (8 rank(s))" in err

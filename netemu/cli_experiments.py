@@ -1,0 +1,76 @@
+"""``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR]``.
+
+Reproduces the papers' plots and tables (see the ``experiments`` package):
+each experiment writes DIR/NAME.csv and DIR/NAME.png and prints paper against
+netemu; DIR/summary.csv and DIR/summary.md gather every comparison.
+
+--jobs N             local worker processes (default: every core; 1 = in this process)
+--scheduler ADDRESS  run the points on a Dask distributed cluster (tcp://host:port)
+--out DIR            where results go (default: results)
+--quiet              no tables, no progress bar
+
+Exit status: 0 done, 1 a point failed (named on stderr), 2 bad arguments.
+"""
+
+import argparse
+import sys
+
+from .errors import ExperimentError
+
+
+def register(sub):
+    p = sub.add_parser("experiments", help="reproduce the papers' plots and tables",
+                       description=__doc__.splitlines()[0],
+                       epilog="\n".join(__doc__.splitlines()[2:]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    acts = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    acts.required = True
+    ls = acts.add_parser("list", help="the experiments, with their titles")
+    ls.set_defaults(func=_list)
+    r = acts.add_parser("run", help="run experiments (NAME... or --all)")
+    r.add_argument("names", nargs="*", metavar="NAME")
+    r.add_argument("--all", action="store_true", help="every experiment")
+    r.add_argument("--jobs", type=_jobs, default=None, metavar="N")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS")
+    r.add_argument("--out", default="results", metavar="DIR")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=_run)
+
+
+def _jobs(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 worker, got {n}")
+    return n
+
+
+def _list(args):
+    from experiments import EXPERIMENTS
+    from experiments.runner import load
+
+    for name in EXPERIMENTS:
+        print(f"{name:<24} {load(name).TITLE}")
+    return 0
+
+
+def _run(args):
+    from netemu.errors import ParameterError
+    from experiments import runner
+
+    if args.all and args.names:
+        raise ParameterError("give experiment names or --all, not both")
+    if not args.all and not args.names:
+        raise ParameterError("name the experiments to run, or --all; `netemu experiments list` "
+                             "shows them")
+    try:
+        runner.run(None if args.all else args.names, jobs=args.jobs, scheduler=args.scheduler,
+                   out_dir=args.out, progress=not args.quiet, quiet=args.quiet)
+    except ExperimentError as exc:
+        # A failed point is not bad input: exit 1, still one line.
+        from .cli import one_line
+        print(one_line(f"netemu: experiment failed: {exc}"), file=sys.stderr)
+        return 1
+    return 0

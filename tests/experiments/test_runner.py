@@ -1,0 +1,127 @@
+"""The experiment runner and its CLI: names, exit codes, failures named, pool = Dask = serial."""
+
+import sys
+import types
+
+import pytest
+
+import experiments
+from experiments import runner
+from netemu.cli import main as cli
+from netemu.errors import ExperimentError, ParameterError
+
+FAST = "inference_speed_limit"
+
+
+def test_every_registered_experiment_follows_the_interface():
+    for name in experiments.EXPERIMENTS:
+        m = runner.load(name)
+        assert m.NAME == name
+        assert isinstance(m.TITLE, str) and m.TITLE
+        assert callable(m.run_point) and callable(m.report)
+        assert len(m.points()) > 0
+
+
+def test_list_prints_every_experiment(capsys):
+    assert cli(["experiments", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == experiments.EXPERIMENTS
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["experiments", "run", "nope"], "unknown experiment 'nope'; allowed: topology_cost"),
+    (["experiments", "run"], "or --all"),
+    (["experiments", "run", "--all", FAST], "not both"),
+    (["experiments", "run", "--jobs", "0", FAST], "at least 1 worker, got 0"),
+    (["experiments", "run", "--jobs", "two", FAST], "'two' is not a whole number"),
+    (["experiments", "run", "--jobs", "2", "--scheduler", "tcp://127.0.0.1:1", FAST],
+     "give one or the other"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, needle, capsys, tmp_path):
+    assert cli(argv + ["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+    assert not any(tmp_path.iterdir()), "nothing is written after bad arguments"
+
+
+def test_unreachable_scheduler_exits_2_naming_it(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
+    assert cli(["experiments", "run", FAST, "--scheduler", "tcp://127.0.0.1:1",
+                "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tcp://127.0.0.1:1" in err
+
+
+def test_library_rejects_bad_jobs():
+    with pytest.raises(ParameterError, match="got 0"):
+        runner.sweep([FAST], jobs=0, progress=False)
+    with pytest.raises(ParameterError, match="got True"):
+        runner.sweep([FAST], jobs=True, progress=False)
+
+
+@pytest.fixture
+def broken(monkeypatch):
+    """A registered experiment whose second point raises."""
+    m = types.ModuleType("experiments.broken")
+    m.NAME, m.TITLE = "broken", "fails at one point"
+    m.points = lambda: [{"k": 0}, {"k": 1}, {"k": 2}]
+
+    def run_point(point):
+        if point["k"] == 1:
+            raise ZeroDivisionError("boom")
+        return [{"k": point["k"]}]
+
+    m.run_point = run_point
+    m.report = lambda rows, out_dir: []
+    monkeypatch.setitem(sys.modules, "experiments.broken", m)
+    monkeypatch.setattr(experiments, "EXPERIMENTS", experiments.EXPERIMENTS + ["broken"])
+    monkeypatch.setattr(runner, "EXPERIMENTS", experiments.EXPERIMENTS)
+    return m
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_point_fails_the_run_and_is_named(broken, jobs, tmp_path):
+    # jobs=2 forks a pool: the workers inherit the registered module.
+    with pytest.raises(ExperimentError, match=r"experiment broken, point \{'k': 1\}: "
+                                              r"ZeroDivisionError: boom"):
+        runner.run(["broken"], jobs=jobs, out_dir=tmp_path, progress=False, quiet=True)
+    assert not (tmp_path / "summary.csv").exists()
+
+
+def test_cli_failed_point_exits_1(broken, capsys, tmp_path):
+    assert cli(["experiments", "run", "broken", "--jobs", "1", "--quiet",
+                "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "point {'k': 1}" in err
+
+
+def _files(d):
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.suffix in (".csv", ".md")}
+
+
+def test_serial_pool_and_dask_give_identical_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    names = [FAST, "deepep_mpft"]
+    serial, pool, dask = tmp_path / "serial", tmp_path / "pool", tmp_path / "dask"
+    runner.run(names, jobs=1, out_dir=serial, progress=False, quiet=True)
+    runner.run(names, jobs=2, out_dir=pool, progress=False, quiet=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as lc:
+        runner.run(names, scheduler=lc.scheduler_address, out_dir=dask, progress=False,
+                   quiet=True)
+    s = _files(serial)
+    assert set(s) == {f"{FAST}.csv", "deepep_mpft.csv", "summary.csv", "summary.md"}
+    assert _files(pool) == s
+    assert _files(dask) == s
+    for d in (serial, pool, dask):
+        assert (d / f"{FAST}.png").stat().st_size > 0
+
+
+def test_python_m_experiments_runs_named_experiments(tmp_path, capsys):
+    from experiments.__main__ import main
+    assert main([FAST, "--out", str(tmp_path), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "EP step time" in out and "largest error" in out
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"{FAST}.csv", f"{FAST}.png", "summary.csv", "summary.md"}
