@@ -132,15 +132,30 @@ _MODELS = {}
 
 
 def path_model(G, routing="dmodk", *, pxn=True, seed=0):
-    """A :class:`PathModel` for ``G``, reused while the same graph is evaluated again."""
+    """A :class:`PathModel` for ``G``, reused while the same, unchanged graph is evaluated again.
+
+    A graph changed in place since (a link's bandwidth or latency, a node's capacity,
+    nodes or links added or removed) gets a new model: the check sums those attributes.
+    """
     key = (id(G), routing, bool(pxn), seed)
+    mark = _fingerprint(G)
     hit = _MODELS.get(key)
-    if hit is not None and hit.G is G:
+    if hit is not None and hit.G is G and hit._fingerprint == mark:
         return hit
     if len(_MODELS) > 8:
         _MODELS.clear()
     pm = _MODELS[key] = PathModel(G, routing, pxn=pxn, seed=seed)
+    pm._fingerprint = mark
     return pm
+
+
+def _fingerprint(G):
+    bw = lat = 0.0
+    for _, _, d in G.edges(data=True):
+        bw += d.get("bandwidth", 0.0)
+        lat += d.get("latency", 0.0) or 0.0
+    cap = sum(c for _, c in G.nodes(data="capacity") if c is not None)
+    return (G.number_of_nodes(), G.number_of_edges(), bw, lat, cap)
 
 
 def evaluate(G, workload, *, routing="dmodk", pxn=True, seed=0):

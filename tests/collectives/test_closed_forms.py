@@ -191,3 +191,16 @@ def test_inference_speed_limit_scale_up():
     t = _ep_step(G, GB200_NVL72.gpus)
     assert round(t * 1e6, 2) == 6.72
     assert round(61 * 2 * t * 1e3, 2) == 0.82
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_ring_alpha_counts_every_hop_latency_of_the_chain(n):
+    # Each of the 2(n-1) ring steps crosses host->switch->switch->host: 3 links of latency L.
+    L = 1e-6
+    G = ring_of_switches(n, 12.5e9, 50e9)
+    ranks = [f"n{i}" for i in range(n)]
+    before = run(G, "allreduce", "ring", ranks, GiB).time
+    for _, _, d in G.edges(data=True):
+        d["latency"] = L          # changed in place: the cached path model must notice
+    after = run(G, "allreduce", "ring", ranks, GiB).time
+    assert after - before == pytest.approx(2 * (n - 1) * 3 * L, rel=1e-6)
