@@ -239,22 +239,12 @@ def _overhead(pm, st):
 BYTES_PER_TRANSFER = 2048
 
 
-def available_memory():
-    """Bytes the kernel reports as available (``MemAvailable``), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def check_memory(n_transfers, what):
     """Refuse, before allocating, a stage whose transfers would not fit in memory."""
+    from netemu import memory
+
     need = n_transfers * BYTES_PER_TRANSFER
-    have = available_memory()
+    have = memory.available_memory()
     if have is not None and need > have / 2:
         raise ParameterError(
             f"{what}: {n_transfers:,} independent transfers need about {need / 1e9:.1f} GB, "

@@ -173,7 +173,7 @@ def test_bad_arguments_raise_parameter_error(mpft, kwargs, match):
 
 
 def test_a_stage_too_big_for_memory_is_refused_before_routing(monkeypatch, mpft):
-    from collectives import workload
-    monkeypatch.setattr(workload, "available_memory", lambda: 2**20)
+    from netemu import memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**20)
     with pytest.raises(ParameterError, match=r"992 independent transfers need about .* GB"):
         run(mpft, "alltoall", "direct", 32, MiB)
