@@ -81,7 +81,8 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         em._procs.append(p)
         caps[u] = (p, f)
-    time.sleep(1.0)      # tcpdump opens its socket asynchronously
+    for u, (p, _f) in caps.items():
+        _wait_listening(p, u)
     try:
         sender = em.node(src).popen([sys.executable, "-P", __file__, em.ip(dst), str(n), str(sport0)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -126,6 +127,30 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
             f.unlink(missing_ok=True)
         os.rmdir(tmp)
     return result
+
+
+#: How long tcpdump may take to open its capture (s); a loaded machine needs seconds.
+LISTEN_TIMEOUT = 30.0
+
+
+def _wait_listening(p, uplink):
+    """Block until tcpdump ``p`` says it is capturing: probes sent earlier would be missed."""
+    import select
+    deadline = time.monotonic() + LISTEN_TIMEOUT
+    seen = b""
+    while b"listening on" not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or p.poll() is not None:
+            from ..errors import EmulationError
+            raise EmulationError(f"tcpdump on the uplink to {uplink} did not start capturing "
+                                 f"within {LISTEN_TIMEOUT:.0f} s: "
+                                 f"{seen.decode(errors='replace')[-300:]!r}")
+        ready, _, _ = select.select([p.stderr], [], [], min(left, 0.5))
+        if ready:
+            chunk = os.read(p.stderr.fileno(), 4096)
+            if not chunk and p.poll() is not None:
+                continue
+            seen += chunk
 
 
 def _main(argv):
