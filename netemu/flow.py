@@ -30,15 +30,18 @@ summed weight of its members frozen in that step.  A saturated resource freezes
 every active member of every group that touches it.
 
 :func:`completion_times` runs a fluid simulation that re-solves the rates at
-every arrival and completion.  Two things keep that cheap:
+every arrival and completion.  Three things keep that cheap:
 
 - *Resumption.*  Progressive filling freezes flows in increasing order of rate,
   and a change can only alter the steps from some level ``L0`` up: when flows
   leave, ``L0`` is the lowest rate among them; when flows arrive, no resource
   they use can saturate before ``min((c - load) / s, c / (A + s))`` (``s`` their
   added shares, ``A`` the shares already there).  Flows slower than ``L0`` keep
-  their rates and filling resumes from their frozen load, so a re-solve touches
-  only the faster flows.
+  their rates.
+- *Locality.*  Of the faster flows, only those reachable from the changed
+  resources through bottlenecks are re-solved, and the result is checked (a flow
+  outside that set that turns out to matter is brought in and the set re-solved),
+  so an event costs about the flows whose rates actually change.
 - *A compiled kernel.*  The per-event work runs under numba when it is installed
   (without it the same code runs as plain Python: same numbers, far slower).
   Resources sit in an indexed heap keyed by saturation level; keys are refreshed
@@ -581,7 +584,8 @@ def completion_times(capacities, flows, sizes, starts=None):
     flows : sequence of mappings or :class:`FlowSet`
         As in :func:`max_min_rates`.  Every flow must use at least one resource.
     sizes : sequence of float
-        Bytes each flow (each member of a counted row) carries, finite and > 0.
+        Bytes each flow (each member of a counted row) carries, finite and >= 0.
+        A flow of 0 bytes finishes at its start time and takes no capacity.
     starts : sequence of float, optional
         Start time of each flow (s), finite and >= 0; default all 0.
 
@@ -592,8 +596,10 @@ def completion_times(capacities, flows, sizes, starts=None):
 
     Notes
     -----
-    Flows whose finish times fall within a relative ``1e-9`` of the clock finish
-    in the same event.  Each re-solve touches only the flows present.
+    All arrivals at one instant, and all flows whose finish times fall within a
+    relative ``1e-9`` of it, form one event.  An event re-solves only the flows
+    whose rates can change (see :func:`_fluid_run`); the others provably keep
+    theirs, so the result is the same as re-solving every present flow.
 
     Examples
     --------
@@ -606,8 +612,8 @@ def completion_times(capacities, flows, sizes, starts=None):
     fs = _flowset(flows, cap.size)
     n = fs.n_flows
     size = _float_array(sizes, "sizes", n)
-    _first_bad(size, np.isfinite(size) & (size > 0), "sizes",
-               "every size must be a finite number of bytes > 0")
+    _first_bad(size, np.isfinite(size) & (size >= 0), "sizes",
+               "every size must be a finite number of bytes >= 0")
     if starts is None:
         start = np.zeros(n)
     else:
@@ -619,11 +625,12 @@ def completion_times(capacities, flows, sizes, starts=None):
     _Index(fs).reject_unbounded(np.full(n, np.inf))
     # Renumber flows by start time: the flows in flight at any moment then sit close
     # together in memory, which matters more than anything else once n >> in flight.
-    order = np.argsort(start, kind="stable")
-    ix = _Index(_reorder(fs, order))
-    finish = np.empty(n)
-    finish[order] = _fluid_run(*_kernel_args(ix, cap), size[order], start[order],
-                               np.arange(n, dtype=np.int64))[0]
+    finish = start.copy()  # what a 0-byte flow gets
+    sized = np.flatnonzero(size > 0)
+    order = sized[np.argsort(start[sized], kind="stable")]
+    if order.size:
+        ix = _Index(_reorder(fs, order))
+        finish[order] = _fluid_run(*_kernel_args(ix, cap), size[order], start[order])[0]
     return finish
 
 
@@ -660,7 +667,7 @@ def _kernel_rates(capacities, flows):
     ws = _workspace_jit(ix.n, ix.R, ix.nG, ix.D_idx.size, ix.n * ix.K)
     present = np.arange(ix.n, dtype=np.int64)
     rate = np.zeros(ix.n)
-    _solve(present, ix.n, True, 0.0, *args, rate, *ws)
+    _solve(present, ix.n, True, 0.0, *args, rate, *ws, np.empty(ix.n, dtype=np.int64))
     return rate
 
 
@@ -728,8 +735,10 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
            a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
            dirty,
            gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
-           active, frozen):
+           active, frozen, bres):
     """Max-min rates (weights 1) of the flows P[:npres] into ``rate``; freeze order into ``frozen``.
+
+    ``bres[f]`` receives the resource whose saturation froze flow f.
 
     With ``fresh`` the flows P[:npres] are the whole system.  Otherwise progressive
     filling *resumes* at level ``level0`` with every other flow already frozen: ``u``
@@ -875,6 +884,7 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
                 if active[f]:
                     active[f] = False
                     rate[f] = L
+                    bres[f] = i
                     frozen[nf] = f
                     nf += 1
             for e in range(Gt_ptr[i], Gt_ptr[i + 1]):
@@ -887,6 +897,7 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
                     if active[f]:
                         active[f] = False
                         rate[f] = L
+                        bres[f] = i
                         frozen[nf] = f
                         nf += 1
         nact -= nf - nf0
@@ -949,50 +960,252 @@ def _add_load(f, scale, R, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, 
 
 
 @_jit
-def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
-               Gt_ptr, Gt_idx, Gt_val, cm, size, start, order):
-    """Fluid simulation; re-solves at each event only the flows whose rates can change.
+def _fheap_up(hk, hf, hpos, j):
+    """Binary min-heap of flows keyed by projected finish time: sift slot j up."""
+    k = hk[j]
+    f = hf[j]
+    while j > 0:
+        p = (j - 1) >> 1
+        if hk[p] <= k:
+            break
+        hk[j] = hk[p]
+        hf[j] = hf[p]
+        hpos[hf[j]] = j
+        j = p
+    hk[j] = k
+    hf[j] = f
+    hpos[f] = j
 
-    Progressive filling freezes flows in increasing order of rate.  When flows
-    leave, every step below the lowest rate among them is unchanged, so the flows
-    slower than that keep their rates and filling resumes from there.  When flows
-    arrive, a step can only change once some resource they use could saturate:
-    resource i cannot before level min((c_i - load_i) / s_i, c_i / (A_i + s_i)),
-    where load_i is its present load, A_i the summed shares of its present flows
-    and s_i those of the arrivals.  The same resumption then applies.
+
+@_jit
+def _fheap_down(hk, hf, hpos, j, size):
+    k = hk[j]
+    f = hf[j]
+    while True:
+        c = 2 * j + 1
+        if c >= size:
+            break
+        if c + 1 < size and hk[c + 1] < hk[c]:
+            c += 1
+        if hk[c] >= k:
+            break
+        hk[j] = hk[c]
+        hf[j] = hf[c]
+        hpos[hf[j]] = j
+        j = c
+    hk[j] = k
+    hf[j] = f
+    hpos[f] = j
+
+
+#: Relative tolerance of "saturated" and "fastest on a resource" when choosing what
+#: to re-solve.  Erring on the inclusive side only re-solves more flows.
+_SAT = 1e-6
+_TOP = 1e-8
+
+
+@_jit
+def _push(i, rq, rt, rvis):
+    if not rvis[i]:
+        rvis[i] = True
+        rq[rt] = i
+        rt += 1
+    return rt
+
+
+@_jit
+def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx, GF_ptr, gpc, gslot):
+    """Largest rate among the present flows on resource i (those outside C if ``skip_c``)."""
+    top = 0.0
+    for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
+        f = eflow[slot_e[s]]
+        if not (skip_c and inC[f]):
+            top = max(top, rate[f])
+    for e in range(Gt_ptr[i], Gt_ptr[i + 1]):
+        g = Gt_idx[e]
+        for s in range(GF_ptr[g], GF_ptr[g] + gpc[g]):
+            f = gslot[s] // K
+            if not (skip_c and inC[f]):
+                top = max(top, rate[f])
+    return top
+
+
+@_jit
+def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate, rem,
+          tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc, slot_e, eflow,
+          GF_ptr, gpc, gslot):
+    """Search from the queued resources rq[rh:rt]; returns the new (rh, rt, level0, nC, ngp).
+
+    On a queued resource, the present flows at or above ``L0`` that are its
+    fastest (all of them if ``full``) join C, and each queues its saturated
+    resources.  A flow below ``L0`` keeps its rate.
+    """
+    while rh < rt:
+        i = rq[rh]
+        rh += 1
+        thr = L0
+        if not full[i]:
+            thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx,
+                               GF_ptr, gpc, gslot) * (1.0 - _TOP))
+        for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
+            f = eflow[slot_e[s]]
+            if inC[f]:
+                continue
+            if rate[f] < L0:
+                level0 = max(level0, rate[f])
+            elif rate[f] >= thr:
+                nC, rt, ngp = _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush,
+                                    cap, u, D_ptr, D_idx, K, groups, G_ptr, G_idx)
+        for e in range(Gt_ptr[i], Gt_ptr[i + 1]):
+            g = Gt_idx[e]
+            for s in range(GF_ptr[g], GF_ptr[g] + gpc[g]):
+                f = gslot[s] // K
+                if inC[f]:
+                    continue
+                if rate[f] < L0:
+                    level0 = max(level0, rate[f])
+                elif rate[f] >= thr:
+                    nC, rt, ngp = _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp,
+                                        gpush, cap, u, D_ptr, D_idx, K, groups, G_ptr, G_idx)
+    return rh, rt, level0, nC, ngp
+
+
+@_jit
+def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u, D_ptr, D_idx,
+          K, groups, G_ptr, G_idx):
+    """Flow f joins C: bring its bytes left up to time t and queue its saturated resources."""
+    inC[f] = True
+    C[nC] = f
+    nC += 1
+    rem[f] -= rate[f] * (t - tl[f])
+    tl[f] = t
+    for e in range(D_ptr[f], D_ptr[f + 1]):
+        i = D_idx[e]
+        if not rvis[i] and u[i] >= cap[i] * (1.0 - _SAT):
+            rt = _push(i, rq, rt, rvis)
+    for k in range(K):
+        g = groups[f * K + k]
+        if g < 0 or gpush[g]:
+            continue
+        gpush[g] = True  # a group's row is scanned once per event
+        gp[ngp] = g
+        ngp += 1
+        for e in range(G_ptr[g], G_ptr[g + 1]):
+            i = G_idx[e]
+            if not rvis[i] and u[i] >= cap[i] * (1.0 - _SAT):
+                rt = _push(i, rq, rt, rvis)
+    return nC, rt, ngp
+
+
+@_jit
+def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
+               Gt_ptr, Gt_idx, Gt_val, cm, size, start):
+    """Fluid simulation of flows numbered by start time; re-solves only what can change.
+
+    All arrivals and completions at one instant are one event.  At an event the
+    rates are re-solved for a set C of flows such that every other flow provably
+    keeps its rate:
+
+    1. *Level.*  Progressive filling freezes flows in increasing order of rate,
+       and a change alters only the steps from some level ``L0`` up: when flows
+       leave, ``L0`` is the lowest rate among them; when flows arrive, no
+       resource they use can saturate before ``min((c - load) / s, c / (A + s))``
+       (``s`` their added shares, ``A`` the shares already there).  Flows slower
+       than ``L0`` keep their rates, and all others end at or above ``L0``.
+    2. *Search.*  C starts with the arrivals; a search starts from every
+       resource of a leaving or arriving flow.  On a searched resource, the
+       flows at or above ``L0`` that are its fastest (within ``_TOP``) join C;
+       each flow joining C has its saturated resources searched in turn.
+    3. *Re-solve and check.*  Filling resumes on C alone, every other flow's
+       load frozen.  Then each flow of C must be the fastest on the resource
+       that froze it: if that resource was not searched it is searched now; if
+       a flow outside C is faster there, every flow at or above ``L0`` on it
+       joins C.  C is re-solved until the check passes.
+
+    Why the result is exact: max-min rates are the feasible rates in which every
+    flow has a bottleneck, a saturated resource on which it is the fastest.
+    After the check each flow of C has one.  A flow outside C kept its rate, and
+    its old bottleneck carries no leaving or arriving flow (those resources were
+    searched, and its fastest flows joined C) and no flow of C (a flow joining C
+    has its saturated resources searched), so the bottleneck still holds.
+
+    Present flows sit in per-resource and per-group slot lists (swap removal),
+    and projected finish times in a heap that changes only for C, so an event
+    costs about C and its neighbourhood, not the flows present.
     """
     n = size.shape[0]
-    ws = _workspace_jit(n, R, nG, D_idx.shape[0], n * K)
+    nnzD = D_idx.shape[0]
+    ws = _workspace_jit(n, R, nG, nnzD, n * K)
     (a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
      dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
      active, frozen) = ws
-    byrate = np.empty(n, dtype=np.int64)  # present flows, in the order they froze
-    nord = 0
-    Q = np.empty(n, dtype=np.int64)
-    arrived = np.empty(n, dtype=np.int64)
-    Atot = np.zeros(R)
+    # static indexes: entry -> flow, resource -> direct-entry slots, group -> member slots
+    eflow = np.empty(max(nnzD, 1), dtype=np.int64)
+    Dt_ptr = np.zeros(R + 1, dtype=np.int64)
+    for f in range(n):
+        for e in range(D_ptr[f], D_ptr[f + 1]):
+            eflow[e] = f
+            Dt_ptr[D_idx[e] + 1] += 1
+    for i in range(R):
+        Dt_ptr[i + 1] += Dt_ptr[i]
+    slot_e = np.empty(max(nnzD, 1), dtype=np.int64)  # resource slots: present direct entries
+    epos = np.empty(max(nnzD, 1), dtype=np.int64)    # entry -> its slot
+    pc = np.zeros(R, dtype=np.int64)                 # present direct entries per resource
+    G1 = max(nG, 1)
+    GF_ptr = np.zeros(G1 + 1, dtype=np.int64)
+    for x in range(n * K):
+        if groups[x] >= 0:
+            GF_ptr[groups[x] + 1] += 1
+    for g in range(nG):
+        GF_ptr[g + 1] += GF_ptr[g]
+    gslot = np.empty(max(n * K, 1), dtype=np.int64)  # group slots: present (flow * K + k)
+    gpos = np.empty(max(n * K, 1), dtype=np.int64)
+    gpc = np.zeros(G1, dtype=np.int64)
+    # dynamic state
+    Atot = np.zeros(R)                   # summed shares (x counts) of the present flows
+    npe = np.zeros(R, dtype=np.int64)    # present (flow, resource) pairs, direct or via groups
     slope = np.zeros(R)
     slist = np.empty(R, dtype=np.int64)
     smark = np.zeros(R, dtype=np.bool_)
-    rem = size.copy()
+    rem = size.copy()                    # bytes left at time tl[f]
+    tl = np.zeros(n)
     rate = np.zeros(n)
     finish = np.full(n, np.nan)
+    fk = np.empty(n)                     # finish-time heap
+    ff = np.empty(n, dtype=np.int64)
+    fpos = np.full(n, -1, dtype=np.int64)
+    fsize = 0
+    # search scratch
+    C = np.empty(n, dtype=np.int64)
+    inC = np.zeros(n, dtype=np.bool_)
+    bres = np.empty(n, dtype=np.int64)
+    rq = np.empty(2 * R, dtype=np.int64)  # a resource is queued at most twice: once in full
+    rvis = np.zeros(R, dtype=np.bool_)
+    full = np.zeros(R, dtype=np.bool_)
+    ckd = np.zeros(R, dtype=np.bool_)
+    ck = np.empty(R, dtype=np.int64)
+    otop = np.zeros(R)
+    gp = np.empty(G1, dtype=np.int64)
+    gpush = np.zeros(G1, dtype=np.bool_)
+    rt = 0
     nxt = 0
+    npres = 0
     t = 0.0
-    L0 = np.inf  # rates below this level cannot change at the next re-solve
-    stats = np.zeros(3)  # events, flows re-solved, flows present: summed over events
-    while nxt < n or nord > 0:
-        if nord == 0 and start[order[nxt]] > t:
-            t = start[order[nxt]]
-        narr = 0
-        while nxt < n and start[order[nxt]] <= t:
-            arrived[narr] = order[nxt]
-            narr += 1
+    L0dep = np.inf  # lowest rate among the flows that left at this instant
+    stats = np.zeros(4)  # events, flows re-solved, flows present, re-solves: summed over events
+    while nxt < n or npres > 0:
+        if npres == 0 and rt == 0 and start[nxt] > t:
+            t = start[nxt]
+        L0 = L0dep
+        L0dep = np.inf
+        nC = 0
+        # arrivals at t: all of them join C at rate 0, and their resources are searched
+        a0 = nxt
+        while nxt < n and start[nxt] <= t:
             nxt += 1
-        if narr > 0:
+        if nxt > a0:
             ns = 0
-            for j in range(narr):
-                f = arrived[j]
+            for f in range(a0, nxt):
                 m = cm[f]
                 for e in range(D_ptr[f], D_ptr[f + 1]):
                     i = D_idx[e]
@@ -1019,65 +1232,164 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 b = max((cap[i] - u[i]) / slope[i], cap[i] / (Atot[i] + slope[i]))
                 L0 = min(L0, b * (1.0 - 1e-8))  # margin: a tie band must not be split
                 Atot[i] += slope[i]
-        # keep the prefix of flows slower than L0; the rest is re-solved
-        lo = 0
-        hi = nord
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if rate[byrate[mid]] < L0:
-                lo = mid + 1
-            else:
-                hi = mid
-        k = lo
-        nq = 0
-        for j in range(k, nord):
-            Q[nq] = byrate[j]
-            nq += 1
-        for j in range(narr):
-            Q[nq] = arrived[j]
-            nq += 1
-        level0 = rate[byrate[k - 1]] if k > 0 else 0.0
+                rt = _push(i, rq, rt, rvis)
+            for f in range(a0, nxt):
+                npres += 1
+                rate[f] = 0.0
+                tl[f] = t
+                inC[f] = True
+                C[nC] = f
+                nC += 1
+                for e in range(D_ptr[f], D_ptr[f + 1]):
+                    i = D_idx[e]
+                    s = Dt_ptr[i] + pc[i]
+                    slot_e[s] = e
+                    epos[e] = s
+                    pc[i] += 1
+                    npe[i] += 1
+                for k in range(K):
+                    g = groups[f * K + k]
+                    if g < 0:
+                        continue
+                    s = GF_ptr[g] + gpc[g]
+                    gslot[s] = f * K + k
+                    gpos[f * K + k] = s
+                    gpc[g] += 1
+                    for e in range(G_ptr[g], G_ptr[g + 1]):
+                        npe[G_idx[e]] += 1
+        # grow C, re-solve it, and repeat until every flow of C is the fastest on the
+        # resource that froze it (see the docstring)
+        level0 = 0.0
+        rh = 0
+        ngp = 0
+        while True:
+            rh, rt, level0, nC, ngp = _grow(
+                rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate,
+                rem, tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc,
+                slot_e, eflow, GF_ptr, gpc, gslot)
+            if nC == 0:
+                break
+            stats[3] += 1
+            _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
+                   G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
+                   a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr,
+                   hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
+                   sgrp, sgmark, active, frozen, bres)
+            more = False
+            nck = 0
+            for j in range(nC):
+                f = C[j]
+                b = bres[f]
+                if not rvis[b]:
+                    rt = _push(b, rq, rt, rvis)  # saturated only now: search it
+                    more = True
+                    continue
+                if full[b]:
+                    continue
+                if not ckd[b]:
+                    ckd[b] = True
+                    ck[nck] = b
+                    nck += 1
+                    otop[b] = _top(b, True, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr,
+                                   Gt_idx, GF_ptr, gpc, gslot)
+                if otop[b] > rate[f] * (1.0 + 1e-9):
+                    # a flow outside C is faster on f's bottleneck: bring them all in
+                    full[b] = True
+                    rq[rt] = b  # searched again, in full (once: full stays set)
+                    rt += 1
+                    more = True
+            for j in range(nck):
+                ckd[ck[j]] = False
+            if not more:
+                break
+        for j in range(rt):
+            rvis[rq[j]] = False
+            full[rq[j]] = False
+        for j in range(ngp):
+            gpush[gp[j]] = False
+        for j in range(nC):
+            inC[C[j]] = False
+        rt = 0
         stats[0] += 1
-        stats[1] += nq
-        stats[2] += k + nq
-        _solve(Q, nq, k == 0, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
-               G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
-               a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr,
-               hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
-               sgrp, sgmark, active, frozen)
-        for j in range(nq):
-            byrate[k + j] = frozen[j]
-        nord = k + nq
-        dt = np.inf
-        for j in range(nord):
-            f = byrate[j]
-            x = rem[f] / rate[f]
-            if x < dt:
-                dt = x
-        if nxt < n and start[order[nxt]] - t < dt:
-            dt = start[order[nxt]] - t
-            t_new = start[order[nxt]]
-        else:
-            t_new = t + dt
-        slack = dt + 1e-9 * t_new  # flows done within RTOL of the clock finish in this event
-        L0 = np.inf
-        kept = 0
-        for j in range(nord):
-            f = byrate[j]
-            if rem[f] <= rate[f] * slack:
-                finish[f] = t_new
-                L0 = min(L0, rate[f])
-                _add_load(f, -cm[f] * rate[f], R, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx,
-                          G_val, u)
-                _add_load(f, -cm[f], R, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
-                          Atot)
+        stats[1] += nC
+        stats[2] += npres
+        for j in range(nC):
+            f = C[j]
+            key = t + rem[f] / rate[f]
+            p = fpos[f]
+            if p < 0:
+                p = fsize
+                fsize += 1
+                fk[p] = key
+                ff[p] = f
+                fpos[f] = p
+                _fheap_up(fk, ff, fpos, p)
+            elif key < fk[p]:
+                fk[p] = key
+                _fheap_up(fk, ff, fpos, p)
             else:
-                rem[f] -= rate[f] * dt
-                byrate[kept] = f
-                kept += 1
-        nord = kept
+                fk[p] = key
+                _fheap_down(fk, ff, fpos, p, fsize)
+        # the next instant: an arrival or the earliest projected finish
+        if fsize == 0:
+            continue
+        t_new = max(fk[0], t)
+        if nxt < n and start[nxt] < t_new:
+            t_new = start[nxt]
+        lim = t_new + 1e-9 * t_new  # flows done within RTOL of the clock finish now
+        while fsize > 0 and fk[0] <= lim:
+            f = ff[0]
+            fpos[f] = -1
+            fsize -= 1
+            if fsize > 0:
+                fk[0] = fk[fsize]
+                ff[0] = ff[fsize]
+                fpos[ff[0]] = 0
+                _fheap_down(fk, ff, fpos, 0, fsize)
+            finish[f] = t_new
+            npres -= 1
+            r = rate[f]
+            L0dep = min(L0dep, r)
+            m = cm[f]
+            for e in range(D_ptr[f], D_ptr[f + 1]):
+                i = D_idx[e]
+                _leave(i, m * r * D_val[e], m * D_val[e], u, Atot, npe)
+                s = epos[e]  # swap-remove the entry from its resource's slots
+                last = Dt_ptr[i] + pc[i] - 1
+                e2 = slot_e[last]
+                slot_e[s] = e2
+                epos[e2] = s
+                pc[i] -= 1
+                rt = _push(i, rq, rt, rvis)
+            for k in range(K):
+                g = groups[f * K + k]
+                if g < 0:
+                    continue
+                for e in range(G_ptr[g], G_ptr[g + 1]):
+                    i = G_idx[e]
+                    _leave(i, m * r * G_val[e], m * G_val[e], u, Atot, npe)
+                    rt = _push(i, rq, rt, rvis)
+                x = f * K + k
+                s = gpos[x]
+                last = GF_ptr[g] + gpc[g] - 1
+                x2 = gslot[last]
+                gslot[s] = x2
+                gpos[x2] = s
+                gpc[g] -= 1
         t = t_new
     return finish, stats
+
+
+@_jit
+def _leave(i, load, share, u, Atot, npe):
+    """Take one leaving (flow, resource) pair off resource i's load and summed shares."""
+    npe[i] -= 1
+    if npe[i] == 0:
+        u[i] = 0.0  # no rounding residue survives on an idle resource
+        Atot[i] = 0.0
+    else:
+        u[i] -= load
+        Atot[i] -= share
 
 
 @_jit

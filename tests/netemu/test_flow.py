@@ -463,7 +463,7 @@ def test_flowset_resource_count_must_match():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(sizes=[1.0, 0.0]), r"sizes\[1\] is 0.0; every size must be a finite number of bytes > 0"),
+    (dict(sizes=[1.0, -1.0]), r"sizes\[1\] is -1.0; every size must be a finite number of bytes >= 0"),
     (dict(sizes=[np.nan, 1.0]), r"sizes\[0\] is nan"),
     (dict(sizes=[np.inf, 1.0]), r"sizes\[0\] is inf"),
     (dict(sizes=[1.0]), r"sizes has shape \(1,\)"),
