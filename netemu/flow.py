@@ -1044,7 +1044,9 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
         i = rq[rh]
         rh += 1
         thr = L0
-        if not full[i]:
+        if full[i] > 0:
+            full[i] = 2  # searched in full
+        else:
             thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx,
                                GF_ptr, gpc, gslot) * (1.0 - _TOP))
         for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
@@ -1117,17 +1119,24 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
        flows at or above ``L0`` that are its fastest (within ``_TOP``) join C;
        each flow joining C has its saturated resources searched in turn.
     3. *Re-solve and check.*  Filling resumes on C alone, every other flow's
-       load frozen.  Then each flow of C must be the fastest on the resource
-       that froze it: if that resource was not searched it is searched now; if
-       a flow outside C is faster there, every flow at or above ``L0`` on it
-       joins C.  C is re-solved until the check passes.
+       load frozen.  Then each flow f of C must end at or above ``L0`` and be
+       the fastest on the resource b that froze it.  If b was not searched, it
+       is searched now; otherwise, if f fails, every flow at or above ``L0`` on
+       b joins C (b is "searched in full").  C is re-solved until the check
+       passes.  Should a resource searched in full fail again, C becomes every
+       present flow at or above ``L0``: plain resumption, exact by 1.
 
     Why the result is exact: max-min rates are the feasible rates in which every
     flow has a bottleneck, a saturated resource on which it is the fastest.
-    After the check each flow of C has one.  A flow outside C kept its rate, and
-    its old bottleneck carries no leaving or arriving flow (those resources were
-    searched, and its fastest flows joined C) and no flow of C (a flow joining C
-    has its saturated resources searched), so the bottleneck still holds.
+    After the check each flow of C has one, and is at or above ``L0``.  A flow
+    below ``L0`` kept its rate and its bottleneck, which no flow at or above
+    ``L0`` crosses.  Any other flow outside C kept its rate, and its old
+    bottleneck carries no leaving or arriving flow (those resources were
+    searched, and the fastest flows on a searched resource joined C) and no
+    flow of C (a flow joining C has its saturated resources searched), so the
+    bottleneck still holds.  Rates computed at different events can differ in
+    the last bits where exact arithmetic would tie them, so "at or above
+    ``L0``" and "fastest" carry small margins, which only ever enlarge C.
 
     Present flows sit in per-resource and per-group slot lists (swap removal),
     and projected finish times in a heap that changes only for C, so an event
@@ -1181,7 +1190,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     bres = np.empty(n, dtype=np.int64)
     rq = np.empty(2 * R, dtype=np.int64)  # a resource is queued at most twice: once in full
     rvis = np.zeros(R, dtype=np.bool_)
-    full = np.zeros(R, dtype=np.bool_)
+    full = np.zeros(R, dtype=np.int8)  # 1: to be searched in full, 2: searched in full
     ckd = np.zeros(R, dtype=np.bool_)
     ck = np.empty(R, dtype=np.int64)
     otop = np.zeros(R)
@@ -1192,11 +1201,15 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     npres = 0
     t = 0.0
     L0dep = np.inf  # lowest rate among the flows that left at this instant
-    stats = np.zeros(4)  # events, flows re-solved, flows present, re-solves: summed over events
+    # summed over events: events, flows re-solved, flows present, solves, checks that
+    # failed, fallbacks to re-solving every flow at or above L0
+    stats = np.zeros(6)
     while nxt < n or npres > 0:
         if npres == 0 and rt == 0 and start[nxt] > t:
             t = start[nxt]
-        L0 = L0dep
+        # Rates solved at different events can differ in the last bits where exact
+        # arithmetic would tie them: flows within the margin below L0 are re-solved too.
+        L0 = L0dep * (1.0 - 1e-8)
         L0dep = np.inf
         nC = 0
         # arrivals at t: all of them join C at rate 0, and their resources are searched
@@ -1276,6 +1289,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                    hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
                    sgrp, sgmark, active, frozen, bres)
             more = False
+            whole = False
             nck = 0
             for j in range(nC):
                 f = C[j]
@@ -1284,27 +1298,52 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                     rt = _push(b, rq, rt, rvis)  # saturated only now: search it
                     more = True
                     continue
-                if full[b]:
-                    continue
-                if not ckd[b]:
-                    ckd[b] = True
-                    ck[nck] = b
-                    nck += 1
-                    otop[b] = _top(b, True, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr,
-                                   Gt_idx, GF_ptr, gpc, gslot)
-                if otop[b] > rate[f] * (1.0 + 1e-9):
-                    # a flow outside C is faster on f's bottleneck: bring them all in
-                    full[b] = True
-                    rq[rt] = b  # searched again, in full (once: full stays set)
-                    rt += 1
-                    more = True
+                # Every exact answer has f at or above L0, and f the fastest on b; if
+                # not, flows outside C on b hold what f should get: bring them all in.
+                short = rate[f] < L0 * (1.0 - RTOL)
+                if not short:
+                    if not ckd[b]:
+                        ckd[b] = True
+                        ck[nck] = b
+                        nck += 1
+                        otop[b] = _top(b, True, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr,
+                                       Gt_idx, GF_ptr, gpc, gslot)
+                    short = otop[b] > rate[f] * (1.0 + RTOL)
+                if short:
+                    if full[b] == 2:
+                        whole = True  # searched in full, yet not enough: give up locality
+                        break
+                    if full[b] == 0:
+                        full[b] = 1
+                        rq[rt] = b  # searched again, in full (at most once)
+                        rt += 1
+                        more = True
             for j in range(nck):
                 ckd[ck[j]] = False
+            if whole:
+                # fall back on plain resumption: every present flow at or above L0
+                for j in range(fsize):
+                    f = ff[j]
+                    if not inC[f] and rate[f] >= L0:
+                        inC[f] = True
+                        C[nC] = f
+                        nC += 1
+                        rem[f] -= rate[f] * (t - tl[f])
+                        tl[f] = t
+                stats[3] += 1
+                stats[5] += 1
+                _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
+                       G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
+                       a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk,
+                       hr, hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
+                       sgrp, sgmark, active, frozen, bres)
+                break
             if not more:
                 break
+            stats[4] += 1
         for j in range(rt):
             rvis[rq[j]] = False
-            full[rq[j]] = False
+            full[rq[j]] = 0
         for j in range(ngp):
             gpush[gp[j]] = False
         for j in range(nC):
