@@ -7,9 +7,8 @@ Times are wall-clock and come with a reference measured in the same run (a plain
 sparse mat-vec over the same share matrix, or naive re-solving with the
 vectorised solver), because machines are noisy and only ratios travel.
 
-SimGrid's figure for the 8,192-flow case (about 109 s on a 2-core machine) is
-quoted from shared/reference/simgrid.md; benchmarks/simgrid_compare.py measures
-SimGrid itself side by side.
+Ratios against SimGrid come from benchmarks/simgrid_compare.py, which runs
+SimGrid and netemu on the same workloads in the same run.
 """
 
 import argparse
@@ -25,7 +24,6 @@ import scipy.sparse as sp
 from netemu.flow import FlowSet, completion_times, max_min_rates
 
 GBIT = 1e9 / 8          # bytes/s per Gbit/s
-SIMGRID_8192_S = 109.0  # shared/reference/simgrid.md: 512 hosts, 16 random flows each
 
 
 def leaf_spine(L, H, S, host_bw, fabric_bw, src, dst, paths):
@@ -149,7 +147,6 @@ def case_ct_8192():
     t1 = time.perf_counter()
     naive = naive_event_loop(cap, fs, sizes, np.zeros(src.size), events=150)
     return dict(flows=int(src.size), seconds=t1 - t0, makespan_s=float(finish.max()),
-                simgrid_s=SIMGRID_8192_S, speedup_vs_simgrid=SIMGRID_8192_S / (t1 - t0),
                 naive_s_per_event=naive, naive_est_s=naive * src.size,
                 speedup_vs_naive=naive * src.size / (t1 - t0))
 

@@ -948,18 +948,6 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
 
 
 @_jit
-def _add_load(f, scale, R, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, out):
-    """out[i] += scale * (share of flow f on resource i), over all its resources."""
-    for e in range(D_ptr[f], D_ptr[f + 1]):
-        out[D_idx[e]] += scale * D_val[e]
-    for k in range(K):
-        g = groups[f * K + k]
-        if g >= 0:
-            for e in range(G_ptr[g], G_ptr[g + 1]):
-                out[G_idx[e]] += scale * G_val[e]
-
-
-@_jit
 def _fheap_up(hk, hf, hpos, j):
     """Binary min-heap of flows keyed by projected finish time: sift slot j up."""
     k = hk[j]
@@ -1141,6 +1129,9 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     Present flows sit in per-resource and per-group slot lists (swap removal),
     and projected finish times in a heap that changes only for C, so an event
     costs about C and its neighbourhood, not the flows present.
+
+    Returns the finish times and ``stats``, summed over events: events, flows
+    re-solved, flows present, solves, failed checks, fallbacks to plain resumption.
     """
     n = size.shape[0]
     nnzD = D_idx.shape[0]
