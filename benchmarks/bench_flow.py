@@ -17,11 +17,15 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from netemu.flow import FlowSet, completion_times, max_min_rates
+# Measure the checkout this script belongs to, not whatever netemu is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from netemu.flow import FlowSet, completion_times, max_min_rates  # noqa: E402
 
 GBIT = 1e9 / 8          # bytes/s per Gbit/s
 

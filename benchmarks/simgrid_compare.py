@@ -36,8 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+# Measure the checkout this script belongs to, not whatever netemu is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DEFAULT_VENV = os.environ.get("NETEMU_SIMGRID_VENV", "/var/cache/netemu-simgrid-venv")
 BANDWIDTH = 12.5e9  # bytes/s (100 Gbit/s); both tools get the same, so any value would do
