@@ -630,7 +630,7 @@ def completion_times(capacities, flows, sizes, starts=None):
     order = sized[np.argsort(start[sized], kind="stable")]
     if order.size:
         ix = _Index(_reorder(fs, order))
-        finish[order] = _fluid_run(*_kernel_args(ix, cap), size[order], start[order])[0]
+        finish[order] = _fluid_run(*_kernel_args(ix, cap), size[order], start[order], True)[0]
     return finish
 
 
@@ -1088,8 +1088,22 @@ def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u,
 
 
 @_jit
+def _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl):
+    """Plain resumption: every present flow at or above L0 joins C."""
+    for j in range(fsize):
+        f = ff[j]
+        if not inC[f] and rate[f] >= L0:
+            inC[f] = True
+            C[nC] = f
+            nC += 1
+            rem[f] -= rate[f] * (t - tl[f])
+            tl[f] = t
+    return nC
+
+
+@_jit
 def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
-               Gt_ptr, Gt_idx, Gt_val, cm, size, start):
+               Gt_ptr, Gt_idx, Gt_val, cm, size, start, local):
     """Fluid simulation of flows numbered by start time; re-solves only what can change.
 
     All arrivals and completions at one instant are one event.  At an event the
@@ -1130,8 +1144,9 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     and projected finish times in a heap that changes only for C, so an event
     costs about C and its neighbourhood, not the flows present.
 
-    Returns the finish times and ``stats``, summed over events: events, flows
-    re-solved, flows present, solves, failed checks, fallbacks to plain resumption.
+    With ``local`` false every event uses plain resumption (for tests).  Returns
+    the finish times and ``stats``, summed over events: events, flows re-solved,
+    flows present, solves, failed checks, fallbacks to plain resumption.
     """
     n = size.shape[0]
     nnzD = D_idx.shape[0]
@@ -1266,11 +1281,16 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         level0 = 0.0
         rh = 0
         ngp = 0
+        whole = not local
+        if whole:
+            nC = _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl)
+            stats[5] += nC > 0
         while True:
-            rh, rt, level0, nC, ngp = _grow(
-                rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate,
-                rem, tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc,
-                slot_e, eflow, GF_ptr, gpc, gslot)
+            if not whole:
+                rh, rt, level0, nC, ngp = _grow(
+                    rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u,
+                    rate, rem, tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr,
+                    pc, slot_e, eflow, GF_ptr, gpc, gslot)
             if nC == 0:
                 break
             stats[3] += 1
@@ -1279,8 +1299,9 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                    a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr,
                    hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
                    sgrp, sgmark, active, frozen, bres)
+            if whole:
+                break  # plain resumption is exact as it stands
             more = False
-            whole = False
             nck = 0
             for j in range(nC):
                 f = C[j]
@@ -1312,23 +1333,9 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
             for j in range(nck):
                 ckd[ck[j]] = False
             if whole:
-                # fall back on plain resumption: every present flow at or above L0
-                for j in range(fsize):
-                    f = ff[j]
-                    if not inC[f] and rate[f] >= L0:
-                        inC[f] = True
-                        C[nC] = f
-                        nC += 1
-                        rem[f] -= rate[f] * (t - tl[f])
-                        tl[f] = t
-                stats[3] += 1
+                nC = _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl)
                 stats[5] += 1
-                _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
-                       G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
-                       a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk,
-                       hr, hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
-                       sgrp, sgmark, active, frozen, bres)
-                break
+                continue
             if not more:
                 break
             stats[4] += 1

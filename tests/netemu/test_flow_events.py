@@ -95,14 +95,15 @@ def test_zero_byte_flow_finishes_at_its_start_and_takes_nothing():
     assert completion_times([1.0], [{0: 1.0}], sizes=[0.0], starts=[1.5]).tolist() == [1.5]
 
 
-def run_kernel(cap, fs, sizes, starts):
+def run_kernel(cap, fs, sizes, starts, local=True):
     """Finish times, and the kernel's counts summed over events: events, flows re-solved,
     flows present, solves, checks that sent the solver back for more flows, fallbacks to
     re-solving every flow at or above the level."""
     order = np.argsort(starts, kind="stable")
     ix = flow._Index(flow._reorder(fs, order))
     fin, stats = flow._fluid_run(*flow._kernel_args(ix, np.asarray(cap, float)),
-                                 np.asarray(sizes, float)[order], np.asarray(starts, float)[order])
+                                 np.asarray(sizes, float)[order], np.asarray(starts, float)[order],
+                                 local)
     out = np.empty_like(fin)
     out[order] = fin
     return out, stats
@@ -121,3 +122,18 @@ def test_locality_and_the_check_are_both_exercised():
     assert retries > 0
     np.testing.assert_allclose(finish, full_resolve_fluid(cap, fs, sizes, starts),
                                rtol=EVENT_RTOL)
+
+
+@examples(30)
+@given(st.integers(0, 2**32 - 1))
+def test_local_re_solve_equals_plain_resumption(seed):
+    # the fallback path on its own (every event re-solves all flows at or above the level)
+    # gives the same finish times as the local one
+    rng = np.random.default_rng(seed)
+    cap, fs = random_network(rng, 25, 150)
+    sizes, starts = event_inputs(rng, 150, zero_share=0.0)
+    local, st_local = run_kernel(cap, fs, sizes, starts)
+    plain, st_plain = run_kernel(cap, fs, sizes, starts, local=False)
+    assert st_plain[5] == st_plain[3] > 0 and st_plain[4] == 0  # every solve was a fallback
+    assert st_local[1] <= st_plain[1]
+    np.testing.assert_allclose(local, plain, rtol=EVENT_RTOL)
