@@ -68,7 +68,8 @@ def read_traffic(G, stripe, seed=PATTERN_SEED):
     storage = sorted(nodes_with_role(G, "storage"), key=natural_key)
     hosts = sorted(nodes_with_role(G, "host"), key=natural_key)
     S, H = len(storage), len(hosts)
-    if not isinstance(stripe, (int, np.integer)) or not 1 <= stripe <= S:
+    if isinstance(stripe, bool) or not isinstance(stripe, (int, np.integer)) \
+            or not 1 <= stripe <= S:
         raise ParameterError(f"stripe must be an integer from 1 to the {S} storage servers, "
                              f"got {stripe!r}")
     rng = np.random.default_rng(seed)

@@ -36,7 +36,7 @@ def test_read_pattern_gives_every_client_distinct_servers(G):
     assert np.array_equal(m.read_traffic(G, 4).src, t.src)      # deterministic
 
 
-@pytest.mark.parametrize("bad", [0, 181, 2.5, "4"])
+@pytest.mark.parametrize("bad", [0, 181, 2.5, "4", True])
 def test_bad_stripe_is_a_parameter_error(G, bad):
     with pytest.raises(ParameterError, match="stripe"):
         m.read_traffic(G, bad)
