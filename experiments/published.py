@@ -56,3 +56,14 @@ ISCA_INFERENCE = {
     "scale-out": {"ep_step_us": 120.96, "tpot_ms": 14.76, "tokens_per_s": 67},
     "nvl72": {"ep_step_us": 6.72, "tpot_ms": 0.82, "tokens_per_s": 1200},
 }
+
+#: [FF] §VI-B: 180 storage servers x 2 x 200 Gb/s -> 9 TB/s outbound bound; measured aggregate
+#: read throughput 8 TB/s.  TB = 10^12 bytes.
+FF_STORAGE_READ = {"bound_TBps": 9.0, "measured_TBps": 8.0}
+
+#: [ISCA] Table 5: CPU-side end-to-end latency of a 64 B transfer, microseconds.
+ISCA_TABLE5_US = {
+    "roce": {"same leaf": 3.6, "cross leaf": 5.6},
+    "ib": {"same leaf": 2.8, "cross leaf": 3.7},
+    "nvlink": {"intra node": 3.33},
+}

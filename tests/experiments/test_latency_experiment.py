@@ -1,0 +1,57 @@
+"""ISCA Table 5 experiment: the per-hop model's orderings, and report() output."""
+
+import csv
+
+import pytest
+
+from experiments import latency as m
+from experiments.published import ISCA_TABLE5_US
+from topologies import latency as L
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return [r for p in m.points() for r in m.run_point(p)]
+
+
+def _get(rows, t, p):
+    return next(r for r in rows if (r["transport"], r["placement"]) == (t, p))
+
+
+def test_cross_leaf_is_slower_by_two_switches_and_two_fabric_cables(rows):
+    for t, medium in (("ib", "ib"), ("roce", "ethernet")):
+        same, cross = _get(rows, t, "same leaf"), _get(rows, t, "cross leaf")
+        assert (same["switches"], cross["switches"]) == (1, 3)
+        extra = 2 * L.SWITCH_LATENCY[medium].seconds + \
+            2 * L.FABRIC_CABLE_M * L.PROPAGATION.seconds
+        assert cross["total_us"] - same["total_us"] == pytest.approx(extra / m.US)
+
+
+def test_ib_beats_roce_when_the_catalogue_says_its_parts_are_faster(rows):
+    faster = (L.IB_ADAPTER.seconds < L.ROCE_ADAPTER.seconds and
+              L.IB_NDR_SWITCH.seconds < L.ETHERNET_400G_SWITCH.seconds)
+    assert faster
+    for p in ("same leaf", "cross leaf"):
+        assert _get(rows, "ib", p)["total_us"] < _get(rows, "roce", p)["total_us"]
+
+
+def test_nvlink_path_stays_inside_the_server(rows):
+    r = _get(rows, "nvlink", "intra node")
+    assert r["switches"] == 0 and "nvswitch" in r["path"]
+    assert r["total_us"] == pytest.approx(L.NVLINK_COPY.seconds / m.US)
+
+
+def test_report_writes_files_and_compares_every_table_entry(rows, tmp_path):
+    cmp = m.report(rows, tmp_path)
+    assert (tmp_path / "latency.png").stat().st_size > 0
+    with open(tmp_path / "latency.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
+    absolute = [c for c in cmp if c["metric"] == "latency us"]
+    assert len(absolute) == sum(len(v) for v in ISCA_TABLE5_US.values())
+    for c in absolute:
+        t, p = c["point"].split(" ", 1)
+        assert c["paper"] == ISCA_TABLE5_US[t][p]
+        assert c["netemu"] == _get(rows, t, p)["total_us"]
+        assert c["error"] == pytest.approx((c["netemu"] - c["paper"]) / c["paper"])
+    assert {c["point"] for c in cmp if c["metric"] == "added latency us"} == \
+        {"roce cross - same leaf", "ib cross - same leaf"}
