@@ -64,7 +64,7 @@ from ..traffic import Traffic
 from .clos_plan import ecmp_routes, host_prefix, p2p_addrs
 
 __all__ = ["build_spec", "Emulation", "EmulationResult", "cpu_estimate", "check_can_emulate",
-           "TCP_GOODPUT", "DPORT", "AGENT"]
+           "split_disconnected", "emulated_graph", "TCP_GOODPUT", "DPORT", "AGENT"]
 
 #: MTU of the emulated links (Linux veth default).
 MTU = 1500
@@ -241,10 +241,59 @@ def _routes(G, hosts, routers, edge_of, addr, routing, mn, ip):
 
 
 def all_pair_paths(G, hosts, routing):
-    """``{(src, dst): [node, ...]}`` of netemu's single-path ``routing`` for every host pair."""
-    pairs = [(s, d) for s in hosts for d in hosts if s != d]
+    """``{(src, dst): [node, ...]}`` of netemu's single-path ``routing`` for every connected
+    host pair (failures may cut a fabric into pieces; a cut pair has no path to route)."""
+    comp = _components(G)
+    pairs = [(s, d) for s in hosts for d in hosts if s != d and comp[s] == comp[d]]
     routes = route(G, [p[0] for p in pairs], [p[1] for p in pairs], routing)
     return {p: routes_path(routes, i, p[0], p[1]) for i, p in enumerate(pairs)}
+
+
+def _components(G):
+    """``{node: index of its connected component}``."""
+    import networkx as nx
+    return {n: i for i, c in enumerate(nx.connected_components(G)) for n in c}
+
+
+def split_disconnected(G, traffic):
+    """The flows of ``traffic`` that ``G`` can carry, and the pairs it cannot.
+
+    ``G`` is a fabric degraded by :func:`netemu.fail`.  Returns ``(runnable,
+    disconnected)``: a :class:`~netemu.traffic.Traffic` of the flows whose
+    ends are still connected (``None`` when there is none), each keeping the
+    source port it had in ``traffic`` so that hashed ECMP sends it where it
+    would have gone; and the ``(src, dst)`` names of the others, in flow order.
+    A cut pair is reported, never run and never given a rate of zero.
+    """
+    comp = _components(G)
+    pairs = traffic.pairs()
+    keep = np.array([s in comp and d in comp and comp[s] == comp[d] for s, d in pairs],
+                    dtype=bool)
+    cut = [p for p, k in zip(pairs, keep.tolist()) if not k]
+    if not cut:
+        return traffic, []
+    if not keep.any():
+        return None, cut
+    sport = (traffic.sport if traffic.sport is not None
+             else DEFAULT_SPORT_BASE + np.arange(traffic.n_flows) % 16384)
+    sizes = None if traffic.sizes is None else np.asarray(traffic.sizes)[keep]
+    src, dst = np.asarray(traffic.src)[keep], np.asarray(traffic.dst)[keep]
+    # Only the endpoints the kept flows use: a lost endpoint is not in the emulated graph.
+    used = np.unique(np.concatenate([src, dst]))
+    new = np.full(len(traffic.endpoints), -1, dtype=np.int64)
+    new[used] = np.arange(used.size)
+    runnable = Traffic([traffic.endpoints[i] for i in used.tolist()], new[src], new[dst],
+                       sizes=sizes, sport=sport[keep],
+                       name=f"{traffic.name}, {int(keep.sum())} connected pairs")
+    return runnable, cut
+
+
+def emulated_graph(G):
+    """``G`` without the nodes failures left with no link (lost endpoints, bare switches):
+    nothing to build for them, and a linkless host cannot be emulated."""
+    H = G.subgraph([n for n in G if G.degree(n) > 0]).copy()
+    H.graph.update(G.graph)
+    return H
 
 
 def routes_path(routes, flow, src, dst):
@@ -662,7 +711,17 @@ class Emulation:
         """Mininet's interactive CLI on the running network."""
         self._running()
         from mininet.cli import CLI
-        CLI(self.net)
+        from mininet.log import LEVELS, lg, setLogLevel
+        # Mininet prints what a CLI command answers (pingall, `h0 ip addr`) at its 'output'
+        # level; the runs' default 'warning' level would leave the lab session mute.
+        old = lg.level, lg.handlers[0].level
+        if lg.getEffectiveLevel() > LEVELS["output"]:
+            setLogLevel("output")
+        try:
+            CLI(self.net)
+        finally:
+            lg.setLevel(old[0])
+            lg.handlers[0].setLevel(old[1])
 
 
 class EmulationResult:
