@@ -24,6 +24,8 @@ Options (anywhere after TOPO):
                          model both use the degraded graph.  Pairs the failures cut apart
                          are listed by name and not run (no rate, not a zero).
 --force                  run even when the CPU, not the links, would limit it
+--acks                   charge each flow's ACKs (one 66-byte frame per two 1514-byte
+                         segments) on the links they take, in the prediction
 --json                   machine-readable output
 --cli                    open Mininet's CLI on the built network (after the traffic, if any)
 --clean                  kill what an unsandboxed, killed run left (processes marked as ours)
@@ -40,7 +42,7 @@ from .cli_solve import load_topology, make_traffic, split_options
 from .errors import EmulationError, ParameterError
 from .failures import FAIL_OPTIONS
 
-_FLAGS = ("json", "cli", "force", "clean")
+_FLAGS = ("json", "cli", "force", "clean", "acks")
 _OPTIONS = ("traffic", "routing", "scale", "duration", "warmup", "seed", "queue", "offload",
             "pcap")
 #: Environment mark of every process an emulation starts: ``<pid of the run>``.
@@ -191,7 +193,7 @@ def _emulate(topo, flags, opts, rest):
         if run_traffic:
             args = dict(duration=_float(opts, "duration", 10.0, 1.0, 3600.0),
                         warmup=_float(opts, "warmup", 2.0, 0.0, 3600.0),
-                        force="force" in flags)
+                        force="force" in flags, count_acks="acks" in flags)
             if "pcap" in opts:
                 src = traffic.pairs(1)[0][0]
                 with em.capture(src, os.path.abspath(opts["pcap"])):
@@ -230,7 +232,8 @@ def format_table(result, name, limit=40, failures=None, disconnected=()):
     a = j["aggregate"]
     lines = [f"topology     {name}",
              f"traffic      {j['traffic']}, routing {j['routing']}, scale {j['scale']:g}, "
-             f"offload {'on' if j['offload'] else 'off'}, {j['duration_s']:g} s",
+             f"offload {'on' if j['offload'] else 'off'}, {j['duration_s']:g} s"
+             + (", ACKs counted in the prediction" if j["acks_counted"] else ""),
              f"aggregate    measured {a['measured_bps'] / 1e9:,.2f} Gb/s, predicted "
              f"{a['predicted_bps'] / 1e9:,.2f} Gb/s, error {100 * a['error']:+.1f}%",
              f"per flow     mean |error| {100 * a['mean_abs_flow_error']:.1f}%",
