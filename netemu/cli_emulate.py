@@ -54,7 +54,7 @@ def register(sub):
                                        "beside the flow model",
                        description=__doc__.splitlines()[0],
                        usage="netemu emulate TOPO [--param VALUE ...] [--traffic PATTERN] "
-                             "[--routing hash|dmodk] [--scale S] [--duration SEC] [--json] "
+                             "[--routing hash|dmodk] [--scale S] [--duration SEC] [--acks] [--json] "
                              "[--cli] [--fail-link U--V] [--fail-switch NAME] [--fail-plane K] "
                              "[--fail-fraction F] | netemu emulate --clean",
                        epilog="\n".join(__doc__.splitlines()[2:]),
