@@ -23,6 +23,11 @@ Options (anywhere after TOPO):
                          The network is built without what failed; routes and the flow
                          model both use the degraded graph.  Pairs the failures cut apart
                          are listed by name and not run (no rate, not a zero).
+--fail-at SEC            build with the --fail-link links up, measure SEC s, take them
+                         down (routes recomputed on the degraded graph, Emulation.set_link),
+                         then measure --duration s: "before" and the main figures ("after")
+                         each beside the model of its own graph.  The first phase's TCP
+                         connections end before the links go down; the second opens new ones.
 --force                  run even when the CPU, not the links, would limit it
 --acks                   charge each flow's ACKs (one 66-byte frame per two 1514-byte
                          segments) on the links they take, in the prediction
@@ -41,10 +46,11 @@ import sys
 from .cli_solve import load_topology, make_traffic, split_options
 from .errors import EmulationError, ParameterError
 from .failures import FAIL_OPTIONS
+from .graph import is_switch
 
 _FLAGS = ("json", "cli", "force", "clean", "acks")
 _OPTIONS = ("traffic", "routing", "scale", "duration", "warmup", "seed", "queue", "offload",
-            "pcap")
+            "pcap", "fail-at")
 #: Environment mark of every process an emulation starts: ``<pid of the run>``.
 RUN_MARK = "NETEMU_EMULATE_RUN"
 
@@ -113,6 +119,11 @@ def parse(args):
         raise ParameterError(f"--queue must be a whole number of bytes, got {opts['queue']!r}")
     if "seed" in opts and not opts["seed"].isdigit():
         raise ParameterError(f"--seed must be an integer >= 0, got {opts['seed']!r}")
+    if "fail-at" in opts:
+        _float(opts, "fail-at", 1.0, 1.0, 3600.0)
+        if not opts.get("fail-link"):
+            raise ParameterError("--fail-at SEC takes the --fail-link links down mid-run; "
+                                 "give at least one --fail-link U--V")
     if "pcap" in opts:
         d = os.path.dirname(os.path.abspath(opts["pcap"]))
         if not os.path.isdir(d):
@@ -162,6 +173,17 @@ def _prepare(topo, flags, opts, rest):
     # Traffic is made on the intact fabric, so that pairs the failures cut apart are named
     # rather than silently left out of the pattern.
     traffic = make_traffic(G, opts.get("traffic", "permutation"), seed)
+    later = []
+    if "fail-at" in opts:
+        # Check every failure on the full request, then build with the links still up.
+        from .failures import cli_failures, fail
+        fail(G, seed=seed, **cli_failures(opts))
+        later = cli_failures({"fail-link": opts["fail-link"]})["links"]
+        for u, v in later:
+            if not (is_switch(G, u) and is_switch(G, v)):
+                raise ParameterError(f"--fail-at: {u}--{v} is a host link; only "
+                                     f"switch-to-switch links can go down mid-run")
+        opts = {k: v for k, v in opts.items() if k != "fail-link"}
     H = apply_cli_failures(G, opts, seed=seed)
     disconnected = []
     if H is not G:
@@ -177,14 +199,13 @@ def _prepare(topo, flags, opts, rest):
                       queue=int(opts["queue"]) if "queue" in opts else None, offload=offload)
     if "force" not in flags:
         check_can_emulate(H, traffic, scale, spec["offload"])
-    return H, traffic, disconnected, scale, offload
+    return H, traffic, disconnected, scale, offload, later
 
 
 def _emulate(topo, flags, opts, rest):
     from .backends.mininet import Emulation
     os.environ[RUN_MARK] = str(os.getpid())     # inherited by every process of the run
-    G, traffic, disconnected, scale, offload = _prepare(topo, flags, opts, rest)
-    failures = G.graph.get("failures")
+    G, traffic, disconnected, scale, offload, later = _prepare(topo, flags, opts, rest)
     run_traffic = "cli" not in flags or "traffic" in opts
     with Emulation(G, scale, opts.get("routing", "hash"),
                    queue=int(opts["queue"]) if "queue" in opts else None,
@@ -194,6 +215,13 @@ def _emulate(topo, flags, opts, rest):
             args = dict(duration=_float(opts, "duration", 10.0, 1.0, 3600.0),
                         warmup=_float(opts, "warmup", 2.0, 0.0, 3600.0),
                         force="force" in flags, count_acks="acks" in flags)
+            before = None
+            if later:
+                before = em.run(traffic, **dict(args, duration=_float(opts, "fail-at", 1.0,
+                                                                      1.0, 3600.0)))
+                traffic, disconnected = _take_down(em, traffic, disconnected, later)
+            failures = em.current.graph.get("failures") if not later else \
+                _record(em.current, later)
             if "pcap" in opts:
                 src = traffic.pairs(1)[0][0]
                 with em.capture(src, os.path.abspath(opts["pcap"])):
@@ -203,18 +231,49 @@ def _emulate(topo, flags, opts, rest):
             name = G.graph.get("preset") or G.graph.get("name") or topo
             if "json" in flags:
                 out = {"topology": name, **result.to_json(), "timings_s": em.timings}
+                if before is not None:
+                    out["fail_at_s"] = before.duration
+                    b = before.to_json()
+                    out["before"] = {"flows": b["flows"], "aggregate": b["aggregate"],
+                                     "traffic": b["traffic"]}
                 if failures:
                     out["failures"] = failures
                     out["disconnected"] = [{"src": str(a), "dst": str(b)}
                                            for a, b in disconnected]
                 print(json.dumps(out, indent=2), flush=True)
             else:
+                if before is not None:
+                    print(f"before the links went down ({before.duration:g} s measured):",
+                          flush=True)
+                    print(format_table(before, name), flush=True)
+                    print(f"\nafter {', '.join(f'{u}--{v}' for u, v in later)} went down:",
+                          flush=True)
                 print(format_table(result, name, failures=failures,
                                    disconnected=disconnected), flush=True)
         if "cli" in flags:
             print(host_map(em), flush=True)
             em.cli()
     return 0
+
+
+def _take_down(em, traffic, disconnected, links):
+    """Take ``links`` down in the running emulation; the traffic the degraded fabric can
+    still carry, and every pair cut so far."""
+    from .backends.mininet import split_disconnected
+    for u, v in links:
+        em.set_link(u, v, up=False)
+    runnable, cut = split_disconnected(em.current, traffic)
+    if runnable is None:
+        raise EmulationError(f"taking {', '.join(f'{u}--{v}' for u, v in links)} down cut "
+                             f"every pair apart; nothing to measure after it")
+    return runnable, list(disconnected) + cut
+
+
+def _record(H, links):
+    """The failure record of the graph in force, with the links taken down mid-run."""
+    rec = dict(H.graph.get("failures") or {})
+    rec["failed_links"] = list(rec.get("failed_links", [])) + [f"{u}--{v}" for u, v in links]
+    return rec
 
 
 def host_map(em):

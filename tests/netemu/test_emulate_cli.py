@@ -62,6 +62,10 @@ def _one_line_error(code, out, err):
     (["--fail-switch", "spine7"], "'spine7'"),
     (["--fail-fraction", "1.5"], "1.5"),
     (["--fail-plane", "3"], "'3'"),
+    (["--fail-at", "2"], "give at least one --fail-link"),
+    (["--fail-at", "0", "--fail-link", "leaf0--spine0"], "--fail-at must be in [1, 3600], got 0"),
+    (["--fail-at", "2", "--fail-link", "n0--leaf0"], "n0--leaf0 is a host link"),
+    (["--fail-at", "2", "--fail-link", "leaf0--spine0", "--fail-switch", "spine9"], "'spine9'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, extra, names):
     err = _one_line_error(*run(capsys, *LEAF_SPINE, *extra))
@@ -276,3 +280,19 @@ class TestAsRoot:
         # max-min fairness; measured -2% to -22% over runs on a loaded 2-core machine.
         # The failed-link test above asserts fidelity on a degraded fabric.
         assert doc["aggregate"]["measured_bps"] > 0
+
+    def test_fail_at_takes_the_link_down_between_two_measurements(self):
+        """--fail-at: measured with leaf0--spine0 up, then down; each within 5% of the model
+        of its own graph, and only the first phase's flows use the link."""
+        doc = _json_run(*LEAF_SPINE, "--traffic", "permutation", "--seed", "1",
+                        "--scale", scale_for(20), "--fail-link", "leaf0--spine0",
+                        "--fail-at", "2")
+        before, after = doc["before"], doc
+        assert doc["fail_at_s"] == 2 and doc["failures"]["failed_links"] == ["leaf0--spine0"]
+        assert doc["disconnected"] == []
+        assert any(_crosses(f["path"], "leaf0", "spine0") for f in before["flows"])
+        assert not any(_crosses(f["path"], "leaf0", "spine0") for f in after["flows"])
+        # Half of leaf0's uplink capacity is gone: the model predicts less after.
+        assert after["aggregate"]["predicted_bps"] < before["aggregate"]["predicted_bps"]
+        for phase in (before, after):
+            assert abs(phase["aggregate"]["error"]) <= AGG_TOL, phase["aggregate"]
