@@ -40,8 +40,11 @@ HTB counts whole Ethernet frames; a TCP segment of a 1500-byte MTU carries
 1448 payload bytes (20 IP + 20 TCP + 12 timestamp option) in a 1514-byte
 frame.  The prediction is therefore the flow model's rate times
 :data:`TCP_GOODPUT`.  ACKs also use the reverse links (about 2% of a flow's
-rate); the prediction does not charge them, which is why the measured
-aggregate sits a little below it.
+rate, :data:`ACK_RATIO`).  By default the prediction does not charge them,
+which is why the measured aggregate sits a little below it; with
+``count_acks=True`` (CLI ``--acks``) every flow also loads the links its ACKs
+take (read from the kernels for the reverse 5-tuple) with :data:`ACK_RATIO`
+times its rate, in the same max-min solve (:func:`ack_aware_rates`).
 """
 
 import json
@@ -64,12 +67,23 @@ from ..traffic import Traffic
 from .clos_plan import ecmp_routes, host_prefix, p2p_addrs
 
 __all__ = ["build_spec", "Emulation", "EmulationResult", "cpu_estimate", "check_can_emulate",
-           "TCP_GOODPUT", "DPORT", "AGENT"]
+           "split_disconnected", "emulated_graph", "ack_aware_rates", "TCP_GOODPUT",
+           "ACK_RATIO", "DPORT", "AGENT"]
 
 #: MTU of the emulated links (Linux veth default).
 MTU = 1500
 #: TCP payload per full frame over frame bytes counted by HTB: (1500-20-20-12) / (1500+14).
 TCP_GOODPUT = (MTU - 20 - 20 - 12) / (MTU + 14)
+#: Wire bytes of a pure ACK: Ethernet header 14 + IPv4 20 + TCP 20 + timestamp option 12
+#: (Linux sends timestamps by default, net.ipv4.tcp_timestamps=1, as in TCP_GOODPUT).
+ACK_FRAME = 14 + 20 + 20 + 12
+#: Full segments acknowledged per ACK: delayed ACK, "an ACK SHOULD be generated for at least
+#: every second full-sized segment" (RFC 1122 s4.2.3.2, RFC 5681 s4.2), which Linux does once
+#: out of quick-ack mode.  With receive offload (GRO) one ACK covers a whole aggregate, so
+#: with offload on this over-counts the ACK load.
+SEGMENTS_PER_ACK = 2
+#: ACK wire bytes on the reverse path per data wire byte: 66 / (2 x 1514) = 0.0218.
+ACK_RATIO = ACK_FRAME / (SEGMENTS_PER_ACK * (MTU + 14))
 #: TCP port every destination's agent listens on.
 DPORT = 5001
 #: The traffic agent script, run by file path inside the hosts.
@@ -241,10 +255,59 @@ def _routes(G, hosts, routers, edge_of, addr, routing, mn, ip):
 
 
 def all_pair_paths(G, hosts, routing):
-    """``{(src, dst): [node, ...]}`` of netemu's single-path ``routing`` for every host pair."""
-    pairs = [(s, d) for s in hosts for d in hosts if s != d]
+    """``{(src, dst): [node, ...]}`` of netemu's single-path ``routing`` for every connected
+    host pair (failures may cut a fabric into pieces; a cut pair has no path to route)."""
+    comp = _components(G)
+    pairs = [(s, d) for s in hosts for d in hosts if s != d and comp[s] == comp[d]]
     routes = route(G, [p[0] for p in pairs], [p[1] for p in pairs], routing)
     return {p: routes_path(routes, i, p[0], p[1]) for i, p in enumerate(pairs)}
+
+
+def _components(G):
+    """``{node: index of its connected component}``."""
+    import networkx as nx
+    return {n: i for i, c in enumerate(nx.connected_components(G)) for n in c}
+
+
+def split_disconnected(G, traffic):
+    """The flows of ``traffic`` that ``G`` can carry, and the pairs it cannot.
+
+    ``G`` is a fabric degraded by :func:`netemu.fail`.  Returns ``(runnable,
+    disconnected)``: a :class:`~netemu.traffic.Traffic` of the flows whose
+    ends are still connected (``None`` when there is none), each keeping the
+    source port it had in ``traffic`` so that hashed ECMP sends it where it
+    would have gone; and the ``(src, dst)`` names of the others, in flow order.
+    A cut pair is reported, never run and never given a rate of zero.
+    """
+    comp = _components(G)
+    pairs = traffic.pairs()
+    keep = np.array([s in comp and d in comp and comp[s] == comp[d] for s, d in pairs],
+                    dtype=bool)
+    cut = [p for p, k in zip(pairs, keep.tolist()) if not k]
+    if not cut:
+        return traffic, []
+    if not keep.any():
+        return None, cut
+    sport = (traffic.sport if traffic.sport is not None
+             else DEFAULT_SPORT_BASE + np.arange(traffic.n_flows) % 16384)
+    sizes = None if traffic.sizes is None else np.asarray(traffic.sizes)[keep]
+    src, dst = np.asarray(traffic.src)[keep], np.asarray(traffic.dst)[keep]
+    # Only the endpoints the kept flows use: a lost endpoint is not in the emulated graph.
+    used = np.unique(np.concatenate([src, dst]))
+    new = np.full(len(traffic.endpoints), -1, dtype=np.int64)
+    new[used] = np.arange(used.size)
+    runnable = Traffic([traffic.endpoints[i] for i in used.tolist()], new[src], new[dst],
+                       sizes=sizes, sport=sport[keep],
+                       name=f"{traffic.name}, {int(keep.sum())} connected pairs")
+    return runnable, cut
+
+
+def emulated_graph(G):
+    """``G`` without the nodes failures left with no link (lost endpoints, bare switches):
+    nothing to build for them, and a linkless host cannot be emulated."""
+    H = G.subgraph([n for n in G if G.degree(n) > 0]).copy()
+    H.graph.update(G.graph)
+    return H
 
 
 def routes_path(routes, flow, src, dst):
@@ -263,6 +326,79 @@ def routes_path(routes, flow, src, dst):
             raise RoutingError(f"flow {src!r}->{dst!r}: its links do not form one path")
         path.append(step[path[-1]])
     return path
+
+
+def ack_aware_rates(solution, ack_paths=None, ratio=ACK_RATIO):
+    """Max-min rates of ``solution``'s flows when each also carries its ACKs back.
+
+    A TCP flow at rate ``x`` (wire bytes/s) puts ``x`` on every link of its
+    path and ``ratio * x`` on every link its ACKs cross; both loads grow with
+    the one rate, so they are one flow with those shares in the exact
+    max-min solve (:func:`netemu.flow.max_min_rates`).
+
+    Parameters
+    ----------
+    solution : netemu.solve.Solution
+        A solve of single-path flows (explicit paths, or d-mod-k).
+    ack_paths : list of node lists, optional
+        The path of flow ``i``'s ACKs, from its destination to its source;
+        default each flow's own path reversed.  Under hashed ECMP the ACKs'
+        5-tuple is hashed on its own, so the emulator passes the kernel's paths.
+    ratio : float
+        ACK wire bytes per data wire byte (default :data:`ACK_RATIO`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Wire rate of every flow, bytes/s; never above the rate without ACKs.
+
+    Examples
+    --------
+    Two hosts on one switch sending to each other: each host link direction
+    carries one flow's data and the other's ACKs, so ``x (1 + ratio) = c``.
+
+    >>> from netemu.graph import new_graph, add_link
+    >>> from netemu.traffic import all_to_all
+    >>> from netemu.solve import solve
+    >>> G = new_graph("pair", {})
+    >>> G.add_node("sw", role="switch")
+    >>> for h in ("n0", "n1"):
+    ...     G.add_node(h, role="host"); add_link(G, h, "sw", 1e9)
+    >>> sol = solve(G, all_to_all(G), "dmodk")
+    >>> (ack_aware_rates(sol, ratio=0.25) * 1.25).round(3).tolist()
+    [1000000000.0, 1000000000.0]
+    """
+    from ..flow import max_min_rates
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+        raise ParameterError(f"ACK ratio must be a number in [0, 1), got {ratio!r}")
+    routes = solution.routes
+    res = routes.resources
+    idx = res.node_index
+    pairs = solution.traffic.pairs()
+    if ack_paths is not None and len(ack_paths) != len(pairs):
+        raise ParameterError(f"{len(ack_paths)} ACK paths for {len(pairs)} flows")
+    flows = []
+    for i, (s, d) in enumerate(pairs):
+        shares = dict(routes.row_shares(int(routes.row_of_flow[i])))
+        if ack_paths is None:
+            back = [(int(res.edge_head[r]), int(res.edge_tail[r]), w)
+                    for r, w in shares.items() if r < res.n_edge_resources]
+        else:
+            p = list(ack_paths[i])
+            if p[0] != d or p[-1] != s:
+                raise ParameterError(f"ACK path {p} of flow {s!r}->{d!r} must run from "
+                                     f"{d!r} to {s!r}")
+            back = [(idx[a], idx[b], 1.0) for a, b in zip(p, p[1:])]
+        for a, b, w in back:
+            try:
+                r = res.edge_id(a, b)
+            except KeyError:
+                raise ParameterError(f"ACK path of flow {s!r}->{d!r} uses "
+                                     f"{res.nodes[a]!r}-{res.nodes[b]!r}, not a link of the "
+                                     f"graph") from None
+            shares[r] = shares.get(r, 0.0) + ratio * w
+        flows.append(shares)
+    return max_min_rates(res.capacity, flows)
 
 
 def cpu_estimate(G, traffic, scale, offload, paths=None):
@@ -433,6 +569,9 @@ class Emulation:
     def kernel_paths(self, flows, proto="tcp", dport=DPORT):
         """Paths the kernels choose for ``flows = [(src, dst, sport), ...]`` (netemu names).
 
+        An entry ``(src, dst, sport, dport)`` gives its own destination port
+        (the ACKs of a flow: ``(dst, src, DPORT, sport)``).
+
         Asks every router on the way ``ip route get`` with the flow's full
         5-tuple and its input device, which evaluates the multipath hash the
         forwarding path uses.
@@ -443,18 +582,19 @@ class Emulation:
         out = {}
         # Every flow advances one hop per round; each router answers one batch per round.
         state = {}
-        for i, (s, d, sport) in enumerate(flows):
+        flows = [tuple(f) if len(f) == 4 else (*f, dport) for f in flows]
+        for i, (s, d, sport, _dp) in enumerate(flows):
             e = edge_of[s]
             state[i] = [s, e, self._intf_towards(e, s)]
-        paths = {i: [s, edge_of[s]] for i, (s, _d, _p) in enumerate(flows)}
+        paths = {i: [s, edge_of[s]] for i, (s, _d, _p, _dp) in enumerate(flows)}
         for _round in range(len(routers) + 1):
             by_router = defaultdict(list)
             for i, (prev, r, iif) in state.items():
-                s, d, sport = flows[i]
+                s, d, sport, dp = flows[i]
                 if r == edge_of[d]:
                     continue
                 by_router[r].append((i, f"route get {self.ip(d)} from {self.ip(s)} iif {iif} "
-                                        f"ipproto {proto} sport {sport} dport {dport}"))
+                                        f"ipproto {proto} sport {sport} dport {dp}"))
             if not by_router:
                 break
             for r, items in by_router.items():
@@ -478,7 +618,7 @@ class Emulation:
                     nxt = peer[(mn[r], via)]
                     paths[i].append(nxt)
                     state[i] = [r, nxt, self._intf_towards(nxt, r)]
-        for i, (s, d, sport) in enumerate(flows):
+        for i, (s, d, _sport, _dp) in enumerate(flows):
             if paths[i][-1] != edge_of[d]:
                 raise EmulationError(f"flow {s!r}->{d!r} did not reach {edge_of[d]!r}: "
                                      f"{paths[i]}")
@@ -540,7 +680,8 @@ class Emulation:
         return H
 
     # -- traffic -----------------------------------------------------------------------------
-    def run(self, traffic, duration=10.0, warmup=2.0, *, force=False, cc="cubic"):
+    def run(self, traffic, duration=10.0, warmup=2.0, *, force=False, cc="cubic",
+            count_acks=False):
         """Run ``traffic`` as bulk TCP flows; per-flow goodput beside the flow model's.
 
         Parameters
@@ -555,6 +696,10 @@ class Emulation:
             links, would decide the result.
         cc : str
             TCP congestion control per socket ('cubic'; 'reno').
+        count_acks : bool
+            Charge every flow's ACKs (:data:`ACK_RATIO` of its rate) on the
+            links the kernels send them over, in the prediction
+            (:func:`ack_aware_rates`).
 
         Returns
         -------
@@ -583,12 +728,16 @@ class Emulation:
         paths = self.kernel_paths(flows)
         path_map = {(s, d): p for (s, d, _), p in zip(flows, paths)}
         predicted = solve(self.current, traffic, path_map)
+        with_acks = None
+        if count_acks:
+            ack_paths = self.kernel_paths([(d, s, DPORT, p) for s, d, p in flows])
+            with_acks = ack_aware_rates(predicted, ack_paths)
         load0 = os.getloadavg()
         raw = self._drive(flows, duration, warmup, cc)
         measured_rates = np.array([raw[i] for i in range(len(flows))], dtype=float) \
             / duration / self.scale
         return EmulationResult(traffic, predicted, measured_rates, paths, sports, self,
-                               duration, warmup, (load0, os.getloadavg()))
+                               duration, warmup, (load0, os.getloadavg()), with_acks)
 
     def _drive(self, flows, duration, warmup, cc):
         hosts = sorted({s for s, _d, _p in flows} | {d for _s, d, _p in flows}, key=natural_key)
@@ -662,7 +811,17 @@ class Emulation:
         """Mininet's interactive CLI on the running network."""
         self._running()
         from mininet.cli import CLI
-        CLI(self.net)
+        from mininet.log import LEVELS, lg, setLogLevel
+        # Mininet prints what a CLI command answers (pingall, `h0 ip addr`) at its 'output'
+        # level; the runs' default 'warning' level would leave the lab session mute.
+        old = lg.level, lg.handlers[0].level
+        if lg.getEffectiveLevel() > LEVELS["output"]:
+            setLogLevel("output")
+        try:
+            CLI(self.net)
+        finally:
+            lg.setLevel(old[0])
+            lg.handlers[0].setLevel(old[1])
 
 
 class EmulationResult:
@@ -673,19 +832,27 @@ class EmulationResult:
     measured, predicted : netemu.solve.Solution
         ``measured`` has the solver's type, with the measured per-flow goodput
         (scaled back to the graph's units, bytes/s) as ``rates``; ``predicted``
-        is :func:`netemu.solve` on the kernel-read paths, its rates times
-        :data:`TCP_GOODPUT` in :attr:`predicted_rates`.
+        is :func:`netemu.solve` on the kernel-read paths (data only).
+    predicted_rates : ndarray
+        The predicted goodput per flow: the flow model's wire rate (with ACK
+        load when counted) times :data:`TCP_GOODPUT`.
+    acks_counted : bool
+    predicted_without_acks : ndarray
+        ``predicted.rates * TCP_GOODPUT``, for comparison when ACKs are counted.
     paths : list of node lists
     error : float
         (measured - predicted) / predicted of the aggregate.
     """
 
     def __init__(self, traffic, predicted, measured_rates, paths, sports, em, duration, warmup,
-                 load):
+                 load, with_acks=None):
         from ..solve import Solution
         self.traffic = traffic
         self.predicted = predicted
-        self.predicted_rates = predicted.rates * TCP_GOODPUT
+        self.predicted_without_acks = predicted.rates * TCP_GOODPUT
+        self.acks_counted = with_acks is not None
+        self.predicted_rates = (np.asarray(with_acks) * TCP_GOODPUT if self.acks_counted
+                                else self.predicted_without_acks)
         routes = predicted.routes
         counts = routes.flowset.counts
         row_sum = np.bincount(routes.row_of_flow, weights=measured_rates,
@@ -703,6 +870,9 @@ class EmulationResult:
         self.aggregate_measured = float(self.measured_rates.sum())
         self.aggregate_predicted = float(self.predicted_rates.sum())
         self.error = (self.aggregate_measured - self.aggregate_predicted) / self.aggregate_predicted
+        self.aggregate_without_acks = float(self.predicted_without_acks.sum())
+        self.error_without_acks = (self.aggregate_measured - self.aggregate_without_acks) \
+            / self.aggregate_without_acks
 
     def flow_table(self):
         return [{"src": str(s), "dst": str(d), "sport": int(p), "path": [str(x) for x in path],
@@ -720,12 +890,17 @@ class EmulationResult:
             "duration_s": self.duration,
             "warmup_s": self.warmup,
             "tcp_goodput_factor": TCP_GOODPUT,
+            "acks_counted": self.acks_counted,
+            "ack_ratio": ACK_RATIO if self.acks_counted else None,
             "load_average": [self.load[0][0], self.load[1][0]],
             "flows": self.flow_table(),
             "aggregate": {"measured_bps": self.aggregate_measured * 8,
                           "predicted_bps": self.aggregate_predicted * 8,
                           "error": self.error,
-                          "mean_abs_flow_error": float(rel.mean())},
+                          "mean_abs_flow_error": float(rel.mean()),
+                          **({"predicted_without_acks_bps": self.aggregate_without_acks * 8,
+                              "error_without_acks": self.error_without_acks}
+                             if self.acks_counted else {})},
         }
 
     def __repr__(self):

@@ -19,6 +19,10 @@ from netemu.backends import unavailable
 from netemu.backends.sandbox import sandbox_command
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Every process this test session starts inherits this mark, so that the leak checks see
+#: our emulations only, not those of another test run on the same machine.
+SESSION_MARK = "NETEMU_TEST_SESSION"
+os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{os.urandom(4).hex()}")
 WHY = unavailable()
 needs_mininet = [pytest.mark.mininet,
                  pytest.mark.skipif(WHY is not None, reason=f"Mininet backend: {WHY}")]
@@ -70,16 +74,21 @@ def snapshot():
 
 
 def our_processes():
-    """Processes of an emulation: our agents and probes, Mininet node shells."""
+    """Processes of this session's emulations: agents, probes, Mininet node shells."""
     found = set()
+    mark = f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode()
     for d in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{d}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if not ("traffic_agent.py" in cmd or "ecmp_probe.py" in cmd or "mininet:" in cmd):
+                continue
+            with open(f"/proc/{d}/environ", "rb") as f:
+                if mark not in f.read().split(b"\0"):
+                    continue
         except OSError:
             continue
-        if ("traffic_agent.py" in cmd or "ecmp_probe.py" in cmd or "mininet:" in cmd):
-            found.add((int(d), cmd[:300]))
+        found.add((int(d), cmd[:300]))
     return found
 
 
