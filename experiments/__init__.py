@@ -37,5 +37,7 @@ EXPERIMENTS = [
     "mpft_vs_mrft_alltoall",
     "deepep_mpft",
     "inference_speed_limit",
+    "storage_read",
+    "latency",
     "failure_resilience",
 ]

@@ -7,6 +7,8 @@ the makespan.  Routing is :mod:`netemu.routing`; rates and times are the exact
 weighted max-min solver of :mod:`netemu.flow`.
 """
 
+import math
+
 import numpy as np
 
 from . import flow as _flow
@@ -62,7 +64,9 @@ class Solution:
         self.utilisation = self.load / self.resources.capacity
         sat = np.flatnonzero(self.utilisation >= SATURATED)
         self.bottlenecks = sat[np.argsort(-self.utilisation[sat], kind="stable")]
-        self.aggregate = float(np.dot(fs.counts, self.row_rates))
+        # Exactly rounded (fsum): np.dot's summation order follows the BLAS threads, so the same
+        # solve would differ in the last bits between processes with different thread counts.
+        self.aggregate = math.fsum((fs.counts * self.row_rates).tolist())
         if completion_rows is None:
             self.completion = None
             self.makespan = None
@@ -151,7 +155,7 @@ class FactoredSolution(Solution):
         self.utilisation = self.load / self.resources.capacity
         sat = np.flatnonzero(self.utilisation >= SATURATED)
         self.bottlenecks = sat[np.argsort(-self.utilisation[sat], kind="stable")]
-        self.aggregate = float(np.dot(fact.level_flows, fact.levels))
+        self.aggregate = math.fsum((fact.level_flows * fact.levels).tolist())
         self.completion = None
         self.makespan = None
         self._rates = None

@@ -102,7 +102,7 @@ def _files(d):
 
 def test_serial_pool_and_dask_give_identical_results(tmp_path):
     distributed = pytest.importorskip("distributed")
-    names = [FAST, "deepep_mpft"]
+    names = [FAST, "storage_read"]
     serial, pool, dask = tmp_path / "serial", tmp_path / "pool", tmp_path / "dask"
     runner.run(names, jobs=1, out_dir=serial, progress=False, quiet=True)
     runner.run(names, jobs=2, out_dir=pool, progress=False, quiet=True)
@@ -111,7 +111,7 @@ def test_serial_pool_and_dask_give_identical_results(tmp_path):
         runner.run(names, scheduler=lc.scheduler_address, out_dir=dask, progress=False,
                    quiet=True)
     s = _files(serial)
-    assert set(s) == {f"{FAST}.csv", "deepep_mpft.csv", "summary.csv", "summary.md"}
+    assert set(s) == {f"{FAST}.csv", "storage_read.csv", "summary.csv", "summary.md"}
     assert _files(pool) == s
     assert _files(dask) == s
     for d in (serial, pool, dask):
