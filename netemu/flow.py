@@ -671,7 +671,8 @@ def _kernel_rates(capacities, flows):
     return rate
 
 
-# A 4-ary heap: half the depth of a binary one, and a node's children share a cache line.
+# A 4-ary min-heap (of resources by level, and of flows by projected finish time): half the
+# depth of a binary one, and a node's children share a cache line.
 
 @_jit
 def _heap_up(hk, hr, hpos, j):
@@ -945,45 +946,6 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
         rmark[tres[t]] = False
     for t in range(ntg):
         gmark[tgrp[t]] = False
-
-
-@_jit
-def _fheap_up(hk, hf, hpos, j):
-    """Binary min-heap of flows keyed by projected finish time: sift slot j up."""
-    k = hk[j]
-    f = hf[j]
-    while j > 0:
-        p = (j - 1) >> 1
-        if hk[p] <= k:
-            break
-        hk[j] = hk[p]
-        hf[j] = hf[p]
-        hpos[hf[j]] = j
-        j = p
-    hk[j] = k
-    hf[j] = f
-    hpos[f] = j
-
-
-@_jit
-def _fheap_down(hk, hf, hpos, j, size):
-    k = hk[j]
-    f = hf[j]
-    while True:
-        c = 2 * j + 1
-        if c >= size:
-            break
-        if c + 1 < size and hk[c + 1] < hk[c]:
-            c += 1
-        if hk[c] >= k:
-            break
-        hk[j] = hk[c]
-        hf[j] = hf[c]
-        hpos[hf[j]] = j
-        j = c
-    hk[j] = k
-    hf[j] = f
-    hpos[f] = j
 
 
 #: Relative tolerance of "saturated" and "fastest on a resource" when choosing what
@@ -1360,13 +1322,13 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 fk[p] = key
                 ff[p] = f
                 fpos[f] = p
-                _fheap_up(fk, ff, fpos, p)
+                _heap_up(fk, ff, fpos, p)
             elif key < fk[p]:
                 fk[p] = key
-                _fheap_up(fk, ff, fpos, p)
+                _heap_up(fk, ff, fpos, p)
             else:
                 fk[p] = key
-                _fheap_down(fk, ff, fpos, p, fsize)
+                _heap_down(fk, ff, fpos, p, fsize)
         # the next instant: an arrival or the earliest projected finish
         if fsize == 0:
             continue
@@ -1382,7 +1344,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 fk[0] = fk[fsize]
                 ff[0] = ff[fsize]
                 fpos[ff[0]] = 0
-                _fheap_down(fk, ff, fpos, 0, fsize)
+                _heap_down(fk, ff, fpos, 0, fsize)
             finish[f] = t_new
             npres -= 1
             r = rate[f]
