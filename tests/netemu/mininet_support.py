@@ -96,3 +96,13 @@ def assert_nothing_left(before, after):
     assert after["netns"] <= before["netns"], after["netns"] - before["netns"]
     assert after["links"] <= before["links"], after["links"] - before["links"]
     assert after["procs"] <= before["procs"], after["procs"] - before["procs"]
+
+
+@pytest.fixture
+def nothing_left():
+    """Fail the test if it leaves a namespace, link or process of this session behind."""
+    import time
+    before = snapshot()
+    yield
+    time.sleep(0.5)
+    assert_nothing_left(before, snapshot())

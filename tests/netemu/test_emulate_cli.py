@@ -12,15 +12,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from netemu.cli import main
 from netemu.cli_emulate import RUN_MARK, failure_lines
 
-from .mininet_support import (ROOT, assert_nothing_left, needs_mininet, scale_for,
-                              snapshot)
+from .mininet_support import ROOT, needs_mininet, nothing_left, scale_for  # noqa: F401
 
 #: A 16-host leaf-spine (the emulation tests' fabric) and a 4-host one, as CLI words.
 LEAF_SPINE = ["two-layer-fat-tree", "--leaves", "4", "--spines", "2", "--hosts-per-leaf", "4"]
@@ -146,14 +144,6 @@ def test_failure_lines_list_cut_pairs_by_name():
 
 
 # -- as root, in a sandbox ---------------------------------------------------------------------
-
-@pytest.fixture
-def nothing_left():
-    before = snapshot()
-    yield
-    time.sleep(0.5)
-    assert_nothing_left(before, snapshot())
-
 
 def emulate(*argv, stdin=None, timeout=180):
     """``python3 -m netemu emulate ARGV`` from this checkout; the finished process."""

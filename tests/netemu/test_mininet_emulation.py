@@ -16,21 +16,13 @@ import time
 
 import pytest
 
-from .mininet_support import (PRELUDE, ROOT, assert_nothing_left, needs_mininet,
-                              our_processes, run_scenario, scale_for, snapshot)
+from .mininet_support import (PRELUDE, ROOT, needs_mininet, nothing_left,  # noqa: F401
+                              our_processes, run_scenario, scale_for)
 
-pytestmark = needs_mininet
+pytestmark = [*needs_mininet, pytest.mark.usefixtures("nothing_left")]
 
 #: Acceptance bound on the aggregate goodput error.
 AGG_TOL = 0.05
-
-
-@pytest.fixture(autouse=True)
-def nothing_left():
-    before = snapshot()
-    yield
-    time.sleep(0.5)
-    assert_nothing_left(before, snapshot())
 
 
 def _check_agg(r):

@@ -8,18 +8,16 @@ inside a sandbox with a private /tmp: ``mn``'s cleanup after an error deletes
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
 from netemu.backends.sandbox import sandbox_command
 
-from .mininet_support import ROOT, assert_nothing_left, needs_mininet, snapshot
+from .mininet_support import ROOT, needs_mininet, nothing_left  # noqa: F401 (fixture)
 
-pytestmark = needs_mininet
+pytestmark = [*needs_mininet, pytest.mark.usefixtures("nothing_left")]
 
 CUSTOM = str(ROOT / "netemu" / "mn_topos.py")
 
@@ -35,14 +33,6 @@ def _mn_scripts():
 
 
 MN = _mn_scripts()
-
-
-@pytest.fixture(autouse=True)
-def nothing_left():
-    before = snapshot()
-    yield
-    time.sleep(0.5)
-    assert_nothing_left(before, snapshot())
 
 
 def mn(script, *args, stdin=None, timeout=120):
