@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -54,6 +53,7 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
     from scapy.all import UDP, rdpcap
 
     from ..routing import route
+    from . import pcap
     from .mininet import routes_path
     em._running()
     hosts, routers, edge_of = em.spec["layout"]
@@ -63,7 +63,6 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
         raise ParameterError(f"{src!r} and {dst!r} share switch {e!r}; the probe needs a "
                              f"destination behind another switch")
     G = em.current
-    dist = {}
     # Uplinks: the switch neighbours of e that some shortest path to dst's switch uses.
     import networkx as nx
     sw = G.subgraph(n for n in G if n in set(routers))
@@ -74,16 +73,13 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
     tmp.mkdir(parents=True, exist_ok=True)
     router = em.node(e)
     caps = {}
-    for u in uplinks:
-        f = tmp / f"{e.replace('/', '_')}-to-{u.replace('/', '_')}.pcap"
-        p = router.popen(["tcpdump", "-i", em._intf_towards(e, u), "-U", "-Z", "root", "-w",
-                          str(f), "udp", "dst", "port", str(ROCE_PORT)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        em._procs.append(p)
-        caps[u] = (p, f)
-    for u, (p, _f) in caps.items():
-        _wait_listening(p, u)
     try:
+        for u in uplinks:
+            f = tmp / f"{e.replace('/', '_')}-to-{u.replace('/', '_')}.pcap"
+            p = pcap.start(router, em._intf_towards(e, u), f,
+                           ["udp", "dst", "port", str(ROCE_PORT)])
+            em._procs.append(p)
+            caps[u] = (p, f)
         sender = em.node(src).popen([sys.executable, "-P", __file__, em.ip(dst), str(n), str(sport0)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         em._procs.append(sender)
@@ -91,14 +87,11 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
         if sender.returncode != 0:
             from ..errors import EmulationError
             raise EmulationError(f"probe sender failed: {err.decode(errors='replace')[-400:]}")
-        time.sleep(0.5)
+        # Probes still queued in a shaper when the sender exits are on their way.
+        pcap.settle([f for _p, f in caps.values()], n)
     finally:
         for p, _f in caps.values():
-            p.send_signal(2)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            pcap.stop(p)
             if p in em._procs:
                 em._procs.remove(p)
     seen = {}
@@ -130,32 +123,9 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
 
 
 #: Gap between probes (s): 1,000 packets/s of ~300 bytes is 2.4 Mbit/s, far below any emulated
-#: link, so no probe is lost in a link's queue (unpaced, scapy bursts past a 20 Mbit/s shaper and
-#: its 100-frame queue drops some).
+#: link, so no probe is lost in a link's queue however many are sent (a queue of 100 full frames
+#: holds ~490 probes; unpaced, scapy can send faster than a 20 Mbit/s shaper drains).
 PROBE_INTERVAL = 1e-3
-
-#: How long tcpdump may take to open its capture (s); a loaded machine needs seconds.
-LISTEN_TIMEOUT = 30.0
-
-
-def _wait_listening(p, uplink):
-    """Block until tcpdump ``p`` says it is capturing: probes sent earlier would be missed."""
-    import select
-    deadline = time.monotonic() + LISTEN_TIMEOUT
-    seen = b""
-    while b"listening on" not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or p.poll() is not None:
-            from ..errors import EmulationError
-            raise EmulationError(f"tcpdump on the uplink to {uplink} did not start capturing "
-                                 f"within {LISTEN_TIMEOUT:.0f} s: "
-                                 f"{seen.decode(errors='replace')[-300:]!r}")
-        ready, _, _ = select.select([p.stderr], [], [], min(left, 0.5))
-        if ready:
-            chunk = os.read(p.stderr.fileno(), 4096)
-            if not chunk and p.poll() is not None:
-                continue
-            seen += chunk
 
 
 def _main(argv):

@@ -578,7 +578,7 @@ class Emulation:
         """
         self._running()
         hosts, routers, edge_of = self.spec["layout"]
-        mn, nx_, peer = self.spec["mn"], self.spec["nx"], self.spec["peer"]
+        mn, peer = self.spec["mn"], self.spec["peer"]
         out = {}
         # Every flow advances one hop per round; each router answers one batch per round.
         state = {}
@@ -785,27 +785,25 @@ class Emulation:
     # -- capture and lab ---------------------------------------------------------------------
     @contextmanager
     def capture(self, host, path, bpf=""):
-        """tcpdump on ``host``'s link while the block runs; a pcap for scapy or Wireshark."""
+        """tcpdump on ``host``'s link while the block runs; a pcap for scapy or Wireshark.
+
+        Returns once tcpdump captures; on leaving, waits until the file stops growing, so
+        packets still in flight when the block ends are written too.
+        """
+        from . import pcap
         self._running()
         node = self.node(host)
-        intf = node.defaultIntf().name
-        cmd = ["tcpdump", "-i", intf, "-U", "-Z", "root", "-w", str(path)]
-        if bpf:
-            cmd += bpf.split()
-        p = node.popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p = pcap.start(node, node.defaultIntf().name, path, bpf.split())
         self._procs.append(p)
-        time.sleep(0.5)   # tcpdump needs a moment before it sees packets
         try:
             yield path
         finally:
-            time.sleep(0.3)
-            p.send_signal(signal.SIGINT)
             try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _kill(p)
-            if p in self._procs:
-                self._procs.remove(p)
+                pcap.settle([path])
+            finally:
+                pcap.stop(p)
+                if p in self._procs:
+                    self._procs.remove(p)
 
     def cli(self):
         """Mininet's interactive CLI on the running network."""
