@@ -80,8 +80,8 @@ def probe(em, src, dst, n=256, sport0=49152, pcap_dir=None, seed=0):
                            ["udp", "dst", "port", str(ROCE_PORT)])
             em._procs.append(p)
             caps[u] = (p, f)
-        sender = em.node(src).popen([sys.executable, "-P", __file__, em.ip(dst), str(n), str(sport0)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sender = em.node(src).popen([sys.executable, "-P", __file__, em.ip(dst), str(n),
+                                     str(sport0)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         em._procs.append(sender)
         out, err = sender.communicate(timeout=120)
         if sender.returncode != 0:

@@ -67,7 +67,7 @@ from ..traffic import Traffic
 from .clos_plan import ecmp_routes, host_prefix, p2p_addrs
 
 __all__ = ["build_spec", "Emulation", "EmulationResult", "cpu_estimate", "check_can_emulate",
-           "split_disconnected", "emulated_graph", "ack_aware_rates", "TCP_GOODPUT",
+           "packet_bytes", "split_disconnected", "emulated_graph", "ack_aware_rates", "TCP_GOODPUT",
            "ACK_RATIO", "DPORT", "AGENT"]
 
 #: MTU of the emulated links (Linux veth default).
@@ -95,12 +95,21 @@ QUEUE_SECONDS = 0.010
 #: Segmentation offload is turned on above this link rate (bit/s): up to 50 Mbit/s the
 #: cores keep up with per-packet forwarding, at 100 Mbit/s they do not.
 OFFLOAD_ABOVE = 50e6
-#: Forwarding budget per core, in bit/s x links crossed, that the emulator sustains within
-#: a few percent of the model.  Measured on this kind of machine (shared/reference/mininet.md
-#: §3): without offload 16 flows x 6 links at 50 Mbit/s (2.0 Gbit/s.hop on 2 cores) stayed
-#: within 4%, at 100 Mbit/s (3-4 Gbit/s.hop) fell 9-23% short; with offload 500 Mbit/s
-#: (20 Gbit/s.hop) stayed within 3% and 1 Gbit/s (40) fell 5% short.
-HOP_BUDGET_PER_CORE = {False: 1.25e9, True: 12.5e9}
+#: Forwarding budget per core, in packets/s x links crossed, that the emulator sustains within
+#: a few percent of the model: the cost is per packet, so many slow flows (whose segments stay
+#: small) cost more than a few fast ones at the same bit rate.  Measured on this kind of machine
+#: (2 cores, shared/reference/mininet.md §3, and the k=4 fat-tree runs noted in the README):
+#: without offload 16 flows x 6 links at 50 Mbit/s (182 k on 2 cores) stayed within 4%, at
+#: 100 Mbit/s (363 k) fell 9-23% short; with offload the 240-flow all-to-all at 100 Mbit/s
+#: (353 k) stayed within 5%, at 150 Mbit/s (530 k) fell 10-19% short, while 16 flows at
+#: 1 Gbit/s (96 k, large segments) stayed within 2%.
+PACKET_HOP_BUDGET_PER_CORE = {False: 100e3, True: 180e3}
+#: Bytes per packet on the wire for a full segment (MSS 1448 + TCP/IP/Ethernet headers).
+FRAME_BYTES = 1514
+#: Linux sizes a TSO/GSO packet to about 1/1024 s of the flow's pacing rate (tcp_tso_autosize,
+#: sk_pacing_shift 10), 1.2 x its rate in congestion avoidance (tcp_pacing_ca_ratio), at least
+#: tcp_min_tso_segs = 2 segments and at most 64 KiB.
+TSO_AUTOSIZE_S, TSO_PACING_RATIO, TSO_MIN_SEGS, TSO_MAX_BYTES = 1 / 1024, 1.2, 2, 65536
 
 
 def _host_addr(i):
@@ -401,12 +410,22 @@ def ack_aware_rates(solution, ack_paths=None, ratio=ACK_RATIO):
     return max_min_rates(res.capacity, flows)
 
 
+def packet_bytes(rate, offload):
+    """Bytes per packet of TCP flows at ``rate`` (bytes/s, array): a frame, or a TSO packet."""
+    rate = np.asarray(rate, dtype=float)
+    if not offload:
+        return np.full_like(rate, FRAME_BYTES)
+    return np.clip(rate * TSO_PACING_RATIO * TSO_AUTOSIZE_S, TSO_MIN_SEGS * FRAME_BYTES,
+                   TSO_MAX_BYTES)
+
+
 def cpu_estimate(G, traffic, scale, offload, paths=None):
     """Forwarding work of a run against what this machine sustains faithfully.
 
-    Returns ``(work, budget)`` in bit/s x links crossed: the flow model's rate
-    of every flow (emulated, on hashed-ECMP paths unless ``paths`` are given)
-    times the links it crosses, summed; and :data:`HOP_BUDGET_PER_CORE` times
+    Returns ``(work, budget)`` in packets/s x links crossed: for every flow,
+    its rate in the flow model (emulated, on hashed-ECMP paths unless
+    ``paths`` are given) over its packet size (:func:`packet_bytes`) times
+    the links it crosses, summed; and :data:`PACKET_HOP_BUDGET_PER_CORE` times
     the cores.
     """
     from ..solve import solve
@@ -416,8 +435,9 @@ def cpu_estimate(G, traffic, scale, offload, paths=None):
     for row in range(fs.n_flows):
         hops[row] = sum(s for r, s in sol.routes.row_shares(row).items()
                         if r < sol.resources.n_edge_resources)
-    work = float(np.sum(sol.rates * 8 * scale * hops[sol.routes.row_of_flow]))
-    return work, HOP_BUDGET_PER_CORE[bool(offload)] * (os.cpu_count() or 1)
+    rate = sol.rates * scale
+    work = float(np.sum(rate / packet_bytes(rate, offload) * hops[sol.routes.row_of_flow]))
+    return work, PACKET_HOP_BUDGET_PER_CORE[bool(offload)] * (os.cpu_count() or 1)
 
 
 def check_can_emulate(G, traffic, scale, offload):
@@ -426,9 +446,9 @@ def check_can_emulate(G, traffic, scale, offload):
     if work > budget:
         load = os.getloadavg()[0]
         raise ParameterError(
-            f"{traffic.n_flows} flows need about {work / 1e9:.2f} Gbit/s x links of "
-            f"forwarding (rate x hops), above the {budget / 1e9:.2f} this machine's "
-            f"{os.cpu_count()} cores emulate faithfully with segmentation offload "
+            f"{traffic.n_flows} flows need about {work / 1e3:.0f}k packets/s x links of "
+            f"forwarding (rate / packet size x hops), above the {budget / 1e3:.0f}k this "
+            f"machine's {os.cpu_count()} cores emulate faithfully with segmentation offload "
             f"{'on' if offload else 'off'} (load average now {load:.1f}); lower the scale, "
             f"use fewer flows, or force it")
     return work, budget

@@ -98,8 +98,9 @@ def _wait_listening(p, intf):
     while b"listening on" not in seen:
         left = deadline - time.monotonic()
         if left <= 0 or p.poll() is not None:
+            tail = seen.decode(errors="replace")[-300:]
             raise EmulationError(f"tcpdump on {intf} did not start capturing within "
-                                 f"{LISTEN_TIMEOUT:.0f} s: {seen.decode(errors='replace')[-300:]!r}")
+                                 f"{LISTEN_TIMEOUT:.0f} s: {tail!r}")
         ready, _, _ = select.select([p.stderr], [], [], min(left, 0.5))
         if ready:
             chunk = os.read(p.stderr.fileno(), 4096)

@@ -94,7 +94,7 @@ def test_cpu_refusal_says_why(capsys, monkeypatch):
     """All-to-all at full scale: refused with the forwarding estimate against the cores."""
     monkeypatch.setattr(os, "geteuid", lambda: 1000)    # never reaches an emulation
     err = _one_line_error(*run(capsys, *LEAF_SPINE, "--traffic", "all-to-all", "--scale", "1"))
-    assert "240 flows need about" in err and "Gbit/s x links of forwarding (rate x hops)" in err
+    assert "240 flows need about" in err and "packets/s x links of forwarding" in err
     assert f"this machine's {os.cpu_count()} cores" in err
     assert "segmentation offload on" in err and "force it" in err
     # --force skips the estimate: the next refusal is the missing root, not the CPU.

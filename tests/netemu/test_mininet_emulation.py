@@ -100,15 +100,41 @@ def test_dmodk_routes_are_netemus_and_match_model():
 
 
 def test_offload_at_100_mbit():
-    """Segmentation offload on at 100 Mbit/s: k=4 fat-tree permutation within 5%."""
+    """Segmentation offload on at 100 Mbit/s: leaf-spine and k=4 fat-tree, permutation and
+    all-to-all within 5% (all-to-all with its ACK load counted)."""
+    res = run_scenario(RUN, f"""
+        for name, G in (("leaf-spine", leaf_spine()), ("fat-tree", fat_tree())):
+            with Emulation(G, scale={scale_for(100)}, routing="hash") as em:
+                assert em.spec["offload"]
+                measure(em, T.permutation(G, seed=2), name + " permutation 100M offload")
+                measure(em, T.all_to_all(G), name + " all-to-all 100M offload", count_acks=True)
+    """, timeout=400)
+    assert len(res) == 4
+    for r in res:
+        _check_agg(r)
+        assert r["offload"]
+
+
+def test_offload_at_1_gbit():
+    """1 Gbit/s with offload: one flow through the k=4 core, and four flows between leaves.
+
+    Larger traffic at 1 Gbit/s is refused on two cores (rate x hops over the budget).
+    """
     res = run_scenario(RUN, f"""
         G = fat_tree()
-        with Emulation(G, scale={scale_for(100)}, routing="hash") as em:
-            assert em.spec["offload"]
-            measure(em, T.permutation(G, seed=2), "fat-tree permutation 100M offload")
-    """)
-    _check_agg(res[0])
-    assert res[0]["offload"]
+        with Emulation(G, scale={scale_for(1000)}) as em:
+            r = measure(em, T.Traffic(["n0", "n15"], [0], [1], name="one flow"), "one flow 1G")
+            emit({{"label": "one flow vs link", "offload": em.spec["offload"],
+                   "ratio": r.measured_rates[0] * em.scale / (1e9 / 8 * TCP_GOODPUT)}})
+        G = leaf_spine()
+        with Emulation(G, scale={scale_for(1000)}, routing="hash") as em:
+            tr = T.Traffic(["n0", "n4", "n8", "n12"], [0, 1, 2, 3], [1, 2, 3, 0], name="ring")
+            measure(em, tr, "four flows between leaves 1G")
+    """, timeout=300)
+    one, ratio, four = res
+    assert ratio["offload"] and four["offload"]
+    assert abs(ratio["ratio"] - 1) <= AGG_TOL, ratio
+    _check_agg(four)
 
 
 def test_one_flow_gets_its_links_tcp_goodput():
