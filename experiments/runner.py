@@ -148,8 +148,8 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     """Sweep, report (CSV + PNG per experiment), print the tables, write the summary.
 
     Returns ``{name: comparison rows}``.  ``out_dir/summary.csv`` holds every
-    comparison row of the experiments run; ``out_dir/summary.md`` the same as
-    a Markdown table.
+    comparison row of the experiments run, and the rows an earlier run there wrote
+    for the others; ``out_dir/summary.md`` the same as a Markdown table.
     """
     names = list(EXPERIMENTS) if names is None else list(dict.fromkeys(names))
     if not names:
@@ -167,10 +167,42 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
             print_comparison(module.TITLE, comparisons[n])
     summary = [{"experiment": n, **{k: r.get(k) for k in SUMMARY_FIELDS[1:]}}
                for n in names for r in comparisons[n]]
-    _write_summary(out_dir, summary)
+    kept = [r for r in _read_summary(out_dir) if r["experiment"] not in names]
+    order = {n: i for i, n in enumerate(EXPERIMENTS)}
+    _write_summary(out_dir, sorted(kept + summary, key=lambda r: order[r["experiment"]]))
     if not quiet:
         _print_totals(summary, out_dir)
     return comparisons
+
+
+def _read_summary(out_dir):
+    """Rows of an earlier ``summary.csv`` in ``out_dir`` (none if absent or of another layout).
+
+    Running some experiments replaces their rows and keeps the others', so that the summary
+    stays whole when one experiment is rerun.
+    """
+    try:
+        with open(Path(out_dir) / "summary.csv", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if tuple(reader.fieldnames or ()) != SUMMARY_FIELDS:
+                return []
+            rows = list(reader)
+    except FileNotFoundError:
+        return []
+    return [{k: _parse(v) if k in ("paper", "netemu", "error") else v for k, v in r.items()}
+            for r in rows if r["experiment"] in EXPERIMENTS]
+
+
+def _parse(text):
+    """A summary cell back to what was written: None, int, float or text."""
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _write_summary(out_dir, summary):

@@ -125,3 +125,21 @@ def test_python_m_experiments_runs_named_experiments(tmp_path, capsys):
     assert "EP step time" in out and "largest error" in out
     assert {p.name for p in tmp_path.iterdir()} == {
         f"{FAST}.csv", f"{FAST}.png", "summary.csv", "summary.md"}
+
+
+def test_rerunning_one_experiment_keeps_the_others_rows(tmp_path):
+    """summary.csv stays whole: a run replaces its experiments' rows, keeps the rest as written."""
+    import csv
+    runner.run([FAST, "storage_read"], jobs=1, out_dir=tmp_path, progress=False, quiet=True)
+    both = (tmp_path / "summary.csv").read_bytes(), (tmp_path / "summary.md").read_bytes()
+    runner.run(["storage_read"], jobs=1, out_dir=tmp_path, progress=False, quiet=True)
+    assert ((tmp_path / "summary.csv").read_bytes(), (tmp_path / "summary.md").read_bytes()) \
+        == both
+    runner.run([FAST], jobs=1, out_dir=tmp_path, progress=False, quiet=True)
+    assert (tmp_path / "summary.csv").read_bytes() == both[0]
+    rows = list(csv.DictReader(open(tmp_path / "summary.csv", newline="")))
+    # In the registry's order, each experiment's rows once.
+    names = [r["experiment"] for r in rows]
+    assert names == sorted(names, key=experiments.EXPERIMENTS.index)
+    assert names.count(FAST) == len(runner.run([FAST], jobs=1, out_dir=tmp_path / "alone",
+                                              progress=False, quiet=True)[FAST])
