@@ -102,7 +102,7 @@ OFFLOAD_ABOVE = 50e6
 #: without offload 16 flows x 6 links at 50 Mbit/s (182 k on 2 cores) stayed within 4%, at
 #: 100 Mbit/s (363 k) fell 9-23% short; with offload the 240-flow all-to-all at 100 Mbit/s
 #: (353 k) stayed within 5%, at 150 Mbit/s (530 k) fell 10-19% short, while 16 flows at
-#: 1 Gbit/s (96 k, large segments) stayed within 2%.
+#: 1 Gbit/s (89 k, large segments) stayed within 2%.
 PACKET_HOP_BUDGET_PER_CORE = {False: 100e3, True: 180e3}
 #: Bytes per packet on the wire for a full segment (MSS 1448 + TCP/IP/Ethernet headers).
 FRAME_BYTES = 1514
