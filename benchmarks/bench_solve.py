@@ -11,7 +11,7 @@ case of the same run (whole route + solve time over whole route + solve time).
 Each case runs in its own process so that its peak resident memory is its own.
 Times are printed with a ratio against a reference measured in the same run on
 the same data: one pass of resource loads over the case's FlowSet (a sparse
-matrix-vector product, ``netemu.solve.resource_load``), so the ratio says how
+matrix-vector product, ``netemu.solution.resource_load``), so the ratio says how
 many mat-vecs the whole route + solve costs, whatever the machine's speed.
 
 Usage: python benchmarks/bench_solve.py [CASE ...]     (default: all cases)
@@ -45,10 +45,10 @@ def _case(name):
 
     from netemu.graph import endpoints
     from netemu.routing import natural_key, route
-    from netemu.solve import resource_load
+    from netemu.solution import resource_load
     from netemu import flow
     from netemu.traffic import all_to_all, shift
-    from topologies import preset
+    from netemu.topologies import preset
 
     mode = name.rsplit("-", 1)[1]
     if name == "mpft-16384-spray":
@@ -106,9 +106,9 @@ def _case(name):
 
 def _factored_case(name):
     from netemu import solve
-    from netemu.solve import FactoredSolution
+    from netemu.solution import FactoredSolution
     from netemu.traffic import all_to_all
-    from topologies import preset
+    from netemu.topologies import preset
 
     t0 = time.perf_counter()
     G = preset("isca-mpft")

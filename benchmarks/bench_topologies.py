@@ -19,7 +19,7 @@ CASES = ["isca-mpft", "isca-ft3", "isca-dragonfly", "isca-slimfly", "fire-flyer-
 _CHILD = r"""
 import json, resource, sys, time
 import networkx as nx
-from topologies.presets import preset
+from netemu.topologies.presets import preset
 name = sys.argv[1]
 t0 = time.perf_counter(); G = preset(name); t_build = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -33,7 +33,7 @@ import numpy as np
 
 from netemu import flow as _flow
 from netemu.errors import ParameterError
-from netemu.solve import SATURATED
+from netemu.solution import SATURATED
 
 from .metrics import bus_factor
 from .paths import PathModel

@@ -1,6 +1,6 @@
 """Experiments that reproduce the papers' plots and tables on the flow-level backend.
 
-Run them with ``python3 -m experiments`` (all of them) or
+Run them with ``python3 -m netemu.experiments`` (all of them) or
 ``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS]``
 (:mod:`experiments.runner`).
 

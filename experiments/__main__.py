@@ -1,4 +1,4 @@
-"""``python3 -m experiments [NAME ...] [--jobs N] [--scheduler ADDRESS] [--out DIR]``.
+"""``python3 -m netemu.experiments [NAME ...] [--jobs N] [--scheduler ADDRESS] [--out DIR]``.
 
 Without names: every experiment (``netemu experiments run --all``).  Each
 writes results/NAME.csv and results/NAME.png and prints paper against netemu;

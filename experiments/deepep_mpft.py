@@ -8,8 +8,8 @@ server, to the GPU with its own local index there, which forwards it over NVLink
 the busiest GPU's network bytes over the stage's time.
 """
 
-from experiments.published import ISCA_FIG7
-from experiments.support import GB, cluster, compare_row, line_plot, write_rows
+from netemu.experiments.published import ISCA_FIG7
+from netemu.experiments.support import GB, cluster, compare_row, line_plot, write_rows
 
 NAME = "deepep_mpft"
 TITLE = "ISCA Fig. 7: DeepEP on MPFT, 4,096 tokens per GPU"
@@ -21,7 +21,7 @@ def points():
 
 
 def run_point(point):
-    from collectives import run
+    from netemu.collectives import run
     r = run(cluster("deepseek-v3-cluster", fabric="mpft"), "moe", "deepep", point["gpus"], None)
     i = r.info
     return [{"gpus": point["gpus"], "stage": st,

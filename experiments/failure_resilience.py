@@ -35,8 +35,8 @@ FABRICS = ("MPFT", "MRFT", "FT3")
 @functools.lru_cache(maxsize=None)
 def fabric(name):
     """One of :data:`FABRICS`, built once per process."""
-    from topologies.fat_tree import three_layer_fat_tree
-    from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
+    from netemu.topologies.fat_tree import three_layer_fat_tree
+    from netemu.topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
 
     if name == "MPFT":
         return multi_plane_fat_tree(4, 8, servers=32)
@@ -135,7 +135,7 @@ def plot(rows, path):
 
 def report(rows, out_dir):
     """CSV and plot; the comparison rows carry netemu's figures only (no paper values)."""
-    from experiments.support import write_rows
+    from netemu.experiments.support import write_rows
 
     intact = {r["fabric"]: r["throughput_GBps"] for r in rows
               if r["scenario"] == "links" and r["failed"] == 0}

@@ -8,9 +8,9 @@ so its double binary tree crosses the inter-zone switches.  Calibration as in
 ``hfreduce_vs_nccl``.
 """
 
-from experiments.published import FF_FIG7A_SIZE, FF_FIG7B
-from experiments.support import GB, compare_row, line_plot, write_rows
-from experiments.hfreduce_vs_nccl import ff_cluster
+from netemu.experiments.published import FF_FIG7A_SIZE, FF_FIG7B
+from netemu.experiments.support import GB, compare_row, line_plot, write_rows
+from netemu.experiments.hfreduce_vs_nccl import ff_cluster
 
 NAME = "hfreduce_nvlink"
 TITLE = "Fire-Flyer Fig. 7b: HFReduce with NVLink, 186 MiB"
@@ -25,7 +25,7 @@ def points():
 
 
 def _ranks(G, n, zones):
-    from collectives.ranks import by_server, cluster_gpus
+    from netemu.collectives.ranks import by_server, cluster_gpus
     servers = by_server(cluster_gpus(G))
     per_server = len(servers[0][1])
     k = n // per_server
@@ -43,7 +43,7 @@ def _zone(G, server):
 
 
 def run_point(point):
-    from collectives import run
+    from netemu.collectives import run
     G = ff_cluster()
     r = run(G, "allreduce", "hfreduce-nvlink", _ranks(G, point["gpus"], point["zones"]), SIZE)
     return [{"gpus": point["gpus"], "zones": point["zones"], "size_bytes": SIZE,

@@ -9,8 +9,8 @@ directions (:func:`topologies.servers.limit_shared_root_ports`).  The paper does
 say whether it plots algbw or busbw; netemu compares algbw.
 """
 
-from experiments.published import FF_FIG7A, FF_FIG7A_SIZE
-from experiments.support import GB, cluster, compare_row, line_plot, write_rows
+from netemu.experiments.published import FF_FIG7A, FF_FIG7A_SIZE
+from netemu.experiments.support import GB, cluster, compare_row, line_plot, write_rows
 
 NAME = "hfreduce_vs_nccl"
 TITLE = "Fire-Flyer Fig. 7a: HFReduce vs NCCL allreduce, 186 MiB"
@@ -20,7 +20,7 @@ ALGORITHMS = ("hfreduce", "nccl")
 
 
 def ff_cluster():
-    from topologies.servers import limit_shared_root_ports
+    from netemu.topologies.servers import limit_shared_root_ports
     return cluster("fire-flyer-2-cluster", limit_shared_root_ports)
 
 
@@ -29,7 +29,7 @@ def points():
 
 
 def run_point(point):
-    from collectives import run
+    from netemu.collectives import run
     r = run(ff_cluster(), "allreduce", point["algorithm"], point["gpus"], SIZE)
     return [{"gpus": point["gpus"], "algorithm": point["algorithm"],
              "runs": r.info.get("nccl_choice", r.algorithm), "size_bytes": SIZE,

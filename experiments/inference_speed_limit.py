@@ -9,8 +9,8 @@ non-blocking two-layer fat-tree (every copy over the network), and the 72 GPUs o
 a GB200 NVL72 domain at 900 GB/s.  TPOT = 61 layers x 2 micro-batches x one step.
 """
 
-from experiments.published import ISCA_INFERENCE
-from experiments.support import compare_row, write_rows
+from netemu.experiments.published import ISCA_INFERENCE
+from netemu.experiments.support import compare_row, write_rows
 
 NAME = "inference_speed_limit"
 TITLE = "ISCA §2.3.2: EP step time and TPOT bound"
@@ -28,16 +28,16 @@ def points():
 
 def _graph(system):
     if system == "scale-out":
-        from topologies.fat_tree import two_layer_fat_tree
-        from topologies.hardware import CX7_400G
+        from netemu.topologies.fat_tree import two_layer_fat_tree
+        from netemu.topologies.hardware import CX7_400G
         return two_layer_fat_tree(16, link_bandwidth=CX7_400G.bandwidth), SCALE_OUT_DEVICES
-    from topologies.hardware import GB200_NVL72
-    from topologies.servers import scale_up_domain
+    from netemu.topologies.hardware import GB200_NVL72
+    from netemu.topologies.servers import scale_up_domain
     return scale_up_domain(), GB200_NVL72.gpus
 
 
 def run_point(point):
-    from collectives import run
+    from netemu.collectives import run
     G, n = _graph(point["system"])
     r = run(G, "moe", "rdma", n, None, tokens=TOKENS, hidden=HIDDEN, topk=ROUTED, shared=SHARED,
             experts=n, node_limit=None, token_routing="balanced")

@@ -14,8 +14,8 @@ difference, which the endpoint figure cancels out of: it isolates what the fabri
 (two switches and two fabric cables).  Nothing is fitted: errors are what they are.
 """
 
-from experiments.published import ISCA_TABLE5_US
-from experiments.support import compare_row, write_rows
+from netemu.experiments.published import ISCA_TABLE5_US
+from netemu.experiments.support import compare_row, write_rows
 
 NAME = "latency"
 TITLE = "ISCA Table 5: 64 B end-to-end latency from per-hop latencies"
@@ -33,12 +33,12 @@ def points():
 def _graph_and_path(transport, placement):
     import networkx as nx
 
-    from topologies.latency import annotate
+    from netemu.topologies.latency import annotate
     if transport == "nvlink":
-        from topologies.servers import h800_server
+        from netemu.topologies.servers import h800_server
         G = annotate(h800_server("n0"))
         return G, nx.shortest_path(G, "n0/gpu0", "n0/gpu1")
-    from topologies.fat_tree import two_layer_fat_tree
+    from netemu.topologies.fat_tree import two_layer_fat_tree
     G = annotate(two_layer_fat_tree(4, medium="ethernet" if transport == "roce" else "ib"))
     # radix 4: two servers per leaf, n0 and n1 on leaf0, n2 on leaf1.
     dst = "n1" if placement == "same leaf" else "n2"
@@ -47,7 +47,7 @@ def _graph_and_path(transport, placement):
 
 def run_point(point):
     from netemu.graph import SWITCH_ROLES
-    from topologies.latency import ENDPOINT_OVERHEAD, path_latency, transport
+    from netemu.topologies.latency import ENDPOINT_OVERHEAD, path_latency, transport
     G, path = _graph_and_path(point["transport"], point["placement"])
     total = path_latency(G, path)
     kind = transport(G, path)

@@ -7,8 +7,8 @@ right NIC).  The paper's bars are not recovered, only its finding that the two
 are "very similar"; netemu compares the MPFT/MRFT ratio with 1.
 """
 
-from experiments.published import ISCA_FIG5_GPUS, ISCA_FIG5_RATIO, ISCA_FIG5_SIZES
-from experiments.support import GB, cluster, compare_row, line_plot, write_rows
+from netemu.experiments.published import ISCA_FIG5_GPUS, ISCA_FIG5_RATIO, ISCA_FIG5_SIZES
+from netemu.experiments.support import GB, cluster, compare_row, line_plot, write_rows
 
 NAME = "mpft_vs_mrft_alltoall"
 TITLE = "ISCA Fig. 5: all-to-all on MPFT vs MRFT (NCCL with PXN)"
@@ -21,7 +21,7 @@ def points():
 
 
 def run_point(point):
-    from collectives import run
+    from netemu.collectives import run
     G = cluster("deepseek-v3-cluster", fabric=point["fabric"])
     r = run(G, "alltoall", "nccl", point["gpus"], point["size"])
     return [{"gpus": point["gpus"], "size_bytes": point["size"], "fabric": point["fabric"],

@@ -28,8 +28,8 @@ from pathlib import Path
 from netemu.errors import ExperimentError, ParameterError
 from netemu.io import write_atomically
 
-from experiments import EXPERIMENTS
-from experiments.common import print_comparison
+from netemu.experiments import EXPERIMENTS
+from netemu.experiments.common import print_comparison
 
 __all__ = ["load", "tasks", "run_task", "sweep", "run", "SUMMARY_FIELDS"]
 
@@ -44,7 +44,7 @@ def load(name):
     """The experiment module ``name`` (ParameterError naming the allowed ones otherwise)."""
     if name not in EXPERIMENTS:
         raise ParameterError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(f"experiments.{name}")
+    return importlib.import_module(f"netemu.experiments.{name}")
 
 
 def tasks(names):

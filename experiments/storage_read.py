@@ -32,8 +32,8 @@ import math
 
 import numpy as np
 
-from experiments.published import FF_STORAGE_READ
-from experiments.support import compare_row, write_rows
+from netemu.experiments.published import FF_STORAGE_READ
+from netemu.experiments.support import compare_row, write_rows
 
 NAME = "storage_read"
 TITLE = "Fire-Flyer §VI-B: storage read bandwidth"
@@ -52,7 +52,7 @@ def points():
 
 
 def _network():
-    from experiments.support import cluster
+    from netemu.experiments.support import cluster
     return cluster("fire-flyer-2")
 
 

@@ -13,7 +13,7 @@ __all__ = ["cluster", "write_rows", "compare_row", "line_plot", "GB"]
 
 @functools.lru_cache(maxsize=4)
 def _preset(name, params):
-    from topologies.presets import preset
+    from netemu.topologies.presets import preset
     return preset(name, **dict(params))
 
 

@@ -13,12 +13,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from experiments.common import relative_error  # noqa: E402
-from experiments.published import FF_TABLE3, ISCA_TABLE3  # noqa: E402
-from experiments.support import write_rows  # noqa: E402
+from netemu.experiments.common import relative_error  # noqa: E402
+from netemu.experiments.published import FF_TABLE3, ISCA_TABLE3  # noqa: E402
+from netemu.experiments.support import write_rows  # noqa: E402
 from netemu.plot import save_figure  # noqa: E402
-from topologies.presets import preset  # noqa: E402
-from topologies.summary import summary  # noqa: E402
+from netemu.topologies.presets import preset  # noqa: E402
+from netemu.topologies.summary import summary  # noqa: E402
 
 NAME = "topology_cost"
 TITLE = "ISCA Table 3 / Fire-Flyer Table III: network size and cost"

@@ -11,7 +11,7 @@ from .errors import (GraphError, GraphFileError, NetemuError, ParameterError, Ro
 from .failures import fail
 from .graph import endpoints, switches, validate
 from .io import load, save
-from .solve import Solution, solve
+from .solution import Solution, solve
 from .units import GB, GBps, GiB, GiBps, KiB, MiB, gbps, parse_size
 
 __version__ = "0.1.0"

@@ -347,7 +347,7 @@ def ack_aware_rates(solution, ack_paths=None, ratio=ACK_RATIO):
 
     Parameters
     ----------
-    solution : netemu.solve.Solution
+    solution : netemu.solution.Solution
         A solve of single-path flows (explicit paths, or d-mod-k).
     ack_paths : list of node lists, optional
         The path of flow ``i``'s ACKs, from its destination to its source;
@@ -368,7 +368,7 @@ def ack_aware_rates(solution, ack_paths=None, ratio=ACK_RATIO):
 
     >>> from netemu.graph import new_graph, add_link
     >>> from netemu.traffic import all_to_all
-    >>> from netemu.solve import solve
+    >>> from netemu.solution import solve
     >>> G = new_graph("pair", {})
     >>> G.add_node("sw", role="switch")
     >>> for h in ("n0", "n1"):
@@ -428,7 +428,7 @@ def cpu_estimate(G, traffic, scale, offload, paths=None):
     the links it crosses, summed; and :data:`PACKET_HOP_BUDGET_PER_CORE` times
     the cores.
     """
-    from ..solve import solve
+    from ..solution import solve
     sol = solve(G, traffic, paths if paths is not None else "hash")
     fs = sol.routes.flowset
     hops = np.zeros(fs.n_flows)
@@ -725,7 +725,7 @@ class Emulation:
         -------
         EmulationResult
         """
-        from ..solve import solve
+        from ..solution import solve
         self._running()
         if not isinstance(traffic, Traffic):
             raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
@@ -847,7 +847,7 @@ class EmulationResult:
 
     Attributes
     ----------
-    measured, predicted : netemu.solve.Solution
+    measured, predicted : netemu.solution.Solution
         ``measured`` has the solver's type, with the measured per-flow goodput
         (scaled back to the graph's units, bytes/s) as ``rates``; ``predicted``
         is :func:`netemu.solve` on the kernel-read paths (data only).
@@ -864,7 +864,7 @@ class EmulationResult:
 
     def __init__(self, traffic, predicted, measured_rates, paths, sports, em, duration, warmup,
                  load, with_acks=None):
-        from ..solve import Solution
+        from ..solution import Solution
         self.traffic = traffic
         self.predicted = predicted
         self.predicted_without_acks = predicted.rates * TCP_GOODPUT

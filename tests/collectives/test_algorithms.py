@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-import collectives
-from collectives import build, run
-from collectives.moe import moe_traffic, token_destinations
-from collectives.paths import PathModel
-from collectives.ranks import double_binary_tree, ring_orders, tree_depth
+import netemu.collectives as collectives
+from netemu.collectives import build, run
+from netemu.collectives.moe import moe_traffic, token_destinations
+from netemu.collectives.paths import PathModel
+from netemu.collectives.ranks import double_binary_tree, ring_orders, tree_depth
 from netemu.errors import ParameterError
 from netemu.routing import server_key
 from netemu.units import MiB
-from topologies.clusters import cluster
-from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
-from topologies.servers import h800_server, pcie_a100_server
+from netemu.topologies.clusters import cluster
+from netemu.topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
+from netemu.topologies.servers import h800_server, pcie_a100_server
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_pxn_makes_multi_plane_alltoall_match_multi_rail(mpft, mrft):
 
 
 def test_nccl_choice_follows_its_cost_model(mpft):
-    from collectives.nccl import predicted_times
+    from netemu.collectives.nccl import predicted_times
     for n, size in ((32, 64 * MiB), (32, 64 * 1024)):
         ring = run(mpft, "allreduce", "ring", n, size)
         t = predicted_times(ring.peak_busbw, n, n // 8, size, "nvlink")
@@ -146,7 +146,7 @@ def test_nccl_choice_follows_its_cost_model(mpft):
 
 
 def test_nccl_model_prefers_tree_at_scale_for_latency():
-    from collectives.nccl import predicted_times
+    from netemu.collectives.nccl import predicted_times
     small = predicted_times(10e9, 16, 2, 2**27)
     big = predicted_times(10e9, 1024, 128, 2**27)
     assert small["ring"] < small["tree"] and big["tree"] < big["ring"]

@@ -29,7 +29,7 @@ def test_json_rows(capsys):
 
 
 def test_range_ends_on_the_last_value():
-    from netemu.cli_bench import parse_range, _gpu_count
+    from netemu.cli.bench import parse_range, _gpu_count
     assert parse_range("16:1440", "gpus", _gpu_count) == [16, 32, 64, 128, 256, 512, 1024, 1440]
     assert parse_range("8,24", "gpus", _gpu_count) == [8, 24]
 
@@ -67,7 +67,7 @@ def _bench_json(capsys, *extra):
 
 def test_failed_links_slow_the_collective_down(capsys):
     from netemu.graph import is_switch
-    from topologies.presets import preset
+    from netemu.topologies.presets import preset
 
     G = preset("fire-flyer-2-cluster")
     fabric_links = sum(1 for u, v in G.edges() if is_switch(G, u) and is_switch(G, v))

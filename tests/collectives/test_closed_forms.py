@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-import collectives
-from collectives import run
+import netemu.collectives as collectives
+from netemu.collectives import run
 from netemu.graph import add_link, new_graph
 from netemu.units import GiB, MiB
-from topologies import preset
-from topologies.fat_tree import two_layer_fat_tree
-from topologies.hardware import CX7_400G, GB200_NVL72
-from topologies.servers import scale_up_domain
+from netemu.topologies import preset
+from netemu.topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.hardware import CX7_400G, GB200_NVL72
+from netemu.topologies.servers import scale_up_domain
 
 
 def ring_of_switches(n, link_bw, host_bw):

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from experiments import (deepep_mpft, hfreduce_nvlink, hfreduce_vs_nccl, inference_speed_limit,
+from netemu.experiments import (deepep_mpft, hfreduce_nvlink, hfreduce_vs_nccl, inference_speed_limit,
                          mpft_vs_mrft_alltoall)
 
 MODULES = [hfreduce_vs_nccl, hfreduce_nvlink, mpft_vs_mrft_alltoall, deepep_mpft,
@@ -44,7 +44,7 @@ def test_hfreduce_beats_nccl_at_a_point():
 
 
 def test_cross_zone_job_spans_both_zones():
-    from experiments.hfreduce_nvlink import _ranks, _zone
+    from netemu.experiments.hfreduce_nvlink import _ranks, _zone
     G = hfreduce_vs_nccl.ff_cluster()
     ranks = _ranks(G, 128, "cross")
     zones = {_zone(G, r.split("/")[0]) for r in ranks}

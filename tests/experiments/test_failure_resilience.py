@@ -2,8 +2,8 @@
 
 import csv
 
-from experiments import failure_resilience as fr
-from experiments.runner import run
+from netemu.experiments import failure_resilience as fr
+from netemu.experiments.runner import run
 
 
 def test_failure_resilience_writes_csv_and_png(tmp_path, monkeypatch):

@@ -4,9 +4,9 @@ import csv
 
 import pytest
 
-from experiments import latency as m
-from experiments.published import ISCA_TABLE5_US
-from topologies import latency as L
+from netemu.experiments import latency as m
+from netemu.experiments.published import ISCA_TABLE5_US
+from netemu.topologies import latency as L
 
 
 @pytest.fixture(scope="module")

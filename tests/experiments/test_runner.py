@@ -5,8 +5,8 @@ import types
 
 import pytest
 
-import experiments
-from experiments import runner
+import netemu.experiments as experiments
+from netemu.experiments import runner
 from netemu.cli import main as cli
 from netemu.errors import ExperimentError, ParameterError
 
@@ -63,7 +63,7 @@ def test_library_rejects_bad_jobs():
 @pytest.fixture
 def broken(monkeypatch):
     """A registered experiment whose second point raises."""
-    m = types.ModuleType("experiments.broken")
+    m = types.ModuleType("netemu.experiments.broken")
     m.NAME, m.TITLE = "broken", "fails at one point"
     m.points = lambda: [{"k": 0}, {"k": 1}, {"k": 2}]
 
@@ -74,7 +74,7 @@ def broken(monkeypatch):
 
     m.run_point = run_point
     m.report = lambda rows, out_dir: []
-    monkeypatch.setitem(sys.modules, "experiments.broken", m)
+    monkeypatch.setitem(sys.modules, "netemu.experiments.broken", m)
     monkeypatch.setattr(experiments, "EXPERIMENTS", experiments.EXPERIMENTS + ["broken"])
     monkeypatch.setattr(runner, "EXPERIMENTS", experiments.EXPERIMENTS)
     return m
@@ -119,7 +119,7 @@ def test_serial_pool_and_dask_give_identical_results(tmp_path):
 
 
 def test_python_m_experiments_runs_named_experiments(tmp_path, capsys):
-    from experiments.__main__ import main
+    from netemu.experiments.__main__ import main
     assert main([FAST, "--out", str(tmp_path), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "EP step time" in out and "largest error" in out

@@ -5,9 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-from experiments import storage_read as m
+from netemu.experiments import storage_read as m
 from netemu.errors import ParameterError
-from topologies.hardware import CX6_200G
+from netemu.topologies.hardware import CX6_200G
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_report_writes_files_and_compares_against_the_paper(monkeypatch, tmp_pat
     assert (tmp_path / "storage_read.png").stat().st_size > 0
     with open(tmp_path / "storage_read.csv", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == len(rows)
-    from experiments.published import FF_STORAGE_READ
+    from netemu.experiments.published import FF_STORAGE_READ
     assert [c["paper"] for c in cmp] == [FF_STORAGE_READ["bound_TBps"],
                                          FF_STORAGE_READ["measured_TBps"],
                                          FF_STORAGE_READ["measured_TBps"]]

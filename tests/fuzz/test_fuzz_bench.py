@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from netemu.io import save
 from tests.fuzz.test_fuzz_cli import _run
-from topologies.clusters import cluster
-from topologies.fat_tree import two_layer_fat_tree
-from topologies.hardware import CX6_200G
-from topologies.servers import pcie_a100_server
+from netemu.topologies.clusters import cluster
+from netemu.topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.hardware import CX6_200G
+from netemu.topologies.servers import pcie_a100_server
 
 _DIR = tempfile.mkdtemp(prefix="netemu-bench-fuzz-")
 _CLUSTER = os.path.join(_DIR, "c.json")
@@ -44,7 +44,7 @@ _GOOD = {"--cluster": [_CLUSTER], "--gpus": ["2", "8", "16", "8:32", "8,16"],
 
 
 def _pairs():
-    import collectives
+    import netemu.collectives as collectives
     return [(c, a) for c, algos in collectives.ALGORITHMS.items()
             for a in list(algos) + (["nccl"] if c != "moe" else [])]
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from netemu.cli import main
 from netemu.io import save
-from topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.fat_tree import two_layer_fat_tree
 
 _DIR = tempfile.mkdtemp(prefix="netemu-cli-fuzz-")
 _GRAPH = os.path.join(_DIR, "g.json")

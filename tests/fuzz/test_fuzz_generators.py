@@ -5,10 +5,10 @@ from hypothesis import strategies as st
 
 from netemu.errors import NetemuError
 from netemu.graph import validate
-from topologies.dragonfly import dragonfly
-from topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
-from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
-from topologies.slim_fly import slim_fly
+from netemu.topologies.dragonfly import dragonfly
+from netemu.topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
+from netemu.topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
+from netemu.topologies.slim_fly import slim_fly
 
 from .strategies import odd_values, small_counts
 

@@ -12,7 +12,7 @@ from netemu.failures import fail
 from netemu.graph import validate
 from netemu.io import load, save
 from netemu.traffic import from_csv
-from topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.fat_tree import two_layer_fat_tree
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow,

@@ -31,7 +31,7 @@ needs_mininet = [pytest.mark.mininet,
 PRELUDE = textwrap.dedent("""
     import json, os, sys, time
     sys.path.insert(0, %r)
-    from topologies import two_layer_fat_tree, three_layer_fat_tree
+    from netemu.topologies import two_layer_fat_tree, three_layer_fat_tree
     from netemu import traffic as T
     from netemu.backends.mininet import Emulation, TCP_GOODPUT
     def leaf_spine():

@@ -6,8 +6,8 @@ import pytest
 from netemu import traffic as T
 from netemu.backends.mininet import ACK_RATIO, MTU, ack_aware_rates
 from netemu.errors import ParameterError
-from netemu.solve import solve
-from topologies import two_layer_fat_tree
+from netemu.solution import solve
+from netemu.topologies import two_layer_fat_tree
 
 from .test_routing import leaf_spine
 

@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from netemu.cli import main
-from netemu.cli_emulate import RUN_MARK, failure_lines
+from netemu.cli.emulate import RUN_MARK, failure_lines
 
 from .mininet_support import ROOT, needs_mininet, nothing_left, scale_for  # noqa: F401
 
@@ -112,7 +112,7 @@ def test_split_disconnected_names_cut_pairs_and_keeps_ports():
     from netemu import fail, traffic as T
     from netemu.backends.mininet import build_spec, emulated_graph, split_disconnected
     from netemu.routing import DEFAULT_SPORT_BASE
-    from topologies import two_layer_fat_tree
+    from netemu.topologies import two_layer_fat_tree
 
     G = two_layer_fat_tree(leaves=4, spines=2, hosts_per_leaf=4)
     tr = T.all_to_all(G)
@@ -240,7 +240,7 @@ class TestAsRoot:
     def test_failed_link_matches_model_and_carries_nothing(self):
         """leaf0--spine0 failed: built without it, no flow crosses it, aggregate within 5%."""
         from netemu import traffic as T
-        from topologies import two_layer_fat_tree
+        from netemu.topologies import two_layer_fat_tree
         doc = _json_run(*LEAF_SPINE, "--traffic", "permutation", "--seed", "1",
                         "--scale", scale_for(20), "--fail-link", "leaf0--spine0")
         assert doc["failures"]["failed_links"] == ["leaf0--spine0"]
@@ -255,7 +255,7 @@ class TestAsRoot:
 
     def test_failed_switch_lists_disconnected_pairs(self):
         from netemu import traffic as T
-        from topologies import two_layer_fat_tree
+        from netemu.topologies import two_layer_fat_tree
         doc = _json_run(*LEAF_SPINE, "--traffic", "permutation", "--seed", "1",
                         "--scale", scale_for(20), "--fail-switch", "leaf3")
         G = two_layer_fat_tree(leaves=4, spines=2, hosts_per_leaf=4)

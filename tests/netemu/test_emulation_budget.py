@@ -9,7 +9,7 @@ from netemu import traffic as T
 from netemu.backends.mininet import (FRAME_BYTES, PACKET_HOP_BUDGET_PER_CORE, TSO_MAX_BYTES,
                                      check_can_emulate, cpu_estimate, packet_bytes)
 from netemu.errors import ParameterError
-from topologies import three_layer_fat_tree, two_layer_fat_tree
+from netemu.topologies import three_layer_fat_tree, two_layer_fat_tree
 
 
 def test_packet_sizes_follow_tso_autosizing():

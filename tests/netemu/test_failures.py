@@ -12,8 +12,8 @@ from netemu.errors import GraphError, ParameterError, RoutingError
 from netemu.failures import apply_cli_failures, cli_failures, fail
 from netemu.graph import endpoints, validate
 from netemu.traffic import Traffic, all_to_all
-from topologies.fat_tree import two_layer_fat_tree
-from topologies.planes import multi_plane_fat_tree
+from netemu.topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.planes import multi_plane_fat_tree
 
 
 def test_fail_returns_a_degraded_copy_that_records_what_failed():

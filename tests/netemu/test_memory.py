@@ -6,8 +6,8 @@ from netemu import memory
 from netemu.errors import ParameterError
 from netemu.graph import add_link, new_graph
 from netemu.traffic import all_to_all
-from topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
-from topologies.planes import multi_plane_fat_tree
+from netemu.topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
+from netemu.topologies.planes import multi_plane_fat_tree
 
 
 def test_estimates_scale_with_the_request():

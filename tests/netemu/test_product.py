@@ -9,12 +9,12 @@ from netemu import ParameterError, RoutingError, solve
 from netemu import product
 from netemu.graph import endpoints
 from netemu.routing import natural_key
-from netemu.solve import SATURATED, FactoredSolution
+from netemu.solution import SATURATED, FactoredSolution
 from netemu.traffic import AllToAll, all_to_all
-from topologies.clusters import cluster
-from topologies.fat_tree import two_layer_fat_tree
-from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
-from topologies.servers import h800_server
+from netemu.topologies.clusters import cluster
+from netemu.topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
+from netemu.topologies.servers import h800_server
 
 TOPOLOGIES = {
     "mpft-2-planes": lambda: multi_plane_fat_tree(2, 8, servers=12),

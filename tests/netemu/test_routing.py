@@ -92,7 +92,7 @@ def _counted_fractions(G, s, d):
 
 
 def test_spray_fractions_equal_counted_paths_on_three_layer_fat_tree():
-    from topologies.fat_tree import three_layer_fat_tree
+    from netemu.topologies.fat_tree import three_layer_fat_tree
     G = three_layer_fat_tree(4)
     hosts = sorted(endpoints(G), key=natural_key)
     pairs = [(a, b) for a, b in itertools.product(hosts, hosts) if a != b]
@@ -164,7 +164,7 @@ def test_dmodk_on_leaf_spine_uses_spine_d_mod_s():
 
 
 def test_dmodk_on_three_layer_tree_follows_zahavi():
-    from topologies.fat_tree import three_layer_fat_tree
+    from netemu.topologies.fat_tree import three_layer_fat_tree
     k = 4
     G = three_layer_fat_tree(k)
     half = k // 2
@@ -259,7 +259,7 @@ def test_pxn_same_in_every_mode_and_same_server_stays_inside(mode):
 
 
 def test_pxn_on_multi_rail_moves_to_the_destination_rail():
-    from topologies.planes import multi_rail_fat_tree
+    from netemu.topologies.planes import multi_rail_fat_tree
     G = multi_rail_fat_tree(2, 4, servers=4)
     leaf = {n: next(m for m in G.adj[n] if G.nodes[m]["role"] == "leaf")
             for n in ("n0/nic0", "n0/nic1", "n1/nic1", "n3/nic1")}

@@ -5,7 +5,7 @@ import pytest
 
 from netemu.errors import GraphError, RoutingError
 from netemu.graph import add_link, new_graph
-from netemu.solve import solve
+from netemu.solution import solve
 from netemu.traffic import Traffic, all_to_all, incast, permutation, shift
 
 from .test_routing import leaf_spine, mpft
@@ -146,7 +146,7 @@ def test_unreachable_pairs_are_an_error_not_a_zero_rate():
 
 
 def test_all_to_all_on_multi_plane_fabric_with_pxn():
-    from topologies.planes import multi_plane_fat_tree
+    from netemu.topologies.planes import multi_plane_fat_tree
     P, k = 2, 4
     G = multi_plane_fat_tree(P, k, servers=4, link_bandwidth=1e9, intra_bandwidth=100e9)
     sol = solve(G, all_to_all(G))

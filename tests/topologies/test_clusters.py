@@ -3,13 +3,13 @@ import pytest
 
 from netemu.errors import ParameterError
 from netemu.graph import SWITCH_ROLES, validate
-from topologies import preset
-from topologies.clusters import cluster
-from topologies.fire_flyer import fire_flyer_2
-from topologies.hardware import H800_SXM
-from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
-from topologies.presets import DEEPSEEK_V3_GPUS
-from topologies.servers import h800_server, pcie_a100_server, server_gpus, server_nics
+from netemu.topologies import preset
+from netemu.topologies.clusters import cluster
+from netemu.topologies.fire_flyer import fire_flyer_2
+from netemu.topologies.hardware import H800_SXM
+from netemu.topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
+from netemu.topologies.presets import DEEPSEEK_V3_GPUS
+from netemu.topologies.servers import h800_server, pcie_a100_server, server_gpus, server_nics
 
 
 def _fabric_only(G):

@@ -8,12 +8,12 @@ import pytest
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches
 from netemu.units import gbps
-from topologies.cost import (DEFAULT_LAYOUT, PRICES, Layout, cable_price, cost, rack_assignment,
+from netemu.topologies.cost import (DEFAULT_LAYOUT, PRICES, Layout, cable_price, cost, rack_assignment,
                              switch_price)
-from topologies.dragonfly import dragonfly
-from topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
-from topologies.planes import multi_plane_fat_tree
-from topologies.slim_fly import slim_fly, slim_fly_delta
+from netemu.topologies.dragonfly import dragonfly
+from netemu.topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
+from netemu.topologies.planes import multi_plane_fat_tree
+from netemu.topologies.slim_fly import slim_fly, slim_fly_delta
 
 BW = gbps(400)
 GROUP = Layout(packing="group")

@@ -8,8 +8,8 @@ import pytest
 
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches, validate
-from topologies.dragonfly import dragonfly, group_cables
-from topologies.summary import endpoint_diameter
+from netemu.topologies.dragonfly import dragonfly, group_cables
+from netemu.topologies.summary import endpoint_diameter
 
 # (a, p, h, g): maximum-size, fewer groups (even and odd leftovers), the degenerate a = 1.
 CASES = [(4, 2, 2, None), (2, 1, 1, None), (4, 2, 2, 5), (4, 2, 2, 6), (5, 1, 3, 8),

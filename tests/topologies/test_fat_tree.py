@@ -9,8 +9,8 @@ import pytest
 
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches, validate
-from topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
-from topologies.hardware import QM8700
+from netemu.topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
+from netemu.topologies.hardware import QM8700
 
 
 def cable_degree(G, n):

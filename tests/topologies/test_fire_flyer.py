@@ -9,8 +9,8 @@ import pytest
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches, validate
 from netemu.units import gbps
-from topologies.fire_flyer import fire_flyer_2
-from topologies.hardware import QM8700, SwitchModel
+from netemu.topologies.fire_flyer import fire_flyer_2
+from netemu.topologies.hardware import QM8700, SwitchModel
 
 TOY8 = SwitchModel("toy-8", 8, gbps(100), "ethernet", "test")
 

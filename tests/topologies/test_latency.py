@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from netemu.errors import GraphError, ParameterError
-from topologies import latency as L
-from topologies.fat_tree import two_layer_fat_tree
-from topologies.servers import h800_server
+from netemu.topologies import latency as L
+from netemu.topologies.fat_tree import two_layer_fat_tree
+from netemu.topologies.servers import h800_server
 
 FIGURES = [L.PROPAGATION, L.IB_HDR_SWITCH, L.IB_NDR_SWITCH, L.ETHERNET_400G_SWITCH,
            L.IB_ADAPTER, L.ROCE_ADAPTER, L.NVLINK_COPY]

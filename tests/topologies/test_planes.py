@@ -8,8 +8,8 @@ import pytest
 
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches, validate
-from topologies.hardware import H800_SXM
-from topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
+from netemu.topologies.hardware import H800_SXM
+from netemu.topologies.planes import multi_plane_fat_tree, multi_rail_fat_tree
 
 
 def role_nodes(G, role):

@@ -2,11 +2,11 @@
 
 import pytest
 
-from experiments.published import FF_TABLE3, ISCA_TABLE3
+from netemu.experiments.published import FF_TABLE3, ISCA_TABLE3
 from netemu.errors import ParameterError
 from netemu.graph import validate
-from topologies import preset, summary
-from topologies.presets import PRESETS, slim_fly_for_radix
+from netemu.topologies import preset, summary
+from netemu.topologies.presets import PRESETS, slim_fly_for_radix
 
 SMALL = ["isca-ft2", "fire-flyer-2", "ff-pcie-3layer", "ff-dgx-3layer"]
 

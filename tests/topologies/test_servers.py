@@ -9,9 +9,9 @@ import pytest
 from netemu.errors import NetemuError, ParameterError
 from netemu.graph import SERVER_ROLES, validate
 from netemu.io import load, save
-from topologies.hardware import (A100_NVLINK, A100_PCIE, A100_PCIE_NIC_SOCKET, CX6_200G, CX7_400G,
+from netemu.topologies.hardware import (A100_NVLINK, A100_PCIE, A100_PCIE_NIC_SOCKET, CX6_200G, CX7_400G,
                                  DGX_A100, H800_HOST, H800_SXM, PCIE4_X16, ROME_XGMI)
-from topologies.servers import (dgx_a100_server, draw_server, h800_server, p2p_limit,
+from netemu.topologies.servers import (dgx_a100_server, draw_server, h800_server, p2p_limit,
                                 pcie_a100_server, server_gpus, server_nics)
 
 BUILDERS = {

@@ -8,9 +8,9 @@ import pytest
 
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches, validate
-from topologies.slim_fly import (GaloisField, _mms_generators, _ring_generators, prime_power,
+from netemu.topologies.slim_fly import (GaloisField, _mms_generators, _ring_generators, prime_power,
                                  slim_fly, slim_fly_delta)
-from topologies.summary import endpoint_diameter
+from netemu.topologies.summary import endpoint_diameter
 
 PRIME_POWERS = [3, 4, 5, 7, 8, 9, 11, 13, 16, 17, 19]
 NOT_PRIME_POWERS = [12, 15, 20, 21, 24, 28]

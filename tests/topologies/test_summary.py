@@ -7,11 +7,11 @@ import pytest
 
 from netemu.graph import add_link, endpoints, new_graph, switches
 from netemu.units import gbps
-from topologies.dragonfly import dragonfly
-from topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
-from topologies.planes import multi_plane_fat_tree
-from topologies.slim_fly import slim_fly
-from topologies.summary import bisection_bandwidth, endpoint_diameter, fabric_parts, summary
+from netemu.topologies.dragonfly import dragonfly
+from netemu.topologies.fat_tree import three_layer_fat_tree, two_layer_fat_tree
+from netemu.topologies.planes import multi_plane_fat_tree
+from netemu.topologies.slim_fly import slim_fly
+from netemu.topologies.summary import bisection_bandwidth, endpoint_diameter, fabric_parts, summary
 
 BW = gbps(400)
 

@@ -43,10 +43,10 @@ import signal
 import subprocess
 import sys
 
-from .cli_solve import load_topology, make_traffic, split_options
-from .errors import EmulationError, ParameterError
-from .failures import FAIL_OPTIONS
-from .graph import is_switch
+from .solve import load_topology, make_traffic, split_options
+from ..errors import EmulationError, ParameterError
+from ..failures import FAIL_OPTIONS
+from ..graph import is_switch
 
 _FLAGS = ("json", "cli", "force", "clean", "acks")
 _OPTIONS = ("traffic", "routing", "scale", "duration", "warmup", "seed", "queue", "offload",
@@ -135,8 +135,8 @@ def run(args):
     topo, flags, opts, rest = parse(args)
     if "clean" in flags:
         return clean()
-    from .backends import unavailable
-    from .backends.sandbox import in_sandbox, sandbox_command
+    from ..backends import unavailable
+    from ..backends.sandbox import in_sandbox, sandbox_command
     if not in_sandbox():
         # Validate everything that needs no root (arguments, graph, failures, the CPU
         # estimate) first: bad input gets its own message on any machine.
@@ -165,9 +165,9 @@ def run(args):
 def _prepare(topo, flags, opts, rest):
     """Graph to build, traffic to run, pairs the failures cut, scale, offload; every check
     that needs no root runs here, before a sandbox is made."""
-    from .backends.mininet import build_spec, check_can_emulate, emulated_graph, \
+    from ..backends.mininet import build_spec, check_can_emulate, emulated_graph, \
         split_disconnected
-    from .failures import apply_cli_failures
+    from ..failures import apply_cli_failures
     G = load_topology(topo, rest)
     seed = int(opts.get("seed", 0))
     # Traffic is made on the intact fabric, so that pairs the failures cut apart are named
@@ -176,7 +176,7 @@ def _prepare(topo, flags, opts, rest):
     later = []
     if "fail-at" in opts:
         # Check every failure on the full request, then build with the links still up.
-        from .failures import cli_failures, fail
+        from ..failures import cli_failures, fail
         fail(G, seed=seed, **cli_failures(opts))
         later = cli_failures({"fail-link": opts["fail-link"]})["links"]
         for u, v in later:
@@ -203,7 +203,7 @@ def _prepare(topo, flags, opts, rest):
 
 
 def _emulate(topo, flags, opts, rest):
-    from .backends.mininet import Emulation
+    from ..backends.mininet import Emulation
     os.environ[RUN_MARK] = str(os.getpid())     # inherited by every process of the run
     G, traffic, disconnected, scale, offload, later = _prepare(topo, flags, opts, rest)
     run_traffic = "cli" not in flags or "traffic" in opts
@@ -259,7 +259,7 @@ def _emulate(topo, flags, opts, rest):
 def _take_down(em, traffic, disconnected, links):
     """Take ``links`` down in the running emulation; the traffic the degraded fabric can
     still carry, and every pair cut so far."""
-    from .backends.mininet import split_disconnected
+    from ..backends.mininet import split_disconnected
     for u, v in links:
         em.set_link(u, v, up=False)
     runnable, cut = split_disconnected(em.current, traffic)

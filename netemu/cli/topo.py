@@ -9,8 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .errors import ParameterError
-from .io import FORMATS, save
+from ..errors import ParameterError
+from ..io import FORMATS, save
 
 
 def register(sub):
@@ -35,15 +35,15 @@ def register(sub):
 
 def resolve_topo(topo, tokens, extra_flags=(), extra_options=()):
     """Build TOPO from the command line; return (graph, flags set, options given)."""
-    from .cli_solve import load_topology, split_options
+    from .solve import load_topology, split_options
 
     flags, options, rest = split_options(tokens, extra_flags, extra_options)
     return load_topology(topo, rest), flags, options
 
 
 def _list(args):
-    from topologies.cli_support import generators, signature_text
-    from topologies.presets import PRESETS
+    from netemu.cli.topo_args import generators, signature_text
+    from netemu.topologies.presets import PRESETS
 
     print("generators:")
     for name, fn in sorted(generators().items()):
@@ -58,7 +58,7 @@ def _list(args):
 
 
 def _info(args):
-    from topologies.summary import summary
+    from netemu.topologies.summary import summary
 
     G, flags, _ = resolve_topo(args.topo, args.params, extra_flags=("json",))
     s = summary(G)
@@ -100,7 +100,7 @@ def _draw(args):
     G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
     out = _need_out(opts, (".png",))
     if not switches(G) and any(r == "gpu" for _, r in G.nodes(data="role")):
-        from topologies.servers import draw_server
+        from netemu.topologies.servers import draw_server
         draw_server(G, out)
     else:
         draw_layered(G, out)

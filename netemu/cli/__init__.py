@@ -10,11 +10,11 @@ import argparse
 import importlib
 import sys
 
-from .errors import NetemuError
+from ..errors import NetemuError
 
 #: Command modules, in the order ``netemu --help`` lists them.
-COMMAND_MODULES = ["netemu.cli_topo", "netemu.cli_solve", "netemu.cli_bench", "netemu.cli_emulate",
-                   "netemu.cli_experiments"]
+COMMAND_MODULES = ["netemu.cli.topo", "netemu.cli.solve", "netemu.cli.bench", "netemu.cli.emulate",
+                   "netemu.cli.experiments"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,7 +15,7 @@ Exit status: 0 done, 1 a point failed (named on stderr), 2 bad arguments.
 import argparse
 import sys
 
-from .errors import ExperimentError
+from ..errors import ExperimentError
 
 
 def register(sub):
@@ -48,8 +48,8 @@ def _jobs(text):
 
 
 def _list(args):
-    from experiments import EXPERIMENTS
-    from experiments.runner import load
+    from netemu.experiments import EXPERIMENTS
+    from netemu.experiments.runner import load
 
     for name in EXPERIMENTS:
         print(f"{name:<24} {load(name).TITLE}")
@@ -58,7 +58,7 @@ def _list(args):
 
 def _run(args):
     from netemu.errors import ParameterError
-    from experiments import runner
+    from netemu.experiments import runner
 
     if args.all and args.names:
         raise ParameterError("give experiment names or --all, not both")
@@ -70,7 +70,7 @@ def _run(args):
                    out_dir=args.out, progress=not args.quiet, quiet=args.quiet)
     except ExperimentError as exc:
         # A failed point is not bad input: exit 1, still one line.
-        from .cli import one_line
+        from . import one_line
         print(one_line(f"netemu: experiment failed: {exc}"), file=sys.stderr)
         return 1
     return 0

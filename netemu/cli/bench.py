@@ -22,9 +22,9 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
 import argparse
 import json
 
-from .cli_solve import _int_option, load_topology, split_options
-from .errors import ParameterError
-from .units import format_bytes, parse_size
+from .solve import _int_option, load_topology, split_options
+from ..errors import ParameterError
+from ..units import format_bytes, parse_size
 
 _FLAGS = ("json", "no-pxn")
 _OPTIONS = ("algo", "cluster", "gpus", "size", "routing", "seed", "tokens", "hidden", "topk",
@@ -77,9 +77,9 @@ def _gpu_count(text):
 
 
 def run(args):
-    import collectives
+    import netemu.collectives as collectives
 
-    from .failures import FAIL_OPTIONS, apply_cli_failures
+    from ..failures import FAIL_OPTIONS, apply_cli_failures
 
     flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS, repeatable=FAIL_OPTIONS)
     coll = args.collective

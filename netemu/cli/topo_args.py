@@ -17,7 +17,7 @@ __all__ = ["generators", "build_from_cli", "parse_value", "parse_params", "signa
 
 def generators():
     """Mapping of CLI name -> generator function, for every public generator."""
-    from . import GENERATORS
+    from netemu.topologies import GENERATORS
     return {name.replace("_", "-"): fn for name, fn in GENERATORS.items()}
 
 
@@ -106,7 +106,7 @@ def _short(value, name=""):
 
 def _catalogue_entry(key, value, kind):
     """A hardware model named on the command line (``--switch QM8700``)."""
-    from . import hardware
+    from netemu.topologies import hardware
 
     models = {m.name: m for m in vars(hardware).values() if isinstance(m, kind)}
     if value not in models:
@@ -117,7 +117,7 @@ def _catalogue_entry(key, value, kind):
 
 def build_from_cli(name, params):
     """Build a generator or preset by its CLI name with parsed ``params``."""
-    from .presets import PRESETS, preset
+    from netemu.topologies.presets import PRESETS, preset
 
     gens = generators()
     # A generator and a preset may share a name (fire-flyer-2): the generator takes the

@@ -25,7 +25,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .errors import ParameterError, TrafficError
+from ..errors import ParameterError, TrafficError
 
 #: Beyond this many flows, --json gives the summary without the per-flow list.
 JSON_FLOW_LIMIT = 10_000
@@ -88,14 +88,14 @@ def split_options(tokens, flag_names=_FLAGS, option_names=_OPTIONS, repeatable=(
 
 def load_topology(topo, tokens):
     """A graph from a file, or from a generator or preset via :mod:`topologies`."""
-    from .io import FORMATS, load
+    from ..io import FORMATS, load
 
     if Path(topo).suffix.lower() in FORMATS:
         if tokens:
             raise ParameterError(f"a graph file takes no parameters, got {' '.join(tokens)}")
         return load(topo)
     try:
-        from topologies.cli_support import build_from_cli, parse_params
+        from netemu.cli.topo_args import build_from_cli, parse_params
     except ImportError as exc:
         raise ParameterError(f"cannot build {topo!r}: generators are unavailable ({exc}); "
                              f"give a graph file (.graphml, .json)") from None
@@ -104,7 +104,7 @@ def load_topology(topo, tokens):
 
 def make_traffic(G, spec, seed=0, size=None):
     """Traffic from a ``--traffic`` spec."""
-    from . import traffic as T
+    from .. import traffic as T
 
     spec = spec.strip()
     if spec.lower().endswith(".csv"):
@@ -131,10 +131,10 @@ def make_traffic(G, spec, seed=0, size=None):
 
 
 def run(args):
-    from .solve import solve
-    from .units import parse_size
+    from ..solution import solve
+    from ..units import parse_size
 
-    from .failures import FAIL_OPTIONS, apply_cli_failures
+    from ..failures import FAIL_OPTIONS, apply_cli_failures
 
     flags, opts, rest = split_options(args.params, repeatable=FAIL_OPTIONS)
     routing = opts.get("routing", "spray")
@@ -298,14 +298,14 @@ def write_heatmap(sol, path):
     title = "link utilisation"
     nodes_used = np.unique(np.concatenate([tail, head]))
     if nodes_used.size > _ALL_NODES:
-        from .graph import SWITCH_ROLES
+        from ..graph import SWITCH_ROLES
         is_sw = np.array([sol.graph.nodes[n].get("role") in SWITCH_ROLES for n in res.nodes])
         keep = is_sw[tail] & is_sw[head]
         if keep.any():
             tail, head, util = tail[keep], head[keep], util[keep]
             title = "switch-to-switch link utilisation"
         nodes_used = np.unique(np.concatenate([tail, head]))
-    from .routing import natural_key
+    from ..routing import natural_key
     order = sorted(nodes_used.tolist(), key=lambda i: natural_key(res.nodes[i]))
     pos = {n: k for k, n in enumerate(order)}
     M = np.full((len(order), len(order)), np.nan)
@@ -331,5 +331,5 @@ def write_heatmap(sol, path):
 
 
 def _save_atomic(fig, path):
-    from .plot import save_figure
+    from ..plot import save_figure
     save_figure(fig, path)
