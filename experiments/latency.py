@@ -1,12 +1,12 @@
 """ISCA Table 5: 64 B CPU-side end-to-end latency, from the host-side path and per-hop latencies.
 
-netemu adds up documented figures (:mod:`topologies.latency`, each with its source):
+netemu adds up documented figures (:mod:`netemu.topologies.latency`, each with its source):
 
 - the host side of the transfer, term by term as perftest's latency tests time it (half a
   ping-pong): the sender's MMIO post, the NIC's DMA reads of the WQE and the payload
   (unless the payload is inlined), both adapters' pipelines, the receiver's DMA writes of
   payload and completion, the receiving CPU's poll, and the PCIe switches those PCIe legs
-  cross (:func:`topologies.latency.endpoint_terms`);
+  cross (:func:`netemu.topologies.latency.endpoint_terms`);
 - each switch's port-to-port latency and cable propagation (3 m server-leaf, 30 m
   leaf-spine, stated assumptions).  Same leaf is server - leaf - server (one switch, two
   cables); cross leaf is server - leaf - spine - leaf - server (three switches, four
@@ -124,11 +124,13 @@ def _plot(rows, out_dir):
                 yerr=[[t - r["total_min_us"] for t, r in zip(tot, rows)],
                       [r["total_max_us"] - t for t, r in zip(tot, rows)]],
                 fmt="none", ecolor="k", capsize=4, label="netemu: range of the choices")
-    ax.plot([x + 0.2 for x in xs], [r["total_inline_us"] for r in rows], "v", color="tab:red",
-            label="netemu: payload inlined (perftest default)")
+    rdma = [(x, r) for x, r in zip(xs, rows) if r["transport"] != "nvlink"]
+    ax.plot([x + 0.2 for x, _ in rdma], [r["total_inline_us"] for _, r in rdma], "v",
+            color="tab:red", label="netemu: payload inlined (perftest default)")
     ax.set_xticks(xs, labels)
     ax.set_ylabel("64 B one-way latency (µs)")
     ax.set_title(TITLE, fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
+    ax.set_ylim(0, 1.5 * max(r["total_max_us"] for r in rows))
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     save_figure(fig, f"{out_dir}/{NAME}.png")

@@ -72,11 +72,17 @@ def labels(names):
 
 
 def fmt(x):
-    """A table cell: 4 significant digits, thousands separated, '–' for nothing."""
+    """A table cell: 4 significant digits (whole numbers from 1,000 up), '–' for nothing.
+
+    Examples
+    --------
+    >>> fmt(8.8071), fmt(1586.7), fmt(2048), fmt(None)
+    ('8.807', '1,587', '2,048', '–')
+    """
     if x is None or x == "":
         return "–"
     if isinstance(x, float):
-        return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
+        return f"{x:.4g}" if abs(x) < 1e3 else f"{x:,.0f}"
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
@@ -168,12 +174,17 @@ def figures_table(figures):
                   ["---", "---", "---:", "---:", "---:", "---:", "---:", "---"], lines)
 
 
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _counts(rows):
     pred = [r for r in rows if r["kind"] == "prediction" and r["error"] is not None]
-    inside = [r for r in pred if r["in_band"] == "yes"]
-    banded = [r for r in pred if r["in_band"]]
-    return (f"{len(pred)} predictions ({len(inside)} of the {len(banded)} with a band inside "
-            f"it), {sum(r['kind'] == 'check' for r in rows)} consistency checks.")
+    inside = sum(r["in_band"] == "yes" for r in pred)
+    banded = sum(bool(r["in_band"]) for r in pred)
+    checks = sum(r["kind"] == "check" for r in rows)
+    return (f"{_plural(len(pred), 'prediction')} ({inside} of the {banded} with a tolerance "
+            f"band inside it), {_plural(checks, 'consistency check')}.")
 
 
 def results_block(rows, figures, label, collapse=True):

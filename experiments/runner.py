@@ -229,7 +229,7 @@ def _print_totals(summary, out_dir):
     print(f"\n{len(summary)} figures from {len({r['experiment'] for r in summary})} experiments: "
           f"{len(compared)} predictions compared with a published value "
           f"({sum(r['in_band'] == 'yes' for r in banded)} of the {len(banded)} with a band "
-          f"inside it), {checks} consistency checks"
+          f"inside it), {checks} consistency check{'' if checks == 1 else 's'}"
           + (f"; largest prediction error {100 * worst['error']:+.1f}% ({worst['experiment']}, "
              f"{worst['point']}, {worst['metric']})" if worst else "")
           + f"\nresults in {out_dir}/ (summary.csv, summary_figures.csv, summary.md, "

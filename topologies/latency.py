@@ -345,7 +345,7 @@ def annotate(G, *, switch_latency=None, host_cable_m=HOST_CABLE_M,
 
     Examples
     --------
-    >>> from topologies.fat_tree import two_layer_fat_tree
+    >>> from netemu.topologies.fat_tree import two_layer_fat_tree
     >>> G = annotate(two_layer_fat_tree(4))
     >>> round(G.edges["n0", "leaf0"]["latency"] * 1e9, 1)    # 3 m + half an NDR switch
     90.0
@@ -435,7 +435,7 @@ def path_latency(G, path, *, overhead=None):
 
     Examples
     --------
-    >>> from topologies.fat_tree import two_layer_fat_tree
+    >>> from netemu.topologies.fat_tree import two_layer_fat_tree
     >>> G = annotate(two_layer_fat_tree(4))
     >>> round(path_latency(G, ["n0", "leaf0", "n1"], overhead=0.6e-6) * 1e6, 2)   # + 0.15 + 2 x 15 ns
     0.78
@@ -447,7 +447,7 @@ def path_latency(G, path, *, overhead=None):
         lat = G.edges[u, v].get("latency")
         if lat is None:
             raise GraphError(f"edge {u!r}-{v!r} has no 'latency'; run "
-                             f"topologies.latency.annotate(G) first")
+                             f"netemu.topologies.latency.annotate(G) first")
         total += lat
     extra = ENDPOINT_OVERHEAD[kind] if overhead is None else overhead
     return total + _seconds("overhead", extra)
