@@ -152,16 +152,21 @@ NVLINK_WRITE = LatencyFigure("NVLink + NVSwitch 64 B write", 0.3e-6,
 
 #: Round trip of a 64 B PCIe DMA read from a device to host memory (request out, completion
 #: with data back).  Neugebauer et al., "Understanding PCIe performance for end host
-#: networking", SIGCOMM'18 (pcie-bench) measured 64 B DMA read latencies of roughly
-#: 400-900 ns across their servers (lower on the Xeon E5 class, higher on Xeon E3, more with
-#: an IOMMU); the nominal 500 ns is a choice near the low end (current server root complexes).
-#: The paper's per-system medians were not re-read here: UNCONFIRMED.
+#: networking", SIGCOMM'18 (pcie-bench); their raw data (github.com/pcie-bench/data,
+#: nfp6000-1.2GHz_bdw-Xeon-E5-2630v4-dell-t430-s0-s0-s0) gives, for 64 B host-warm reads on
+#: a Broadwell Xeon E5, medians of 493 ns through the NIC's PCIe command path
+#: (lat_cmd_sizes.txt, LAT_CMD_RD) and 546 ns through its DMA engine (lat_dma_sizes.txt,
+#: LAT_DMA_RD).  The nominal 500 ns is that system; the range's low end 400 ns allows a newer
+#: root complex, its high end 900 ns the paper's slower systems (Xeon E3, IOMMU on), which
+#: were not re-read here: the range is a choice, its ends UNCONFIRMED.
 PCIE_READ_RTT = LatencyFigure("PCIe 64 B DMA read round trip", 500e-9,
-                              "Neugebauer et al. SIGCOMM'18 pcie-bench: ~400-900 ns across "
-                              "servers; nominal is a choice; UNCONFIRMED",
-                              low=400e-9, high=900e-9)
+                              "pcie-bench data (Neugebauer et al. SIGCOMM'18), Xeon E5-2630v4: "
+                              "64 B read median 493 ns (cmd) / 546 ns (DMA); range 400-900 ns "
+                              "a choice, ends UNCONFIRMED", low=400e-9, high=900e-9)
 #: One traversal of a PCIe switch (cut-through, port to port).  Broadcom/PLX PEX switch
-#: datasheets quote port-to-port latencies of about 100-150 ns; 150 ns taken.  UNCONFIRMED.
+#: datasheets quote port-to-port latencies of about 100-150 ns (not re-read here); a user of a
+#: Microsemi switch reports its tool's 85-140 ns (andre-richter/pcie-lat issue #4, secondary).
+#: 150 ns taken, range 100-150 ns.  UNCONFIRMED.
 PCIE_SWITCH = LatencyFigure("PCIe switch traversal", 150e-9,
                             "Broadcom/PLX PEX switch datasheets, ~100-150 ns cut-through; "
                             "UNCONFIRMED", low=100e-9, high=150e-9)
@@ -178,9 +183,12 @@ CPU_POLL = LatencyFigure("CPU poll sees a DMA-written line", 100e-9,
                          low=40e-9, high=120e-9)
 #: How the sender posts a 64 B message: ``'doorbell'`` (MMIO doorbell, then the NIC reads
 #: the WQE and the payload by DMA) or ``'inline'`` (BlueFlame: the WQE with the payload
-#: inlined rides on the MMIO write; perftest's default for small messages, its -I flag
-#: sets the inline size).  Nominal ``'doorbell'``: the full path the paper's "CPU-side
-#: end-to-end latency" does not rule out; ``'inline'`` is the range's low end.
+#: inlined rides on the MMIO write).  perftest's latency tests inline by default up to
+#: 220 B (RDMA write) and 236 B (RC send) (linux-rdma/perftest, src/perftest_parameters.h,
+#: DEF_INLINE_WRITE / DEF_INLINE_SEND_RC_UC; -I sets it), so a perftest run at 64 B takes the
+#: inline path.  [ISCA] does not name its tool.  Nominal ``'doorbell'``: the general verbs
+#: path, with every PCIe transaction of a post; ``'inline'`` is the range's low end and is
+#: reported beside the nominal (``total_inline_us``): a choice the paper leaves open.
 POSTS = ("doorbell", "inline")
 
 #: Media of network (switch-facing) links.
