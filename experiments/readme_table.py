@@ -87,7 +87,12 @@ def fmt(x):
 
 
 def _pct(x, signed=True):
-    return "–" if x is None else (f"{100 * x:+.1f}%" if signed else f"{100 * x:.1f}%")
+    if x is None:
+        return "–"
+    x = 100 * x + 0.0          # + 0.0: no "-0.0%" for a round-off below zero
+    if abs(x) < 0.05:
+        x = 0.0
+    return f"{x:+.1f}%" if signed else f"{x:.1f}%"
 
 
 def _band(b):
