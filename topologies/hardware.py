@@ -72,9 +72,10 @@ class _A100Pcie:
     shared_root_port_one_budget: bool = True
     # GPU<->NIC P2P in both directions at once: issue 15 reads [FF] §IV-D2 as "bidirectional
     # transfers lower it further"; the project's reference notes (papers.md B1) attach "lower if
-    # bidirectional" to the shared root port only, and [FF] §IV-D derives "NCCL allreduce about
-    # 4 GB/s" from the 9 GiB/s figure, which holds only if NCCL's ring, sending and receiving
-    # through the NIC at once, gets about 9 GiB/s each way.  So the default is one 9 GiB/s budget
+    # bidirectional" to the shared root port only, and [FF] §IV-D gives "NCCL allreduce about
+    # 4 GB/s" as the result of the 9 GiB/s figure, which a ring sending and receiving through the
+    # NIC at once reaches only with about 9 GiB/s each way (INFERRED: one budget for both would
+    # give about 2.4 GB/s algbw).  So the default is one 9 GiB/s budget
     # per direction; pcie_a100_server(shared_p2p=True) makes it one budget for both directions
     # (in + out <= gpu_nic_p2p), the strongest form of the "lower further" reading.
     gpu_nic_p2p_one_budget: bool = False
