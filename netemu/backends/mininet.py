@@ -1011,24 +1011,42 @@ RESYNC_TIMEOUT = 5.0
 def _resync(node, timeout=RESYNC_TIMEOUT):
     """Bring a Mininet node shell that was interrupted mid-command back to its prompt.
 
-    Mininet's ``cmd`` sets ``node.waiting`` until the command's sentinel arrives; an
-    exception in between leaves it set, and every later ``cmd`` (the teardown's) fails an
-    assertion.  Reads the pending output (after a Ctrl-C to the shell if it has not ended
-    within half the time); a shell that still does not answer is ended.
+    Mininet's ``cmd`` sets ``node.waiting`` until the command's sentinel (chr 127) arrives;
+    an exception in between leaves it set, and every later ``cmd`` (the teardown's) fails an
+    assertion.  Reads the pending output without blocking -- Mininet's own ``monitor`` was
+    seen blocking in a read here -- after a Ctrl-C to the shell if the sentinel has not come
+    within half the time; a shell that still does not answer is ended.
     """
     if not getattr(node, "waiting", False) or getattr(node, "shell", None) is None:
         return
+    import select
     deadline = time.monotonic() + timeout
     interrupted = False
     try:
-        while node.waiting:
+        fd = node.stdout.fileno()
+        seen = "\x7f" in node.readbuf
+        while not seen:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             if not interrupted and left < timeout / 2:
                 node.sendInt()
                 interrupted = True
-            node.monitor(timeoutms=int(min(left, 0.2) * 1000))
+            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if ready:
+                os.set_blocking(fd, False)
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    chunk = b""
+                finally:
+                    os.set_blocking(fd, True)
+                if not chunk:
+                    time.sleep(0.05)
+                seen = b"\x7f" in chunk
+        if seen:
+            node.readbuf = ""
+            node.waiting = False
     except Exception:
         pass
     if node.waiting:

@@ -17,7 +17,8 @@ import pytest
 
 from netemu.backends.sandbox import TOP_MARK, process_start, sandbox_command, top_mark
 
-from .mininet_support import ROOT, needs_mininet, nothing_left, scale_for  # noqa: F401
+from .mininet_support import ROOT, needs_mininet, nothing_left, run_scenario, \
+    scale_for  # noqa: F401
 
 pytestmark = [*needs_mininet, pytest.mark.usefixtures("nothing_left")]
 
@@ -189,3 +190,25 @@ def test_clean_kills_an_orphaned_sandbox_and_spares_a_live_run():
             if q is not None and q.poll() is None:
                 q.kill()
                 q.wait()
+
+
+def test_teardown_of_node_shells_left_waiting_mid_command():
+    """What an interrupted build leaves: node shells whose command's output was never read
+    (Mininet's ``net.stop()`` then fails an assertion).  The teardown reads a finished one
+    back, interrupts a running one, and stops the network without an error."""
+    (r,) = run_scenario("""
+        from netemu.backends.mininet import Emulation
+        G = two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=2)
+        em = Emulation(G, 5e-5).start()
+        quick, slow = em.node("n0"), em.node("leaf0")
+        quick.sendCmd("echo done")            # finished, its output unread
+        slow.sendCmd("sleep 60")              # still running
+        assert quick.waiting and slow.waiting
+        t = time.monotonic()
+        em.stop()
+        emit({"stopped": em.net is None, "waiting": [quick.waiting, slow.waiting],
+              "seconds": time.monotonic() - t})
+    """)
+    assert r["stopped"] and r["waiting"] == [False, False]
+    # Interrupted, not waited for: the 60-s command did not hold the teardown.
+    assert r["seconds"] < 30, r

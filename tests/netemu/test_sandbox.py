@@ -159,3 +159,43 @@ def test_start_marks_the_sandbox_with_its_starter(monkeypatch):
     assert seen["env"] == {"A": "1", TOP_MARK: top_mark()}
     assert seen["argv"][:len(sandbox.UNSHARE)] == sandbox.UNSHARE and seen["argv"][-1] == "true"
     assert callable(seen["preexec"])
+
+
+#: Interrupt the process three times: SIGINT, then SIGTERM and SIGINT while "tearing down".
+ONE_SHOT = textwrap.dedent("""
+    import os, signal, time
+    from netemu.backends.mininet import install_interrupt_handlers
+    install_interrupt_handlers()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+        print("not interrupted")
+    except KeyboardInterrupt:
+        print("interrupted once", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        print("teardown finished", flush=True)
+""")
+
+
+def test_a_run_is_interrupted_once_and_its_teardown_is_not():
+    """The first of SIGINT/SIGTERM/SIGHUP interrupts the run; later ones (a terminal's Ctrl-C
+    and the starter's relayed SIGTERM both arriving) are absorbed quietly."""
+    p = subprocess.run([sys.executable, "-c", ONE_SHOT], capture_output=True, text=True,
+                       timeout=60)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "interrupted once\nteardown finished\n",
+                                                  "")
+
+
+def test_sigterm_first_exits_with_its_number():
+    code = textwrap.dedent("""
+        import os, signal, time
+        from netemu.backends.mininet import install_interrupt_handlers
+        install_interrupt_handlers()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert (p.returncode, p.stderr) == (128 + signal.SIGTERM, "")
