@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from netemu.cli import main
-from netemu.backends.mininet import TCP_GOODPUT
+from netemu.backends.mininet import ACK_RATIO, TCP_GOODPUT
 from netemu.cli.emulate import RUN_MARK, failure_lines
 
 from .mininet_support import ROOT, needs_mininet, nothing_left, scale_for  # noqa: F401
@@ -365,7 +365,7 @@ class TestAsRoot:
         from netemu import fail, solve, traffic as T
         from netemu.topologies import two_layer_fat_tree
         doc = _json_run(*SMALL, "--traffic", "all-to-all", "--scale", scale_for(20),
-                        "--fail-link", "leaf1--spine0,leaf1--spine1")
+                        "--fail-link", "leaf1--spine0,leaf1--spine1", "--acks")
         G = two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=2)
         sol = solve(fail(G, links=["leaf1--spine0", "leaf1--spine1"]), T.all_to_all(G),
                     "hash", disconnected="report")
@@ -377,9 +377,12 @@ class TestAsRoot:
             assert f["path"] in (["n0", "leaf0", "n1"], ["n1", "leaf0", "n0"],
                                  ["n2", "leaf1", "n3"], ["n3", "leaf1", "n2"])
             assert f["measured_bps"] > 0
-        # Each flow alone on its host links: the model gives every one a full link.
+        # Each flow alone on its host links: the model gives every one a full link, less the
+        # ACKs of the flow the other way, which share it: x (1 + ACK_RATIO) = link.
         link = 400e9 * TCP_GOODPUT                     # bit/s of a 400 Gb/s link
-        assert doc["aggregate"]["predicted_bps"] == pytest.approx(4 * link)
+        a = doc["aggregate"]
+        assert a["predicted_without_acks_bps"] == pytest.approx(4 * link)
+        assert a["predicted_bps"] == pytest.approx(4 * link / (1 + ACK_RATIO))
         assert abs(doc["aggregate"]["error"]) <= AGG_TOL, doc["aggregate"]
 
     def test_fail_at_takes_the_link_down_between_two_measurements(self):
