@@ -189,7 +189,11 @@ def _run_sandboxed(topo, params, cli):
             proc.kill()                  # asked twice, or nothing to ask yet: stop now
         state["deadline"] = time.monotonic() + TEARDOWN_GRACE
 
-    watched = [signal.SIGTERM, signal.SIGHUP] + ([] if cli else [signal.SIGINT])
+    # SIGINT ignored already (a job started in the background by a non-interactive shell)
+    # stays ignored.
+    sigint_on = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    watched = [signal.SIGTERM, signal.SIGHUP] + ([signal.SIGINT] if sigint_on and not cli
+                                                 else [])
     old = {sig: signal.signal(sig, on_signal) for sig in watched}
     if cli:
         old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
