@@ -39,10 +39,14 @@ def write_rows(out_dir, name, rows):
     return path
 
 
-def compare_row(point, metric, paper, ours):
-    """One comparison row; ``error`` is (netemu - paper) / paper."""
+def compare_row(point, metric, paper, ours, kind="prediction"):
+    """One comparison row; ``error`` is (netemu - paper) / paper.
+
+    ``kind``: ``'prediction'`` (netemu computes it from hardware facts) or ``'check'``
+    (it follows from the paper's own inputs by construction; never counted as agreement).
+    """
     return {"point": point, "metric": metric, "paper": paper, "netemu": ours,
-            "error": (ours - paper) / paper}
+            "error": (ours - paper) / paper, "kind": kind}
 
 
 def line_plot(path, title, xlabel, ylabel, series, *, logx=True, xticks=None):
