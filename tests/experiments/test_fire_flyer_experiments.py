@@ -2,8 +2,6 @@
 Fig. 7b's cross-zone points and the sensitivity sweeps — each checked against a closed form
 derived here from the graph or the catalogue, never against a paper value."""
 
-import csv
-
 import pytest
 
 from netemu.experiments import (fire_flyer_next_gen, hfreduce_bounds, hfreduce_nvlink,
@@ -40,10 +38,16 @@ def test_bounds_follow_from_the_graph(bounds_row):
     # The NIC socket's memory holds D2H 4 + reduce reads 4 + write 1 + H2D read 1 + the other
     # socket's H2D read 1 + network 2 + 2 + 1 = 16 of the 24.
     assert r["host_memory_bound_GBps"] == pytest.approx(max(mem) / 16 / GB)
-    groups = [r[f"{g.replace(' ', '_')}_bound_GBps"] for g in hfreduce_bounds.GROUPS]
-    assert r["solver_rate_GBps"] == pytest.approx(min(b for b in groups if b))
+    groups = {g: r[f"{hfreduce_bounds._key(g)}_bound_GBps"] for g in hfreduce_bounds.GROUPS}
+    assert r["solver_rate_GBps"] == pytest.approx(min(b for b in groups.values() if b))
+    one_budget = "shared root port, one budget"
+    assert r["netemu_practical_GBps"] == pytest.approx(
+        min(b for g, b in groups.items() if b and g != one_budget))
+    assert r["with_both_direction_port_GBps"] == pytest.approx(
+        min(r["netemu_practical_GBps"], up / 4 / GB))
     assert r["paper_form_practical_GBps"] == pytest.approx(
-        min(r["even_memory_bound_GBps"], r["NIC_port_bound_GBps"]))
+        min(r["even_memory_bound_GBps"], r["NIC_port_bound_GBps"],
+            r["shared_root_port_bound_GBps"]))
 
 
 def test_bounds_report_labels_checks_and_predictions(bounds_row, tmp_path):
