@@ -160,18 +160,22 @@ def _plot(rows, path):
 
     from netemu.plot import save_figure
 
+    # The one-budget form is drawn from the uplink edges (the same value the calibrated
+    # port node gives), so the node's own group is left out of the bars.
     shown = [g for g in GROUPS if any(r.get(f"{_key(g)}_bound_GBps") for r in rows)
-             and g != "CPU reduce"]
+             and g not in ("CPU reduce", "shared root port, one budget")]
+    labels = shown + ["memory / 24 (even spread)", "shared root port, one budget"]
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    width = 0.8 / (len(shown) + 2)
+    width = 0.8 / len(labels)
+    seen = set()
     for i, r in enumerate(rows):
-        bars = [(g, r.get(f"{_key(g)}_bound_GBps")) for g in shown]
-        bars += [("memory / 24 (even spread)", r["even_memory_bound_GBps"]),
-                 ("shared port, one budget", r["shared_port_both_directions_GBps"])]
-        for j, (label, v) in enumerate(bars):
+        values = [r.get(f"{_key(g)}_bound_GBps") for g in shown]
+        values += [r["even_memory_bound_GBps"], r["shared_port_both_directions_GBps"]]
+        for j, (label, v) in enumerate(zip(labels, values)):
             if v:
-                ax.bar(i + (j - len(bars) / 2) * width, v, width, color=f"C{j}",
-                       label=label if i == 0 else None)
+                ax.bar(i + (j - len(labels) / 2 + 0.5) * width, v, width, color=f"C{j}",
+                       label=None if label in seen else label)
+                seen.add(label)
     for y, label, style in ((FF_HFREDUCE_BOUNDS["theoretical_GBps"], "paper theoretical", "--"),
                             (FF_HFREDUCE_BOUNDS["practical_GBps"], "paper practical", ":")):
         ax.axhline(y, color="k", linestyle=style, label=label)
