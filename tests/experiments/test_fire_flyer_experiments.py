@@ -151,3 +151,19 @@ def test_layout_point_reprices_with_the_changed_layout(tmp_path):
     expect = cost(G, layout=replace(DEFAULT_LAYOUT, overhead_m=5.0))["total_usd"] / 1e6
     assert r["fire-flyer-2_musd"] == pytest.approx(expect)
     assert r["ff-pcie-3layer_vs_ff2"] == pytest.approx(r["ff-pcie-3layer_musd"] / expect)
+
+
+def test_fig7b_report_compares_the_default_join_and_writes_the_loss(tmp_path):
+    import csv
+
+    rows = [{"gpus": p["gpus"], "zones": p["zones"], "join": p["join"], "latency": p["latency"],
+             "algbw_GBps": 10.0 if p["zones"] == "within" else (9.0 if p["join"] == "roots" else 8.0)}
+            for p in hfreduce_nvlink.points()]
+    cmp = hfreduce_nvlink.report(rows, tmp_path)
+    assert len(cmp) == len(hfreduce_nvlink.WITHIN) + len(hfreduce_nvlink.CROSS)
+    assert {c["netemu"] for c in cmp if "cross" in c["point"]} == {9.0}
+    with open(tmp_path / "hfreduce_nvlink.csv") as fh:
+        loss = {(r["join"], r["latency"]): float(r["loss_vs_within_pct"])
+                for r in csv.DictReader(fh) if r["zones"] == "cross"}
+    assert loss[("roots", "False")] == pytest.approx(10.0)
+    assert loss[("nccl", "False")] == pytest.approx(20.0)
