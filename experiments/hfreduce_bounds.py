@@ -26,10 +26,10 @@ Rows and their kind:
   socket's half of the memory; the smallest bound of every resource (the shared
   root port per direction, as the hardware catalogue gives it) is a **prediction**.
 
-The shared root port appears in two forms: per direction (37.5 GB/s each way, the
-catalogue) and one budget for both directions (``limit_shared_root_ports``, a
-modelling choice, since the paper only says "lower if bidirectional").  Both are in
-the CSV; neither is fitted.
+The shared root port appears in two forms: per direction (37.5 GB/s each way, its
+uplink edge) and one budget for both directions (the preset's default
+``shared_root_port=True``, the bound "lower if bidirectional" allows).  Both are in
+the CSV, read off the same run; neither is fitted.
 """
 
 from netemu.experiments.published import FF_HFREDUCE_BOUNDS
@@ -62,8 +62,8 @@ def _group(pm, r):
         return "CPU reduce"
     if "->" not in name:
         role = G.nodes[name].get("role") if name in G else None
-        # A root port with a capacity of its own is the both-directions budget of
-        # ``limit_shared_root_ports``; its uplink edges are the per-direction form.
+        # A root port with a capacity of its own is the both-directions budget
+        # (``shared_root_port=True``); its uplink edges are the per-direction form.
         return {"memory": "host memory",
                 "root_port": "shared root port, one budget"}.get(role, "other")
     u, v = name.split("->")
@@ -195,11 +195,15 @@ def report(rows, out_dir):
     point = f"{COMPARE_AT} GPUs"
     return [
         compare_row(point, "host-memory bytes per byte", p["memory_bytes_per_byte"],
-                    r["memory_bytes_per_byte"], kind="check"),
+                    r["memory_bytes_per_byte"], kind="check",
+                    note="counted from HFReduce's steps as the paper lists them"),
         compare_row(point, "theoretical bound GB/s", p["theoretical_GBps"],
-                    r["even_memory_bound_GBps"], kind="check"),
+                    r["even_memory_bound_GBps"], kind="check",
+                    note="the paper's 320 GB/s over its 24"),
         compare_row(point, "practical bound GB/s (paper's form)", p["practical_GBps"],
-                    r["paper_form_practical_GBps"], kind="prediction"),
+                    r["paper_form_practical_GBps"], kind="prediction",
+                    note="min(memory/24, NIC over the tree's per-byte traffic, shared port)"),
         compare_row(point, "practical bound GB/s (NUMA placement)", p["practical_GBps"],
-                    r["netemu_practical_GBps"], kind="prediction"),
+                    r["netemu_practical_GBps"], kind="prediction",
+                    note="every resource's capacity over its load; 16 of 24 on the NIC socket"),
     ]

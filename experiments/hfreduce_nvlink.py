@@ -4,7 +4,7 @@ The two GPUs of every NVLink-bridged pair reduce-scatter over the bridge first a
 all-gather after the CPU's result comes back (:func:`collectives.hfreduce.hfreduce_nvlink`).
 Within a zone the job takes servers ``n0, n1, ...``; across zones it takes half
 its servers from each zone (``n0...`` and the first servers of the second zone).
-Calibration as in ``hfreduce_vs_nccl``.
+The cluster is the preset with its defaults, as in ``hfreduce_vs_nccl``.
 
 Across zones the inter-server tree follows the paper's rule ([FF] §III-B): "NCCL and
 HFReduce ... use the double binary tree algorithm, so only one pair of nodes

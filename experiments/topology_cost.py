@@ -96,12 +96,13 @@ def table3_totals(measured):
                 ("network_share_of_total", FF_TABLE3[name]["network_price"] / paper["total_price"],
                  network / (server + network))):
             rows.append(dict(table="FF Table III", point=name, metric=metric, paper=p, netemu=ours,
-                             error=relative_error(ours, p), kind="check"))
+                             error=relative_error(ours, p), kind="check",
+                             note="servers: the paper's own prices"))
     base_paper, base_ours = totals["fire-flyer-2"]
     for name, (p, ours) in totals.items():
         rows.append(dict(table="FF Table III", point=name, metric="total_vs_ff2", paper=p / base_paper,
                          netemu=ours / base_ours, error=relative_error(ours / base_ours, p / base_paper),
-                         kind="check"))
+                         kind="check", note="servers: the paper's own prices"))
     return rows
 
 
