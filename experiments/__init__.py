@@ -37,10 +37,13 @@ EXPERIMENTS = [
     "topology_cost",
     "hfreduce_vs_nccl",
     "hfreduce_nvlink",
+    "hfreduce_bounds",
+    "fire_flyer_next_gen",
     "mpft_vs_mrft_alltoall",
     "deepep_mpft",
     "inference_speed_limit",
     "storage_read",
     "latency",
     "failure_resilience",
+    "sensitivity",
 ]

@@ -92,3 +92,23 @@ ISCA_TABLE5_US = {
     "ib": {"same leaf": 2.8, "cross leaf": 3.7},
     "nvlink": {"intra node": 3.33},
 }
+
+#: [FF] §IV-D3: HFReduce's host-memory traffic, 24 bytes per byte of gradient (D2H 8 writes;
+#: reduce 8 reads + 1 write; IB send 2 reads, receive 2 writes, reduce-add 1 read; GDRCopy H2D
+#: 2 reads); "theoretical" 320 GB/s / 24 = 13.3 GB/s; "realistically" about 12 GB/s with the
+#: allreduce algorithm and network limits; measured "slightly over 8 GB/s".
+FF_HFREDUCE_BOUNDS = {"memory_bytes_per_byte": 24, "theoretical_GBps": 13.3,
+                      "practical_GBps": 12.0, "measured_GBps": 8.0}
+
+#: [FF] §IX: "with a 128-port 400 Gbps RoCE switch, a 4-Plane Two-Layer Fat-Trees network can
+#: support up to 32,768 GPUs" (1:1 GPU:NIC).  The design's inputs (4 planes, 128 ports) are in
+#: topologies/hardware.py (ROCE_400G_128) and the experiment; the GPU count is the stated result.
+FF_NEXT_GEN_GPUS = 32_768
+
+#: [FF] Table III: server price and total price (same unstated units as FF_TABLE3's network
+#: price).  The server prices are the paper's own inputs to its totals (11250 + 350 = 11600).
+FF_TABLE3_PRICES = {
+    "fire-flyer-2": {"server_price": 11_250, "total_price": 11_600},
+    "ff-pcie-3layer": {"server_price": 11_250, "total_price": 11_850},
+    "ff-dgx-3layer": {"server_price": 19_000, "total_price": 23_000},
+}
