@@ -22,8 +22,7 @@ the copies that stay in a node, and the slowest path's latency from the catalogu
 """
 
 from netemu.experiments.published import ISCA_INFERENCE
-from netemu.experiments.isca_compare import row
-from netemu.experiments.support import write_rows
+from netemu.experiments.support import compare_row, write_rows
 
 NAME = "inference_speed_limit"
 TITLE = "ISCA §2.3.2: EP step time and TPOT bound"
@@ -91,12 +90,14 @@ def report(rows, out_dir):
     for r in rows:
         if r["system"] in CHECKS:
             paper, point, kind = ISCA_INFERENCE[r["system"]], r["system"], "check"
+            note = "the paper's arithmetic re-run (its bandwidth and bytes, no latency)"
         elif r.get("rates") == "nominal":
             paper, point, kind = ISCA_INFERENCE["scale-out"], "MPFT cluster, 256 GPUs", "prediction"
+            note = "flow model on deepseek-v3-cluster, PXN, NVLink in a node, catalogue latency"
         else:
             continue
         for metric in ("ep_step_us", "tpot_ms", "tokens_per_s"):
-            out.append(row(point, metric, paper[metric], r[metric], kind))
+            out.append(compare_row(point, metric, paper[metric], r[metric], kind=kind, note=note))
     return out
 
 

@@ -4,15 +4,15 @@ import pytest
 
 from netemu.experiments import (deepep_modes, mpft_vs_mrft_alltoall, mpft_vs_mrft_latency,
                                 node_limited_routing)
-from netemu.experiments.isca_compare import row
+from netemu.experiments.support import compare_row
 from netemu.errors import ParameterError
 
 
 def test_row_carries_its_kind():
-    r = row("p", "m", 2.0, 3.0, "check")
+    r = compare_row("p", "m", 2.0, 3.0, kind="check")
     assert r["kind"] == "check" and r["error"] == pytest.approx(0.5)
     with pytest.raises(ParameterError, match="kind"):
-        row("p", "m", 2.0, 3.0, "agreement")
+        compare_row("p", "m", 2.0, 3.0, kind="agreement")
 
 
 def test_node_limited_routing_rows(tmp_path):

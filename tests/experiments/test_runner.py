@@ -10,7 +10,9 @@ from netemu.experiments import runner
 from netemu.cli import main as cli
 from netemu.errors import ExperimentError, ParameterError
 
-FAST = "inference_speed_limit"
+# A quick experiment (three points, a few seconds): inference_speed_limit now also builds the
+# 2,048-GPU cluster for its prediction row.
+FAST = "node_limited_routing"
 
 
 def test_every_registered_experiment_follows_the_interface():
