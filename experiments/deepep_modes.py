@@ -19,9 +19,11 @@ DeepEP ([DeepEP-legacy]; [ISCA] §4.2, §4.4.1) has two sets of kernels:
 Both are :func:`netemu.collectives.moe.deepep` on the 2,048-GPU cluster, timed by the flow
 model: each stage lasts until its last byte lands (max-min fair sharing of NICs, NVLink and
 the fabric), plus the latency of its slowest path from :mod:`netemu.topologies.latency`
-(switches and cables on the path, and the endpoint figure of the transport: the IB
-adapter's end-to-end latency for a multi-node job, the NVLink copy inside one node).  No
-constant is fitted.
+(switches and cables on the path, and the catalogue's endpoint overhead of the transport,
+``ENDPOINT_OVERHEAD['ib']`` for a multi-node job, ``['nvlink']`` inside one node).  That
+endpoint figure is the host side of a CPU-posted 64 B transfer; DeepEP's kernels post from
+the GPU (IBGDA, [ISCA] §5.2.3), so it is an upper figure for them, a few microseconds
+against kernel times of 40 us and more.  No constant is fitted.
 
 Rates: two named options, both from [ISCA] §4.3 and the hardware catalogue:
 

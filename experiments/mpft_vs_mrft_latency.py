@@ -4,7 +4,8 @@ The 2,048-GPU cluster on either fabric (``deepseek-v3-cluster``), its edges' lat
 the catalogue (:func:`netemu.topologies.latency.annotate`); NCCL's all-to-all with PXN on
 16 GPUs (two H800 nodes); message sizes 64 B to 16 GiB in powers of 4, as the figure.  The
 time is the flow model's (bytes under max-min sharing, plus the slowest path's switch and
-cable latency) plus the IB adapter's end-to-end figure once.  NCCL's own software cost per
+cable latency) plus the catalogue's IB endpoint overhead (``ENDPOINT_OVERHEAD['ib']``, the
+host side of a 64 B transfer) once.  NCCL's own software cost per
 call is not modelled, so the small-size times are the network's floor, not NCCL's.
 
 The figure's values are not recovered; the text says MPFT and MRFT are "nearly identical"
