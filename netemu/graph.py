@@ -14,8 +14,6 @@ such as host memory or a shared PCIe root port.
 import math
 import numbers
 
-import networkx as nx
-
 from .errors import GraphError
 
 __all__ = [
@@ -36,6 +34,8 @@ MEDIA = frozenset({"nvlink", "pcie", "ib", "ethernet", "xgmi", "infinity_fabric"
 
 def new_graph(name, params):
     """An empty graph carrying the generator's ``name`` and its arguments ``params``."""
+    import networkx as nx  # on first use: `netemu topo list` needs no graph library
+
     G = nx.Graph()
     G.graph["name"] = name
     G.graph["params"] = dict(params)
@@ -94,6 +94,8 @@ def validate(G, *, connected=True, allow_disconnected=False):
     that records its failures (graph attribute ``failures``, set by
     :func:`netemu.fail`); an ordinary graph must still be connected.
     """
+    import networkx as nx
+
     if not isinstance(G, nx.Graph):
         raise GraphError(f"expected a networkx graph, got {type(G).__name__}")
     if G.is_directed():

@@ -11,8 +11,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import networkx as nx
-
 from .errors import GraphError, GraphFileError
 from .graph import validate
 
@@ -61,6 +59,8 @@ def write_atomically(path, write, error=GraphFileError):
 
 def save(G, path):
     """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error."""
+    import networkx as nx  # on first use, so that the CLI can read FORMATS cheaply
+
     suffix = _format(path)
     H = G.copy()
     H.graph["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
@@ -75,6 +75,8 @@ def save(G, path):
 
 def load(path):
     """Read a graph saved by :func:`save` (or any file that meets the graph contract)."""
+    import networkx as nx
+
     suffix = _format(path)
     try:
         if suffix == ".graphml":

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..io import FORMATS, save
 
 
 def register(sub):
@@ -86,6 +85,8 @@ def _fmt(key, value):
 
 
 def _build(args):
+    from ..io import FORMATS, save
+
     G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
     out = _need_out(opts, FORMATS)
     save(G, out)
