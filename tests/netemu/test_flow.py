@@ -476,3 +476,35 @@ def test_completion_times_rejects(kwargs, match):
     args.update(kwargs)
     with pytest.raises(SolverInputError, match=match):
         completion_times(**args)
+
+
+def test_from_mappings_fast_and_checked_paths_agree():
+    # Plain dicts with int keys take the vectorised conversion; OrderedDicts and numpy
+    # keys take the per-entry one.  Both must give the same matrix, entry by entry.
+    from collections import OrderedDict
+
+    rng = np.random.default_rng(3)
+    flows = [{int(r): float(s) for r, s in zip(rng.choice(9, size=k, replace=False),
+                                                rng.uniform(0.1, 2.0, size=k))}
+             for k in rng.integers(0, 5, size=40)]
+    fast = FlowSet.from_mappings(9, flows).direct.toarray()
+    slow = FlowSet.from_mappings(9, [OrderedDict(m) for m in flows]).direct.toarray()
+    numpy_keys = FlowSet.from_mappings(9, [{np.int64(r): s for r, s in m.items()}
+                                           for m in flows]).direct.toarray()
+    expected = np.zeros((40, 9))
+    for f, m in enumerate(flows):
+        for r, s in m.items():
+            expected[f, r] = s
+    assert np.array_equal(fast, expected)
+    assert np.array_equal(slow, expected)
+    assert np.array_equal(numpy_keys, expected)
+
+
+@pytest.mark.parametrize("flows,match", [
+    ([{0: 1.0}, {True: 1.0}], r"flow 1 names resource True"),
+    ([{0: 1.0}, {1: 1.0, 2: 1.0}], r"flow 1 names resource 2; allowed: integers 0..1"),
+    ([{0: 1.0}, {1: 1.0, 0: -3.0}], r"flow 1 puts share -3.0 on resource 0"),
+])
+def test_from_mappings_fast_path_names_the_bad_entry(flows, match):
+    with pytest.raises(SolverInputError, match=match):
+        FlowSet.from_mappings(2, flows)
