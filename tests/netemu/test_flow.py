@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netemu.errors import SolverInputError
-from netemu.flow import FlowSet, _kernel_rates, completion_times, max_min_rates
+from netemu.flow import FlowSet, _filler_rates, _kernel_rates, completion_times, max_min_rates
 
 from . import flow_reference as ref
 
@@ -135,8 +135,10 @@ def test_flowset_groups_and_counts_equal_expanded_members(inst):
     rates = max_min_rates(cap, fs)
     close(rates[row], ref.max_min(cap, flows))
     assert_max_min(cap, flows, rates[row])
-    # the compiled solver used by completion_times gives the same rates
+    # the compiled solver used by completion_times gives the same rates, and so does the
+    # vectorised filling (max_min_rates uses the first without weights or demands)
     np.testing.assert_allclose(_kernel_rates(cap, fs), rates, rtol=RTOL)
+    close(_filler_rates(cap, fs)[row], ref.max_min(cap, flows))
 
 
 @examples(250)
@@ -158,6 +160,7 @@ def test_flowset_with_weights_and_demands(inst, data):
 def test_kernel_matches_reference(inst):
     cap, flows, _, _ = inst
     close(_kernel_rates(cap, flows), ref.max_min(cap, flows))
+    close(_filler_rates(cap, flows), ref.max_min(cap, flows))
 
 
 def test_larger_random_case_three_ways():
@@ -294,6 +297,7 @@ def test_cancellation_guard_on_a_millionfold_shrinking_load():
     cap = [1e9, 1.0, 1e12]
     expected = np.r_[1.0 / m, (1e9 - 1 / 3) / 0.1, np.full(16, 1e12 / 16)]
     np.testing.assert_allclose(max_min_rates(cap, fs), expected, rtol=1e-12)
+    np.testing.assert_allclose(_filler_rates(cap, fs), expected, rtol=1e-12)
     np.testing.assert_allclose(_kernel_rates(cap, fs), expected, rtol=1e-12)
 
 
