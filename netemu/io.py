@@ -57,20 +57,141 @@ def write_atomically(path, write, error=GraphFileError):
             os.unlink(tmp)
 
 
-def save(G, path):
-    """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error."""
+def save(G, path, progress=None):
+    """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error.
+
+    ``progress``, if given, is called as ``progress(done, total)`` while a GraphML file
+    is written (``total`` = nodes + edges), so that a caller can show how far it is.
+    """
     import networkx as nx  # on first use, so that the CLI can read FORMATS cheaply
 
     suffix = _format(path)
-    H = G.copy()
-    H.graph["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
+    graph_attrs = dict(G.graph)
+    graph_attrs["params"] = json.dumps(G.graph.get("params", {}), sort_keys=True)
     if "failures" in G.graph:
-        H.graph["failures"] = json.dumps(G.graph["failures"], sort_keys=True)
+        graph_attrs["failures"] = json.dumps(G.graph["failures"], sort_keys=True)
     if suffix == ".graphml":
-        write_atomically(path, lambda fh: nx.write_graphml(H, fh))
+        write_atomically(path, lambda fh: _write_graphml(G, graph_attrs, fh, progress))
     else:
+        H = G.copy()
+        H.graph.update(graph_attrs)
         data = json.dumps(nx.node_link_data(H, edges="links"), sort_keys=True).encode()
         write_atomically(path, lambda fh: fh.write(data))
+
+
+# GraphML written as a stream.  networkx builds an ElementTree of the whole file first: for
+# the 278 k-node, 645 k-link dragonfly that took 202 s and 3 GB, against 30 s for JSON.
+# The file is the one networkx would write (same keys, types and text; no indentation), so
+# networkx's reader, and any other GraphML reader, reads it back the same.
+
+_NS = ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+       'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+       'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+       'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n')
+
+
+def _xml_types():
+    """Python type -> GraphML ``attr.type``, as networkx's writer maps them."""
+    import numpy as np
+
+    types = {str: "string", int: "int", float: "double", bool: "boolean"}
+    for t in (np.float64, np.float32, np.float16):
+        types[t] = "float"
+    for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+              np.int_, np.intc, np.intp):
+        types[t] = "int"
+    return types
+
+
+def _write_graphml(G, graph_attrs, fh, progress=None, chunk=20000):
+    from xml.sax.saxutils import escape, quoteattr
+
+    if G.is_directed() or G.is_multigraph():
+        raise GraphError("netemu graphs are undirected and keep parallel cables as one edge")
+    xml_types = _xml_types()
+    keys = {}    # (scope, name, python type) -> key id
+    order = []   # key lines in order of first use
+
+    def key(scope, name, t):
+        k = (scope, name, t)
+        kid = keys.get(k)
+        if kid is None:
+            xt = xml_types.get(t)
+            if xt is None:
+                raise GraphFileError(f"{scope} attribute {name!r} is a {t.__name__}; a GraphML "
+                                     f"file holds only str, int, float and bool values")
+            kid = keys[k] = f"d{len(keys)}"
+            order.append(f'  <key id="{kid}" for="{scope}" attr.name={quoteattr(str(name))} '
+                         f'attr.type="{xt}" />\n')
+        return kid
+
+    def text(v):
+        if v is True or v is False:
+            return "true" if v else "false"
+        return escape(str(v))
+
+    # First pass: every key, so that the <key> elements can precede the graph.
+    gdata = {k: v for k, v in graph_attrs.items() if k not in ("node_default", "edge_default")}
+    for k, v in gdata.items():
+        key("graph", k, type(v))
+    seen = set()
+    for _, d in G.nodes(data=True):
+        for k, v in d.items():
+            if (k, type(v)) not in seen:
+                seen.add((k, type(v)))
+                key("node", k, type(v))
+    seen = set()
+    for _, _, d in G.edges(data=True):
+        for k, v in d.items():
+            if (k, type(v)) not in seen:
+                seen.add((k, type(v)))
+                key("edge", k, type(v))
+
+    write = fh.write
+    write(b"<?xml version='1.0' encoding='utf-8'?>\n")
+    write(_NS.encode())
+    write("".join(order).encode("utf-8"))
+    write(b'  <graph edgedefault="undirected">\n')
+    write("".join(f'    <data key="{keys["graph", k, type(v)]}">{text(v)}</data>\n'
+                  for k, v in gdata.items()).encode("utf-8"))
+
+    node_keys = {(k, t): kid for (scope, k, t), kid in keys.items() if scope == "node"}
+    edge_keys = {(k, t): kid for (scope, k, t), kid in keys.items() if scope == "edge"}
+    ids = {}  # node -> its quoted id, reused by every edge that names it
+    total = G.number_of_nodes() + G.number_of_edges()
+    done = 0
+    buf = []
+    for n, d in G.nodes(data=True):
+        q = ids[n] = quoteattr(str(n))
+        if d:
+            buf.append(f"    <node id={q}>\n" + "".join(
+                f'      <data key="{node_keys[k, type(v)]}">{text(v)}</data>\n'
+                for k, v in d.items()) + "    </node>\n")
+        else:
+            buf.append(f"    <node id={q} />\n")
+        if len(buf) >= chunk:
+            write("".join(buf).encode("utf-8"))
+            done += len(buf)
+            buf.clear()
+            if progress:
+                progress(done, total)
+    for u, v, d in G.edges(data=True):
+        if d:
+            buf.append(f"    <edge source={ids[u]} target={ids[v]}>\n" + "".join(
+                f'      <data key="{edge_keys[k, type(x)]}">{text(x)}</data>\n'
+                for k, x in d.items()) + "    </edge>\n")
+        else:
+            buf.append(f"    <edge source={ids[u]} target={ids[v]} />\n")
+        if len(buf) >= chunk:
+            write("".join(buf).encode("utf-8"))
+            done += len(buf)
+            buf.clear()
+            if progress:
+                progress(done, total)
+    write("".join(buf).encode("utf-8"))
+    write(b"  </graph>\n</graphml>\n")
+    if progress:
+        progress(total, total)
 
 
 def load(path):
