@@ -151,9 +151,11 @@ def run(args):
     traffic = make_traffic(G, opts.get("traffic", "all-to-all"), seed, size)
     H = apply_cli_failures(G, opts, seed=seed)
     report = "report" if H is not G or H.graph.get("failures") else "raise"
+    from ..progress import working
     from ..solution import solve  # numba and scipy load once the arguments are known good
 
-    sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
+    with working(f"solving {traffic.n_flows:,} flows"):
+        sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
     G = H
     if heatmap is not None:
         write_heatmap(sol, heatmap)
