@@ -103,7 +103,7 @@ def draw_layered(G, path, title=None):
         ax.plot([x1, x2], [y1, y2], color=colour, lw=0.6 if detail else 1.0 + min(cables, 50) ** 0.5 / 3,
                 alpha=0.6, zorder=1)
         if not detail or (G.number_of_nodes() <= 40 and not uniform):
-            text = f"{cables} cables" if not detail else f"{to_gbps(bw):.0f}G"
+            text = f"{cables:,} cables" if not detail else f"{to_gbps(bw):.0f}G"
             ax.text((x1 + x2) / 2, (y1 + y2) / 2, text, fontsize=6, ha="center", color="#444444")
     for k, (label, count, d) in nodes.items():
         x, y = pos[k]
