@@ -11,6 +11,7 @@ answer that needs no model (``netemu --help``) loads none of them.
 """
 
 import importlib
+import importlib.util
 
 from .errors import (GraphError, GraphFileError, NetemuError, ParameterError, RoutingError,
                      SolverInputError, TrafficError)
@@ -33,11 +34,14 @@ __all__ = ["GraphError", "GraphFileError", "NetemuError", "ParameterError", "Rou
 
 def __getattr__(name):
     module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netemu' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups are plain attribute reads
-    return value
+    if module is not None:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value  # later look-ups are plain attribute reads
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # `import netemu; netemu.routing.X` worked when everything loaded eagerly: keep it.
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'netemu' has no attribute {name!r}")
 
 
 def __dir__():

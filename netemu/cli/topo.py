@@ -104,13 +104,13 @@ def _build(args):
 
 
 def _draw(args):
+    # Checked before the graph is built (which can take a while) and matplotlib loads.
+    out = _need_out(_out_option(args.params), (".png",))
     from netemu.graph import switches
     from netemu.plot import draw_layered
 
     from ..progress import working
 
-    # Checked before the graph is built, which can take a while.
-    out = _need_out(_out_option(args.params), (".png",))
     G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
     with working(f"drawing {out}"):
         if not switches(G) and any(r == "gpu" for _, r in G.nodes(data="role")):
