@@ -154,3 +154,37 @@ def test_graphml_refuses_values_it_cannot_hold(tmp_path):
     with pytest.raises(GraphFileError, match=r"node attribute 'where' is a list"):
         save(G, tmp_path / "g.graphml")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_streaming_reader_gives_networkx_graph(tmp_path):
+    # Our own files take the streaming reader; networkx's reader is the reference.
+    import netemu.io as nio
+
+    G = _typed_graph()
+    save(G, tmp_path / "g.graphml")
+    fast = nio._read_graphml(tmp_path / "g.graphml")
+    assert fast is not None
+    ref = nx.read_graphml(tmp_path / "g.graphml")
+    assert nx.utils.graphs_equal(fast, ref)
+    assert fast.graph == ref.graph
+    assert list(fast.nodes) == list(ref.nodes) and list(fast.edges) == list(ref.edges)
+    for n in ref:
+        for k, v in ref.nodes[n].items():
+            assert type(fast.nodes[n][k]) is type(v)
+
+
+def test_unusual_graphml_falls_back_to_networkx(tmp_path):
+    # Key defaults are networkx's business: the streaming reader declines, load still reads it.
+    import netemu.io as nio
+
+    G = small()
+    G.graph.pop("params", None)
+    for n in G:
+        G.nodes[n]["weight"] = 1
+    G.graph["node_default"] = {"weight": 1}
+    nx.write_graphml(G, tmp_path / "d.graphml")
+    assert nio._read_graphml(tmp_path / "d.graphml") is None
+    H = load(tmp_path / "d.graphml")
+    assert dict(H.nodes(data=True)) == dict(G.nodes(data=True))
+    assert {frozenset((u, v)): d for u, v, d in H.edges(data=True)} == \
+        {frozenset((u, v)): d for u, v, d in G.edges(data=True)}
