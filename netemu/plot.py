@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .io import write_atomically  # noqa: E402
 from .units import to_gbps  # noqa: E402
 
-__all__ = ["save_figure", "draw_layered", "DETAIL_LIMIT", "LAYER_OF_ROLE"]
+__all__ = ["save_figure", "draw_layered", "DETAIL_LIMIT", "GROUP_LIMIT", "LINE_LIMIT", "LAYER_OF_ROLE"]
 
 #: Above this many nodes a drawing shows groups of alike nodes instead of each node.
 DETAIL_LIMIT = 300
@@ -55,35 +55,34 @@ def _group_key(n, data):
     return (data.get("role"),) + pos
 
 
+#: A grouped drawing with more boxes or lines than this is unreadable (and slow: the
+#: 511-group dragonfly has 130,305 group pairs); it is drawn by role alone instead.
+GROUP_LIMIT = 150
+LINE_LIMIT = 1500
+
+
 def draw_layered(G, path, title=None):
     """Draw ``G`` in layers (endpoints at the bottom, core at the top) into ``path``.
 
     Graphs up to :data:`DETAIL_LIMIT` nodes are drawn node by node with edge
     bandwidths; larger ones are summarised: one box per group of alike nodes
     (role and plane/pod/zone/group) with its count, and one line per group pair
-    labelled with its number of cables.
+    labelled with its number of cables.  When that still gives more than
+    :data:`GROUP_LIMIT` boxes or :data:`LINE_LIMIT` lines, nodes are grouped by
+    role alone, and each box also gives the cables among its own members.
     """
     detail = G.number_of_nodes() <= DETAIL_LIMIT
+    internal = {}
+    coarse = False
     if detail:
         nodes = {n: (n, 1, d) for n, d in G.nodes(data=True)}
         edges = {(u, v): (d.get("cables", 1), d.get("bandwidth", 0.0), d.get("medium"))
                  for u, v, d in G.edges(data=True)}
     else:
-        key_of = {n: _group_key(n, d) for n, d in G.nodes(data=True)}
-        counts = Counter(key_of.values())
-        rep = {}
-        for n, d in G.nodes(data=True):
-            rep.setdefault(key_of[n], d)
-        nodes = {k: (_label(k), counts[k], rep[k]) for k in counts}
-        agg = defaultdict(lambda: [0, 0.0, None])
-        for u, v, d in G.edges(data=True):
-            a, b = sorted((key_of[u], key_of[v]), key=repr)
-            if a == b:
-                continue
-            agg[(a, b)][0] += d.get("cables", 1)
-            agg[(a, b)][1] += d.get("bandwidth", 0.0)
-            agg[(a, b)][2] = d.get("medium")
-        edges = {k: tuple(v) for k, v in agg.items()}
+        nodes, edges, internal = _grouped(G, _group_key)
+        if len(nodes) > GROUP_LIMIT or len(edges) > LINE_LIMIT:
+            coarse = True
+            nodes, edges, internal = _grouped(G, lambda n, d: (d.get("role"),))
 
     layers = defaultdict(list)
     for k, (_, _, d) in nodes.items():
@@ -104,12 +103,14 @@ def draw_layered(G, path, title=None):
         ax.plot([x1, x2], [y1, y2], color=colour, lw=0.6 if detail else 1.0 + min(cables, 50) ** 0.5 / 3,
                 alpha=0.6, zorder=1)
         if not detail or (G.number_of_nodes() <= 40 and not uniform):
-            text = f"{cables} cables" if not detail else f"{to_gbps(bw):.0f}G"
+            text = f"{cables:,} cables" if not detail else f"{to_gbps(bw):.0f}G"
             ax.text((x1 + x2) / 2, (y1 + y2) / 2, text, fontsize=6, ha="center", color="#444444")
     for k, (label, count, d) in nodes.items():
         x, y = pos[k]
         colour = _COLOURS.get(d.get("role"), "#dddddd")
-        text = label if count == 1 else f"{label}\n×{count}"
+        text = label if count == 1 else f"{label}\n×{count:,}"
+        if internal.get(k):
+            text += f"\n{internal[k]:,} cables within"
         ax.text(x, y, text, ha="center", va="center", fontsize=6 if detail else 8, zorder=2,
                 bbox=dict(boxstyle="round,pad=0.25", fc=colour, ec="#333333", lw=0.5))
     ax.set_xlim(-0.5, width + 0.5)
@@ -122,8 +123,34 @@ def draw_layered(G, path, title=None):
     else:
         link_text = ""
     ax.set_title(title or f"{name}: {G.number_of_nodes()} nodes, {G.number_of_edges()} links"
-                 + link_text + ("" if detail else " (alike nodes grouped)"))
+                 + link_text + ("" if detail else " (grouped by role)" if coarse
+                                else " (alike nodes grouped)"))
     save_figure(fig, path)
+
+
+def _grouped(G, key):
+    """Boxes, lines and within-box cable counts of ``G`` summarised by ``key(node, data)``."""
+    key_of = {n: key(n, d) for n, d in G.nodes(data=True)}
+    counts = Counter(key_of.values())
+    rep = {}
+    for n, d in G.nodes(data=True):
+        rep.setdefault(key_of[n], d)
+    nodes = {k: (_label(k), counts[k], rep[k]) for k in counts}
+    rank = {k: i for i, k in enumerate(sorted(counts, key=repr))}  # order each pair once
+    agg = defaultdict(lambda: [0, 0.0, None])
+    internal = Counter()
+    for u, v, d in G.edges(data=True):
+        a, b = key_of[u], key_of[v]
+        if a == b:
+            internal[a] += d.get("cables", 1)
+            continue
+        if rank[a] > rank[b]:
+            a, b = b, a
+        e = agg[(a, b)]
+        e[0] += d.get("cables", 1)
+        e[1] += d.get("bandwidth", 0.0)
+        e[2] = d.get("medium")
+    return nodes, {k: tuple(v) for k, v in agg.items()}, internal
 
 
 def _label(key):

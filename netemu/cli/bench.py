@@ -107,7 +107,10 @@ def run(args):
             if coll != "moe":
                 raise ParameterError(f"--{key} applies to the moe collective only")
             moe[key.replace("-", "_")] = _int_option(opts, key, None, minimum=1 if key != "shared" else 0)
-    G = load_topology(opts["cluster"], rest)
+    from ..progress import working
+
+    with working(f"building {opts['cluster']}"):
+        G = load_topology(opts["cluster"], rest)
     G = apply_cli_failures(G, opts, seed=seed)
     have = len(collectives.ranks.cluster_gpus(G))
     too_many = [n for n in gpus if n > have]
@@ -116,8 +119,9 @@ def run(args):
     rows = []
     for n in gpus:
         for size in sizes:
-            r = collectives.run(G, coll, algo, n, size, routing=routing, seed=seed,
-                                pxn="no-pxn" not in flags, **moe)
+            with working(f"{coll} {algo} on {n} GPUs"):
+                r = collectives.run(G, coll, algo, n, size, routing=routing, seed=seed,
+                                    pxn="no-pxn" not in flags, **moe)
             row = r.row()
             if coll == "moe":
                 row.update({k: v for k, v in r.info.items() if k.endswith("_bw")})

@@ -131,7 +131,6 @@ def make_traffic(G, spec, seed=0, size=None):
 
 
 def run(args):
-    from ..solution import solve
     from ..units import parse_size
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
@@ -152,7 +151,11 @@ def run(args):
     traffic = make_traffic(G, opts.get("traffic", "all-to-all"), seed, size)
     H = apply_cli_failures(G, opts, seed=seed)
     report = "report" if H is not G or H.graph.get("failures") else "raise"
-    sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
+    from ..progress import working
+    from ..solution import solve  # numba and scipy load once the arguments are known good
+
+    with working(f"solving {traffic.n_flows:,} flows"):
+        sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
     G = H
     if heatmap is not None:
         write_heatmap(sol, heatmap)
