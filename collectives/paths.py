@@ -231,7 +231,8 @@ class PathModel:
                 nic = b if roles[1] == "nic" else a
                 limit = self.G.nodes[nic].get("p2p_bandwidth")
                 if limit:
-                    direction = "out" if roles[1] == "nic" else "in"
+                    direction = ("both" if self.G.nodes[nic].get("p2p_shared")
+                                 else "out" if roles[1] == "nic" else "in")
                     r = self.extra(f"{nic}:p2p-{direction}", limit)
                     out[r] = out.get(r, 0.0) + w
         return out

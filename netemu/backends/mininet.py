@@ -98,7 +98,7 @@ OFFLOAD_ABOVE = 50e6
 #: Forwarding budget per core, in packets/s x links crossed, that the emulator sustains within
 #: a few percent of the model: the cost is per packet, so many slow flows (whose segments stay
 #: small) cost more than a few fast ones at the same bit rate.  Measured on this kind of machine
-#: (2 cores, shared/reference/mininet.md §3, and the k=4 fat-tree runs noted in the README):
+#: (2 cores, docs/mininet.md §3, and the k=4 fat-tree runs noted in the README):
 #: without offload 16 flows x 6 links at 50 Mbit/s (182 k on 2 cores) stayed within 4%, at
 #: 100 Mbit/s (363 k) fell 9-23% short; with offload the 240-flow all-to-all at 100 Mbit/s
 #: (353 k) stayed within 5%, at 150 Mbit/s (530 k) fell 10-19% short, while 16 flows at
