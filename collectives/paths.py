@@ -41,8 +41,9 @@ class PathModel:
 
     Parameters
     ----------
-    G : networkx.Graph
-        A validated netemu graph: a cluster, a server, or a plain fabric.
+    G : networkx.Graph or netemu.policies.PathSpec
+        A validated netemu graph: a cluster, a server, or a plain fabric; or a
+        :class:`~netemu.policies.PathSpec` holding graph, routing, PXN and seed.
     routing : {'spray', 'hash', 'dmodk', 'adaptive'} or RoutingPolicy
         How a transfer picks among equal-cost paths (:mod:`netemu.policies`).
     pxn : bool
@@ -60,9 +61,9 @@ class PathModel:
     """
 
     def __init__(self, G, routing="dmodk", *, pxn=True, seed=0):
-        self.spec = spec = routing if isinstance(routing, PathSpec) else \
-            PathSpec(G, routing, pxn, seed)
-        self.G = spec.graph
+        # PathModel(spec) with a netemu.policies.PathSpec, or the loose arguments.
+        self.spec = spec = G if isinstance(G, PathSpec) else PathSpec(G, routing, pxn, seed)
+        G = self.G = spec.graph
         self.policy = spec.policy
         self.routing = spec.policy.name
         self.pxn = spec.pxn

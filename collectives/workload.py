@@ -33,6 +33,7 @@ import numpy as np
 
 from netemu import flow as _flow
 from netemu.errors import ParameterError, RoutingError
+from netemu.policies import PathSpec
 from netemu.solution import SATURATED
 
 from .metrics import bus_factor
@@ -137,14 +138,17 @@ def path_model(G, routing="dmodk", *, pxn=True, seed=0):
     A graph changed in place since (a link's bandwidth or latency, a node's capacity,
     nodes or links added or removed) gets a new model: the check sums those attributes.
     """
-    key = (id(G), routing, bool(pxn), seed)
+    # (graph, routing policy, PXN, seed) as one value; the policy name is resolved (and
+    # checked) once, in netemu.policies.
+    spec = PathSpec(G, routing, pxn, seed)
+    key = spec.key()
     mark = _fingerprint(G)
     hit = _MODELS.get(key)
     if hit is not None and hit.G is G and hit._fingerprint == mark:
         return hit
     if len(_MODELS) > 8:
         _MODELS.clear()
-    pm = _MODELS[key] = PathModel(G, routing, pxn=pxn, seed=seed)
+    pm = _MODELS[key] = PathModel(spec)
     pm._fingerprint = mark
     return pm
 
