@@ -109,7 +109,6 @@ class DModK(RoutingPolicy):
     name = "dmodk"
 
     def begin(self, router, flows):
-        _, rank = router.fab.ranks()
         return {"rank": router.dst_rank(flows), "prod": np.ones(np.size(flows), dtype=np.int64)}
 
     def choose(self, router, state, sel, salt, counts):

@@ -671,6 +671,8 @@ def route(G, src, dst, routing="spray", *, seed=0, sport=None, sizes=None, pxn=T
         Seed of the ``'hash'`` mode.
     sport : int array, optional
         Source port of every flow (``'hash'``); default ``49152 + i mod 16384``.
+        Flows with an end inside a server hash their fabric segment by its own
+        index among the distinct segments instead (:mod:`netemu.serverpaths`).
     sizes : float array, optional
         Flow sizes; flows of different sizes never share a row.
     pxn : bool
@@ -952,16 +954,10 @@ class _Router:
         return e
 
     def _tied_candidates(self, s, tau, aps_of):
+        from .serverpaths import server_paths
         fab = self.fab
-        Dss = fab.distances()[2]
         cands = aps_of[int(fab.server_of[s])] if aps_of else None
-        if cands is None:
-            cands = [a for a in fab.aps.tolist() if fab.server_of[a] == fab.server_of[s]]
-        hops_map = fab.intra_hops_from(s)
-        scored = [(int(Dss[fab.ap_sig[c], tau]), hops_map[c], c) for c in cands if c in hops_map]
-        best = min(scored)[:2]
-        return sorted((c for dd, h, c in scored if (dd, h) == best),
-                      key=lambda c: natural_key(fab.res.nodes[c]))
+        return server_paths(fab).egress_candidates(s, None, cands, tau=tau)
 
     def _tied_egress(self, i, s, tau, aps_of):
         cands = self._tied_candidates(s, tau, aps_of)

@@ -40,6 +40,16 @@ Plan of ``u -> v`` between two servers
 
 Only a transfer with no alternative at all is unreachable; it is reported by
 its end nodes (GPU names), never by the access points tried.
+
+Policies
+--------
+The fabric segments (access point to access point, distinct ones once each,
+in name order) are routed by :class:`netemu.routing._Router` with the flow's
+policy; under ``'adaptive'`` each carries the demand of the transfers that use
+it (bytes, or transfers without sizes).  Tied egress points and tied paths
+inside a server are split by ``'spray'``; ``'hash'`` and ``'dmodk'`` pick one
+per segment (hash of the segment's ends and the seed; the end's index mod the
+count), ``'adaptive'`` the least-loaded one, transfers placed in order.
 """
 
 import numpy as np
@@ -75,7 +85,6 @@ class ServerPaths:
         self._own = {}
         self._proxy = {}
         self._nearest = {}
-        self._plans = {}
 
     # -- nodes -------------------------------------------------------------------------------
     def hops(self, x):
@@ -165,14 +174,17 @@ class ServerPaths:
         k = policy.pick_one(router, i, u, options)
         return [(1.0, cands[k])]
 
-    def egress_candidates(self, u, ing, src_aps=None):
+    def egress_candidates(self, u, ing, src_aps=None, tau=None):
         """Access points of ``u``'s server nearest ``ing`` in the fabric, then nearest ``u``.
 
-        The rule of :meth:`netemu.routing._Router._egress`, for any source node.
+        The PXN egress rule, for any source node; :meth:`netemu.routing._Router._egress`
+        applies it vectorised to access points and calls this for ties.  ``tau`` (the
+        destination's switch signature) may be given instead of ``ing``.
         """
         fab = self.fab
         Dss = fab.distances()[2]
-        tau = fab.ap_sig[ing]
+        if tau is None:
+            tau = fab.ap_sig[ing]
         if src_aps is None:
             src_aps = self.aps.get(int(fab.server_of[u]), [])
         h = self.hops(u)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from netemu.errors import ParameterError
-from netemu.graph import add_link, new_graph
 from netemu.policies import MODES, PathSpec, resolve
 from netemu.routing import route
 from netemu.solution import solve
