@@ -77,6 +77,10 @@ class PathModel:
             if role not in SWITCH_ROLES:
                 self._members.setdefault(server_key(n), []).append(n)
         self._aps = {}
+        self._p2p_cache = {}
+        self._checked = set()
+        # GPUDirect limits exist only on some servers (Fire-Flyer's); skip the walk elsewhere.
+        self._has_p2p = any(b for _, b in G.nodes(data="p2p_bandwidth"))
         self._edge_latency = None
 
     # -- resources ------------------------------------------------------------------------------
@@ -174,8 +178,10 @@ class PathModel:
 
     # -- shares ---------------------------------------------------------------------------------
     def _check(self, u, v):
-        self.server(u)
-        self.server(v)
+        for x in (u, v):
+            if x not in self._checked:
+                self.server(x)
+                self._checked.add(x)
         if u == v:
             raise ParameterError(f"a transfer needs two different nodes, got {u!r} twice")
 
@@ -208,8 +214,10 @@ class PathModel:
         fab = _fabric(self.G)
         shares, plans = route_general(fab, s, d, self.policy, self.seed, self.pxn)
         out = []
-        for sh, p in zip(shares, plans):
-            extra = self._p2p(p)
+        for (u, v), sh, p in zip(transfers, shares, plans):
+            extra = self._p2p_cache.get((u, v)) if self._has_p2p else {}
+            if extra is None:
+                extra = self._p2p_cache[(u, v)] = self._p2p(p)
             if extra:
                 sh = dict(sh)
                 for r, x in extra.items():

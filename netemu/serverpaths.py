@@ -85,10 +85,18 @@ class ServerPaths:
         self._own = {}
         self._proxy = {}
         self._nearest = {}
+        self._hops = {}
+        self._egress = {}
+        self._ingress = {}
+        self._plans = {}
+        self._reach_sets = {}
 
     # -- nodes -------------------------------------------------------------------------------
     def hops(self, x):
-        return self.fab.intra_hops_from(x)
+        h = self._hops.get(x)
+        if h is None:
+            h = self._hops[x] = self.fab.intra_hops_from(x)
+        return h
 
     def nearest(self, x, cands):
         """The candidates nearest ``x`` inside its server (natural order), or []."""
@@ -123,13 +131,31 @@ class ServerPaths:
         Dss = self.fab.distances()[2]
         return Dss[self.fab.ap_sig[a], self.fab.ap_sig[b]] < _UNREACH
 
+    def _reaches_any(self, srcs, b):
+        """Does any of the access points ``srcs`` (a server's, or one) reach ``b``?"""
+        key = (tuple(srcs), b)
+        hit = self._reach_sets.get(key)
+        if hit is None:
+            hit = self._reach_sets[key] = any(self.reach(a, b) for a in srcs)
+        return hit
+
     # -- plans -------------------------------------------------------------------------------
     def plan(self, u, v, pxn, policy, router=None, i=0):
         """``[(weight, [(kind, a, b), ...]), ...]``: the alternatives of ``u -> v``.
 
         ``kind`` is ``'intra'`` or ``'fabric'``; weights sum to 1.  [] when there is
-        no path.
+        no path.  A pure function of its arguments except under ``'adaptive'``
+        (which depends on the load placed before), so it is cached.
         """
+        if policy.sequential:
+            return self._plan(u, v, pxn, policy, router, i)
+        key = (u, v, pxn, policy.name, getattr(router, "seed", 0))
+        hit = self._plans.get(key)
+        if hit is None:
+            hit = self._plans[key] = self._plan(u, v, pxn, policy, router, i)
+        return hit
+
+    def _plan(self, u, v, pxn, policy, router, i):
         fab = self.fab
         su, sv = int(fab.server_of[u]), int(fab.server_of[v])
         if su == sv and su >= 0:
@@ -140,8 +166,8 @@ class ServerPaths:
             return []
         out = []
         if pxn:
-            for wi, ing in self._ingresses(v, dst_aps, src_aps):
-                for we, e in self._egresses_pxn(u, ing, src_aps, policy, router, i):
+            for wi, ing in self._ingresses(v, dst_aps, src_aps, su):
+                for we, e in self._egresses_pxn(u, ing, policy, router, i):
                     out.append((wi * we, self._segments(u, e, ing, v)))
         else:
             own = self.own_port(u)
@@ -151,23 +177,30 @@ class ServerPaths:
                 egs = self.nearest(u, [a for a in src_aps
                                        if any(self.reach(a, b) for b in dst_aps)])
             for e in egs:
-                for wi, ing in self._ingresses(v, dst_aps, [e]):
+                for wi, ing in self._ingresses(v, dst_aps, [e], -1 - e):
                     out.append((wi / len(egs), self._segments(u, e, ing, v)))
         return out
 
-    def _ingresses(self, v, dst_aps, src_aps):
+    def _ingresses(self, v, dst_aps, src_aps, src_key):
+        # src_key names src_aps: a server id (its access points) or -1 - (one egress).
+        key = (v, src_key)
+        hit = self._ingress.get(key)
+        if hit is None:
+            hit = self._ingress[key] = self._find_ingresses(v, dst_aps, src_aps)
+        return hit
+
+    def _find_ingresses(self, v, dst_aps, src_aps):
         if self.is_ap[v]:
-            ok = any(self.reach(a, v) for a in src_aps)
-            return [(1.0, v)] if ok else []
+            return [(1.0, v)] if self._reaches_any(src_aps, v) else []
         own = self.own_port(v)
-        if own >= 0 and self.is_ap[own] and any(self.reach(a, own) for a in src_aps):
+        if own >= 0 and self.is_ap[own] and self._reaches_any(src_aps, own):
             return [(1.0, own)]
-        cands = [b for b in dst_aps if any(self.reach(a, b) for a in src_aps)]
+        cands = [b for b in dst_aps if self._reaches_any(src_aps, b)]
         near = self.nearest(v, cands)
         return [(1.0 / len(near), b) for b in near]
 
-    def _egresses_pxn(self, u, ing, src_aps, policy, router, i):
-        cands = self.egress_candidates(u, ing, src_aps)
+    def _egresses_pxn(self, u, ing, policy, router, i):
+        cands = self.egress_candidates(u, ing)
         if len(cands) <= 1 or policy.splits:
             return [(1.0 / len(cands), c) for c in cands]
         options = [self.fab.ap_up[c][0][1] for c in cands]
@@ -182,11 +215,21 @@ class ServerPaths:
         destination's switch signature) may be given instead of ``ing``.
         """
         fab = self.fab
-        Dss = fab.distances()[2]
         if tau is None:
             tau = fab.ap_sig[ing]
         if src_aps is None:
+            key = (u, int(tau))
             src_aps = self.aps.get(int(fab.server_of[u]), [])
+        else:
+            key = (u, int(tau), tuple(src_aps))
+        hit = self._egress.get(key)
+        if hit is None:
+            hit = self._egress[key] = self._egress_candidates(u, int(tau), src_aps)
+        return hit
+
+    def _egress_candidates(self, u, tau, src_aps):
+        fab = self.fab
+        Dss = fab.distances()[2]
         h = self.hops(u)
         scored = [(int(Dss[fab.ap_sig[c], tau]), h[c], c) for c in src_aps if c in h]
         scored = [t for t in scored if t[0] < _UNREACH]
@@ -224,6 +267,12 @@ def server_paths(fab):
 class _Ctx(_Router):
     """A router over the transfers themselves, for the policies' per-flow picks."""
 
+    def _base_hash(self, idx):
+        # A transfer's hash depends on its two ends and the seed only, not on its place
+        # in the list, so a plan is the same whichever workload it comes from.
+        return flow_hash(self.seed, self.s[idx], self.d[idx], DEFAULT_SPORT_BASE,
+                         DEFAULT_DPORT, UDP)
+
     def dst_rank(self, idx):
         """D-mod-k rank of a destination inside a server: its place among the nodes of its
         role in natural order (GPU ``n1/gpu0`` of 8-GPU servers is 8); access points keep
@@ -257,18 +306,13 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
     sport = DEFAULT_SPORT_BASE + np.arange(n, dtype=np.int64) % 16384
     ctx = _Ctx(fab, s_nodes, d_nodes, policy, seed, sport, sizes, pxn)
     weight = np.ones(n) if sizes is None else np.asarray(sizes, dtype=np.float64)
-    plans, memo, bad = [], {}, []
+    plans, bad = [], []
     for i, (u, v) in enumerate(zip(s_nodes.tolist(), d_nodes.tolist())):
-        key = (u, v)
-        p = memo.get(key) if not policy.sequential else None
-        if p is None:
-            p = sp.plan(u, v, pxn, policy, ctx, i)
-            if not policy.sequential:
-                memo[key] = p
-            elif p:
-                _charge_plan(ctx, sp, p, weight[i])
+        p = sp.plan(u, v, pxn, policy, ctx, i)
         if not p:
             bad.append(i)
+        elif policy.sequential:
+            _charge_plan(ctx, sp, p, weight[i])
         plans.append(p)
     if bad:
         nodes = fab.res.nodes
@@ -279,12 +323,20 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
         exc.pairs = {(nodes[s_nodes[i]], nodes[d_nodes[i]]) for i in bad}
         raise exc
     # Fabric segments: routed access point to access point by the solver's router, once each.
-    demand = {}
+    # Distinct plans are visited once, with the demand of the transfers that share them.
+    uniq = {}
     for i, p in enumerate(plans):
+        k = id(p)
+        if k in uniq:
+            uniq[k][1] += weight[i]
+        else:
+            uniq[k] = [p, weight[i]]
+    demand = {}
+    for p, wt in uniq.values():
         for w, segs in p:
             for kind, a, b in segs:
                 if kind == "fabric":
-                    demand[(a, b)] = demand.get((a, b), 0.0) + w * weight[i]
+                    demand[(a, b)] = demand.get((a, b), 0.0) + w * wt
     fab_rows = {}
     if demand:
         pairs = sorted(demand)
@@ -296,25 +348,21 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
         for j, pair in enumerate(pairs):
             fab_rows[pair] = r.row_shares(int(r.row_of_flow[j]))
     intra = {}
-    out, cache = [], {}
-    for i, p in enumerate(plans):
-        key = id(p)
-        hit = cache.get(key)
-        if hit is None:
-            acc = {}
-            for w, segs in p:
-                for kind, a, b in segs:
-                    if kind == "fabric":
-                        part = fab_rows[(a, b)]
-                    else:
-                        part = intra.get((a, b))
-                        if part is None:
-                            part = intra[(a, b)] = _intra(fab, ctx, policy, seed, a, b)
-                    for r_, s_ in part.items():
-                        acc[r_] = acc.get(r_, 0.0) + w * s_
-            hit = cache[key] = (acc, p)
-        out.append(hit[0])
-    return out, plans
+    acc_of = {}
+    for k, (p, _) in uniq.items():
+        acc = {}
+        for w, segs in p:
+            for kind, a, b in segs:
+                if kind == "fabric":
+                    part = fab_rows[(a, b)]
+                else:
+                    part = intra.get((a, b))
+                    if part is None:
+                        part = intra[(a, b)] = _intra(fab, ctx, policy, seed, a, b)
+                for r_, s_ in part.items():
+                    acc[r_] = acc.get(r_, 0.0) + w * s_
+        acc_of[k] = acc
+    return [acc_of[id(p)] for p in plans], plans
 
 
 def _charge_plan(ctx, sp, plan, weight):
