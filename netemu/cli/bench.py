@@ -9,7 +9,8 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
              file; preset parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
 --gpus       ``16,32,64`` or ``16:1440`` (doubling from 16, then 1440)
 --size       ``186MiB`` or ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
---routing    dmodk | hash | spray across the fabric (default dmodk, InfiniBand's static)
+--routing    dmodk | hash | spray | adaptive across the fabric (default dmodk, InfiniBand's
+             static; adaptive = switch adaptive routing, see netemu.policies)
 --seed N     seed of hashed ECMP and of MoE token routing (default 0)
 --no-pxn     no forwarding across planes/rails inside a server
 --tokens --hidden --topk --node-limit --experts --shared    MoE parameters
@@ -80,6 +81,7 @@ def run(args):
     import netemu.collectives as collectives
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
+    from ..policies import resolve
 
     flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS, repeatable=FAIL_OPTIONS)
     coll = args.collective
@@ -96,8 +98,7 @@ def run(args):
     if algo not in allowed:
         raise ParameterError(f"unknown algorithm {algo!r} for {coll}; allowed: {', '.join(allowed)}")
     routing = opts.get("routing", "dmodk")
-    if routing not in ("spray", "hash", "dmodk"):
-        raise ParameterError(f"--routing must be dmodk, hash or spray, got {routing!r}")
+    resolve(routing, "--routing", mappings=False)
     seed = _int_option(opts, "seed", 0, minimum=0)
     gpus = parse_range(opts["gpus"], "gpus", _gpu_count)
     sizes = parse_range(opts["size"], "size", parse_size) if coll != "moe" else [None]
