@@ -40,4 +40,6 @@ EXPERIMENTS = [
     "storage_read",
     "latency",
     "failure_resilience",
+    "training_scaling",
+    "v3_training",
 ]
