@@ -249,6 +249,10 @@ def _merged(pm, workloads, scale=1.0, stages=None, shares_of=None):
     groups that run together): loads add up, latency is the largest."""
     if not workloads:
         return []
+    if isinstance(shares_of, _Shares):
+        # One routing call for every transfer and chain hop of the merge.
+        shares_of([(u, v) for w in workloads for st in w.stages
+                   for u, v in [(a, b) for a, b, _ in st.transfers] + list(st.chain)])
     out = []
     idx = range(len(workloads[0].stages)) if stages is None else stages
     for k in idx:

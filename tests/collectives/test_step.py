@@ -206,3 +206,50 @@ def test_steady_state_extension_matches_full_simulation():
     assert fast.compute_time == pytest.approx(full.compute_time, rel=1e-9)
     for k in full.waits:
         assert fast.waits[k] == pytest.approx(full.waits[k], rel=1e-6, abs=1e-12)
+
+
+def test_workload_file_round_trip_and_errors(tmp_path):
+    from netemu.collectives.workload_file import load_workload, parse_workload
+    text = """
+        [cluster]
+        preset = "fire-flyer-2-cluster"
+        placement = "interleaved"
+        [[job]]
+        name = "a"
+        model = { name = "llama-13b", layers = 4 }
+        layout = "dp=8,pp=2"
+        seq = 128
+        batch = 16
+        gpus = 16
+    """
+    spec, (job,) = parse_workload(text)
+    assert spec["preset"] == "fire-flyer-2-cluster" and spec["placement"] == "interleaved"
+    assert job.model.layers == 4 and job.model.hidden == 5120
+    assert (job.layout.dp, job.layout.pp, job.microbatches) == (8, 2, 2)
+    with pytest.raises(ParameterError, match=r"unknown \[cluster\] key\(s\) \['presett'\]"):
+        parse_workload('[cluster]\npresett = "x"\n[[job]]\n')
+    with pytest.raises(ParameterError, match=r"job 0: unknown key\(s\) \['sequence'\]"):
+        parse_workload('[cluster]\npreset = "x"\n[[job]]\nsequence = 1\n')
+    with pytest.raises(ParameterError, match=r"gpus = 4 but the layout needs 16"):
+        parse_workload(text.replace("gpus = 16", "gpus = 4"))
+    with pytest.raises(ParameterError, match="not valid TOML"):
+        parse_workload("[cluster")
+    with pytest.raises(ParameterError, match="is not a regular file"):
+        load_workload("/dev/zero")
+    big = tmp_path / "big.toml"
+    big.write_text("#" * (2 << 20))
+    with pytest.raises(ParameterError, match="the limit is"):
+        load_workload(big)
+
+
+def test_cli_step_prints_the_job_and_refuses_bad_input(capsys):
+    from netemu.cli import main
+    argv = ["step", "llama-13b", "--cluster", "two-layer-fat-tree", "--leaves", "2"]
+    assert main(argv) == 2
+    assert "--layout is required" in capsys.readouterr().err
+    assert main(["step", "gpt-9"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'gpt-9'" in err and err.count("\n") == 1
+    assert main(["step", "llama-13b", "--cluster", "fire-flyer-2-cluster", "--layout",
+                 "dp=3,ep=2", "--seq", "16", "--batch", "6"]) == 2
+    assert "ep=2 must divide dp=3" in capsys.readouterr().err
