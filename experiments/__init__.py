@@ -49,4 +49,6 @@ EXPERIMENTS = [
     "latency",
     "failure_resilience",
     "sensitivity",
+    "training_scaling",
+    "v3_training",
 ]

@@ -141,3 +141,18 @@ ISCA_FIG6_BOUND = 0.015
 #: the 256 experts in 8 groups of 32 (one group per node) "each token is routed to at most 4
 #: nodes"; the intra- to inter-node bandwidth ratio is about 4:1 (160 / 40 GB/s).
 ISCA_NODE_LIMIT = {"cost_without_limit_t": 8, "max_nodes": 4, "bandwidth_ratio": 4.0}
+#: [FF] Fig. 9: training step time (s) by GPU count, strong scaling (papers.md B4): 9a
+#: LLaMA-13B (sequence 2048, batch 4096, PP 4), 9b DeepSeekMoE-16B (sequence 4096, batch 4608,
+#: PP 10).  From the figure's data labels.
+FF_FIG9 = {
+    "9a": {64: 64.118, 128: 32.508, 256: 17.448, 512: 9.717},
+    "9b": {40: 79.615, 80: 40.352, 160: 20.784, 320: 10.71, 640: 6.535},
+}
+
+#: [ISCA] Table 4: DeepSeek-V3 training on 2,048 H800 GPUs, MPFT against MRFT.
+ISCA_TABLE4 = {
+    "mpft": {"tokens_per_day_B": 272.80, "step_time_s": 19.926, "mfu_noncausal": 0.4373,
+             "mfu_causal": 0.3894},
+    "mrft": {"tokens_per_day_B": 272.52, "step_time_s": 19.946, "mfu_noncausal": 0.4368,
+             "mfu_causal": 0.3890},
+}
