@@ -1,4 +1,4 @@
-"""Speed and memory of the flow solver (netemu.flow) on the targets of design §7.
+"""Speed and memory of the flow solver (netemu.flow) on the targets of docs/architecture.md §7.
 
 Run: ``python benchmarks/bench_flow.py [--quick]``.  Each case runs in a fresh
 process so that its peak resident memory (ru_maxrss) is its own; the figure

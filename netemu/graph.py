@@ -1,4 +1,4 @@
-"""The graph contract (design §3) and its validator.
+"""The graph contract (docs/architecture.md §3) and its validator.
 
 A netemu graph is a :class:`networkx.Graph` whose nodes carry a ``role`` and
 whose edges carry a per-direction ``bandwidth`` in bytes/s (full duplex), an

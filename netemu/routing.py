@@ -1,6 +1,6 @@
 """Routing: for every flow, the resources it crosses and the share of its rate on each.
 
-Resources (design §4) are the two directions of every edge and every node that
+Resources (docs/architecture.md §4) are the two directions of every edge and every node that
 carries a ``capacity``; :class:`Resources` numbers them and names them for
 printing (``leaf3->spine1``, ``n17/memory``).
 
