@@ -88,7 +88,9 @@ def _check_reachable(pm, ranks):
                            f"(cut off by failures): {shown}{' ...' if len(cut) > 8 else ''}")
 
 
-def build(G, collective, algorithm, gpus, size, *, routing="dmodk", pxn=True, seed=0, **params):
+def build(G: "nx.Graph", collective: str, algorithm: str, gpus: "int | list[str]",
+          size: "float | None", *, routing: str = "dmodk", pxn: bool = True, seed: int = 0,
+          **params) -> Workload:
     """The :class:`Workload` of ``collective`` by ``algorithm`` on ``gpus`` (count or node list)."""
     algos = _algorithms(collective)
     if algorithm not in algos and algorithm != "nccl":
@@ -150,7 +152,9 @@ def _nccl(G, pm, collective, ranks, size, routing, seed):
     return ALGORITHMS[collective]["ring"](pm, ranks, size)
 
 
-def run(G, collective, algorithm, gpus, size, *, routing="dmodk", pxn=True, seed=0, **params):
+def run(G: "nx.Graph", collective: str, algorithm: str, gpus: "int | list[str]",
+        size: "float | None", *, routing: str = "dmodk", pxn: bool = True, seed: int = 0,
+        **params) -> Result:
     """Build and evaluate a collective; returns a :class:`Result` (time, ``algbw``, ``busbw``)."""
     w = build(G, collective, algorithm, gpus, size, routing=routing, pxn=pxn, seed=seed, **params)
     use_pxn = w.info.get("pxn", pxn)

@@ -94,7 +94,8 @@ def _shown(values, limit=8):
     return ", ".join(values[:limit]) + more
 
 
-def fail(G, links=None, switches=None, planes=None, fraction=None, seed=0):
+def fail(G: "nx.Graph", links=None, switches=None, planes=None, fraction: "float | None" = None,
+         seed: int = 0) -> "nx.Graph":
     """A copy of ``G`` with the named links, switches and planes (and a random fraction) failed.
 
     Parameters

@@ -95,7 +95,8 @@ def _nonnegative_finite(x):
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
 
 
-def validate(G, *, connected=True, allow_disconnected=False):
+def validate(G: "nx.Graph", *, connected: bool = True,
+             allow_disconnected: bool = False) -> "nx.Graph":
     """Check ``G`` against the graph contract; raise :class:`GraphError` naming what is wrong.
 
     Checks: every node has a known ``role``; every edge has a finite ``bandwidth``

@@ -57,7 +57,7 @@ def write_atomically(path, write, error=GraphFileError):
             os.unlink(tmp)
 
 
-def save(G, path, progress=None):
+def save(G: "nx.Graph", path: "str | os.PathLike", progress=None) -> Path:
     """Write ``G`` to ``path`` (``.graphml`` or ``.json``) atomically: no partial file on error.
 
     ``progress``, if given, is called as ``progress(done, total)`` while a GraphML file
@@ -283,7 +283,7 @@ def _read_graphml(path):
     return G
 
 
-def load(path):
+def load(path: "str | os.PathLike") -> "nx.Graph":
     """Read a graph saved by :func:`save` (or any file that meets the graph contract)."""
     import networkx as nx
 

@@ -652,7 +652,8 @@ class _Groups:
 # The router
 
 
-def route(G, src, dst, routing="spray", *, seed=0, sport=None, sizes=None, pxn=True):
+def route(G: "nx.Graph", src, dst, routing: "str | Mapping" = "spray", *, seed: int = 0,
+          sport=None, sizes=None, pxn: bool = True) -> "Routes":
     """Route flows ``src[i] -> dst[i]`` (node names or arrays of them) over ``G``.
 
     Parameters

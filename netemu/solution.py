@@ -204,8 +204,9 @@ class FactoredSolution(Solution):
         }
 
 
-def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None,
-          disconnected="raise"):
+def solve(G: "nx.Graph", traffic: "Traffic", routing: "str | Mapping" = "spray", *,
+          seed: int = 0, pxn: bool = True, factored: "bool | None" = None,
+          disconnected: str = "raise") -> "Solution":
     """Route ``traffic`` over ``G`` and compute max-min fair rates (and times, given sizes).
 
     Parameters

@@ -166,7 +166,7 @@ PRESETS = {
 }
 
 
-def preset(name, **params):
+def preset(name: str, **params) -> "nx.Graph":
     """Build the named network; see the module docstring for the names.
 
     ``deepseek-v3-cluster`` takes ``fabric``; ``fire-flyer-2-cluster`` takes
