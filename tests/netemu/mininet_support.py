@@ -8,6 +8,7 @@ process, and prints one JSON line with what it measured.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,9 +24,31 @@ ROOT = Path(__file__).resolve().parents[2]
 #: our emulations only, not those of another test run on the same machine.
 SESSION_MARK = "NETEMU_TEST_SESSION"
 os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{os.urandom(4).hex()}")
-WHY = unavailable()
+
+
+def _mininet_installed():
+    """Root and Mininet's own tool (mnexec) are here: then the backend must import."""
+    return os.geteuid() == 0 and any(
+        shutil.which("mnexec") or os.path.exists(p) for p in ("/usr/bin/mnexec", "/usr/sbin/mnexec"))
+
+
+def _import_error():
+    """Why ``netemu.backends.clos`` does not import, or None."""
+    try:
+        import netemu.backends.clos  # noqa: F401
+    except ImportError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+#: Set when root and Mininet are present but the backend does not import: a bug (a broken
+#: module, a missing dependency), so the Mininet tests FAIL with it instead of skipping.
+BROKEN = _import_error() if _mininet_installed() else None
+#: Why the Mininet tests are skipped here (no root, no Mininet), or None.
+WHY = None if BROKEN else unavailable()
 needs_mininet = [pytest.mark.mininet,
-                 pytest.mark.skipif(WHY is not None, reason=f"Mininet backend: {WHY}")]
+                 pytest.mark.skipif(WHY is not None, reason=f"Mininet backend: {WHY}"),
+                 pytest.mark.usefixtures("mininet_importable")]
 
 #: Fidelity scenarios print their figures here too (run pytest -s to see them).
 PRELUDE = textwrap.dedent("""
