@@ -280,6 +280,44 @@ def test_alltoall_across_planes(algo):
     assert r.time == pytest.approx((S / 4) / (Bn / 2) + (2 * Lp + 2 * Ln + Lv), rel=1e-9)
 
 
+def rails_with_spine(*, nvlink, l_nvlink, nic, l_nic, l_pcie, spine, l_spine):
+    """2 servers x 2 GPUs, rail-optimised: NIC j (``rail=j``) on leaf ``sw{j}``; the two rail
+    leaves meet at one spine ``sp`` over links of ``spine`` bytes/s."""
+    G = new_graph("rails", {})
+    for j in range(2):
+        G.add_node(f"sw{j}", role="leaf")
+    G.add_node("sp", role="spine")
+    for j in range(2):
+        add_link(G, f"sw{j}", "sp", spine, latency=l_spine, medium="ib")
+    for s in range(2):
+        for j in range(2):
+            g, x = f"n{s}/gpu{j}", f"n{s}/nic{j}"
+            G.add_node(g, role="gpu")
+            G.add_node(x, role="nic", rail=j)
+            add_link(G, g, x, FAST, latency=l_pcie, medium="pcie")
+            add_link(G, x, f"sw{j}", nic, latency=l_nic, medium="ib")
+        add_link(G, f"n{s}/gpu0", f"n{s}/gpu1", nvlink, latency=l_nvlink, medium="nvlink")
+    return validate(G)
+
+
+def test_pxn_keeps_cross_rail_traffic_off_the_spine_and_direct_does_not():
+    # Rails meet only at a slow spine (Bs = Bn/4).  PXN: a GPU reaches the other rail through
+    # its NVLink neighbour, so no flow crosses the spine and the NIC ports bind as above
+    # ((S/4) / (Bn/2), path GPU-GPU-NIC-leaf-NIC-GPU).  Direct: the 4 cross-rail flows leave
+    # by their own NIC and cross the spine, 2 per spine link direction, each at Bs/2; their
+    # path is GPU-NIC-leaf-spine-leaf-NIC-GPU.  Same-rail flows end earlier.
+    Bv, Lv, Lp, Bn, Ln, Ls = FAST, 1e-6, 2e-6, 10e9, 3e-6, 4e-6
+    Bs = Bn / 4
+    G = rails_with_spine(nvlink=Bv, l_nvlink=Lv, nic=Bn, l_nic=Ln, l_pcie=Lp, spine=Bs,
+                         l_spine=Ls)
+    ranks = [f"n{s}/gpu{j}" for s in range(2) for j in range(2)]
+    pxn = run(G, "alltoall", "pxn", ranks, S)
+    direct = run(G, "alltoall", "direct", ranks, S)
+    assert pxn.time == pytest.approx((S / 4) / (Bn / 2) + (Lv + 2 * Lp + 2 * Ln), rel=1e-9)
+    assert direct.time == pytest.approx((S / 4) / (Bs / 2) + (2 * Lp + 2 * Ln + 2 * Ls),
+                                        rel=1e-9)
+
+
 # --------------------------------------------------------------------------- MoE
 
 T, HIDDEN = 256, 1024
