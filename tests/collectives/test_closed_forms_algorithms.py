@@ -181,6 +181,51 @@ def test_tree_allreduce():
     assert r.time == pytest.approx(expect, rel=1e-9)
 
 
+def test_tree_allreduce_on_two_gpu_servers():
+    # 2 servers x 2 GPUs, GPU j on NIC j: one channel per NIC (2), each carrying half of S.
+    # Channel c's head in each server is GPU c (next to NIC c); the other GPU chains to it
+    # over NVLink, both ways (reduce up, broadcast down) at the channel's share: the NVLink
+    # of a server carries 1/2 (channel 0, one way) + 1/2 (channel 1, the other) = 1 per
+    # direction.  Between servers the two trees on 2 ranks are one edge each, 1/2 of the
+    # channel's share each way per tree: 1/2 per NIC port direction.  NVLink binds.
+    Bv, Lv, Lp, Bn, Ln = 2.5e9, 1e-6, 2e-6, 10e9, 3e-6
+    G = gpu_servers(2, 2, nvlink=Bv, l_nvlink=Lv, pcie=FAST, l_pcie=Lp, nic=Bn, l_nic=Ln)
+    ranks = [f"n{s}/gpu{j}" for s in range(2) for j in range(2)]
+    rate = min(Bv / 1.0, Bn / 0.5)
+    assert rate == Bv
+    # Chain: the deepest leaf server's other GPU -> its head (NVLink), head -> root head
+    # (network), back down, head -> other GPU: 2 NVLink and 2 network hops.
+    hops = 4
+    alpha = (2 * (Lv + TREE["nvlink"]) + 2 * (2 * Lp + 2 * Ln + TREE["network"])
+             + TREE["base"])
+    r = run(G, "allreduce", "tree", ranks, S)
+    assert r.time == pytest.approx((S + (hops - 1) * NCCL_CHUNK) / rate + alpha, rel=1e-9)
+
+
+def ring_of_switches(n, link, host, latency):
+    """n switches on a ring, host i on switch i: a ring's neighbours are one switch hop apart."""
+    G = new_graph("ring", {"n": n})
+    for i in range(n):
+        G.add_node(f"sw{i}", role="switch")
+        G.add_node(f"h{i}", role="host")
+        add_link(G, f"h{i}", f"sw{i}", host, latency=latency, medium="ib")
+    for i in range(n):
+        add_link(G, f"sw{i}", f"sw{(i + 1) % n}", link, latency=latency, medium="ib")
+    return validate(G)
+
+
+def test_ring_allreduce_follows_the_physical_ring():
+    # Ring order h0, h1, ... on a ring of switches: each ring hop is host-switch-switch-host
+    # (3 links) and each switch-switch link carries one ring transfer per direction in use.
+    n, Bl = 5, 5e9
+    G = ring_of_switches(n, Bl, FAST, L)
+    r = run(G, "allreduce", "ring", hosts(n), S)
+    steps = 2 * (n - 1)
+    expect = (2 * (n - 1) / n * S / Bl + steps * 3 * L + RING["base"]
+              + steps * RING["network"])
+    assert r.time == pytest.approx(expect, rel=1e-9)
+
+
 # --------------------------------------------------------------------------- hierarchical
 
 @pytest.mark.parametrize("N", [2, 3])
