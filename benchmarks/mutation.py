@@ -19,6 +19,7 @@ Usage::
     python benchmarks/mutation.py --paths netemu/units.py --tests tests/netemu/test_units_checks.py
     python benchmarks/mutation.py --list                           # count the mutants only
     python benchmarks/mutation.py --sample 40 --seed 1             # a random subset
+    python benchmarks/mutation.py --recheck out.json --tests tests/collectives   # survivors
 
 The source tree is restored after every mutant (and on Ctrl-C); ``--json`` writes every
 mutant's outcome.  Results of the runs recorded in benchmarks/README.md.
@@ -230,6 +231,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--list", action="store_true", help="count the mutants and stop")
     ap.add_argument("--json", help="write every mutant's outcome here")
+    ap.add_argument("--recheck", metavar="JSON",
+                    help="run only the survivors recorded in JSON (a --json output), e.g. "
+                         "against a larger --tests set")
     args = ap.parse_args(argv)
 
     os.chdir(ROOT)
@@ -252,7 +256,17 @@ def main(argv=None):
         for f in files:
             print(f"  {f.relative_to(ROOT)}: {len(sites(f.read_text())[1])}")
         return 0
-    if args.sample and args.sample < len(plan):
+    if args.recheck:
+        wanted = {(r["file"], r["line"], r["mutation"])
+                  for r in json.loads(Path(args.recheck).read_text()) if r["outcome"] == "survived"}
+        keep = []
+        for f, k in plan:
+            node, _, desc = sites(f.read_text())[1][k]
+            if (str(f.relative_to(ROOT)), node.lineno, desc) in wanted:
+                keep.append((f, k))
+        plan = keep
+        print(f"rechecking {len(plan)} survivors of {args.recheck}")
+    elif args.sample and args.sample < len(plan):
         plan = sorted(random.Random(args.seed).sample(plan, args.sample),
                       key=lambda x: (str(x[0]), x[1]))
 
@@ -281,7 +295,7 @@ def main(argv=None):
             finally:
                 f.write_text(src)
                 os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-            rec = {"file": str(f.relative_to(ROOT)), "line": line, "mutation": desc,
+            rec = {"file": str(f.relative_to(ROOT)), "site": k, "line": line, "mutation": desc,
                    "code": _source_line(src, line), "outcome": outcome,
                    "seconds": round(time.monotonic() - t1, 2)}
             results.append(rec)
