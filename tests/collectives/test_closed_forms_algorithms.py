@@ -123,6 +123,9 @@ def test_ring_allreduce(n):
     steps = 2 * (n - 1)
     expect = 2 * (n - 1) / n * S / B + steps * 2 * L + RING["base"] + steps * RING["network"]
     assert r.time == pytest.approx(expect, rel=1e-9)
+    # nccl-tests: algbw = S / t, busbw = algbw x 2(n-1)/n for allreduce.
+    assert r.algbw == pytest.approx(S / expect, rel=1e-9)
+    assert r.busbw == pytest.approx(S / expect * 2 * (n - 1) / n, rel=1e-9)
 
 
 @pytest.mark.parametrize("coll", ["allgather", "reducescatter"])
@@ -133,6 +136,7 @@ def test_ring_allgather_and_reducescatter(coll, n):
     steps = n - 1
     expect = (n - 1) / n * S / B + steps * 2 * L + RING["base"] + steps * RING["network"]
     assert r.time == pytest.approx(expect, rel=1e-9)
+    assert r.busbw == pytest.approx(S / expect * (n - 1) / n, rel=1e-9)   # factor (n-1)/n
 
 
 @pytest.mark.parametrize("n", [3, 5])
@@ -144,6 +148,7 @@ def test_ring_broadcast(n):
     expect = ((S + (hops - 1) * NCCL_CHUNK) / B + hops * 2 * L + RING["base"]
               + hops * RING["network"])
     assert r.time == pytest.approx(expect, rel=1e-9)
+    assert r.busbw == pytest.approx(S / expect, rel=1e-9)                 # factor 1
 
 
 # --------------------------------------------------------------------------- tree
@@ -249,6 +254,16 @@ def test_hierarchical_allreduce(N):
     assert [s["time"] for s in r.stages] == pytest.approx([intra, inter, intra], rel=1e-9)
 
 
+@pytest.mark.parametrize("N", [3, 4])
+def test_hierarchical_allreduce_with_one_gpu_per_server_is_the_ring(N):
+    # Nothing to reduce inside a server: only the ring across servers, 2(N-1)/N of S per port.
+    r = run(star(N, B, L), "allreduce", "hierarchical", hosts(N), S)
+    steps = 2 * (N - 1)
+    expect = 2 * (N - 1) / N * S / B + steps * (2 * L + RING["network"]) + RING["base"]
+    assert r.time == pytest.approx(expect, rel=1e-9)
+    assert len(r.stages) == 1
+
+
 # --------------------------------------------------------------------------- HFReduce
 
 #: The HFReduce shape's link latencies (s): GPU-CPU, CPU-memory, CPU-NIC, NIC-switch.
@@ -300,7 +315,9 @@ def test_direct_alltoall(n):
     # n(n-1) flows of S/n, n-1 on every port direction, all at B/(n-1): they end together.
     # The stage then waits for the path latency (host->switch->host).
     r = run(star(n, B, L), "alltoall", "direct", hosts(n), S)
-    assert r.time == pytest.approx((S / n) / (B / (n - 1)) + 2 * L, rel=1e-9)
+    expect = (S / n) / (B / (n - 1)) + 2 * L
+    assert r.time == pytest.approx(expect, rel=1e-9)
+    assert r.busbw == pytest.approx(S / expect * (n - 1) / n, rel=1e-9)   # factor (n-1)/n
 
 
 @pytest.mark.parametrize("n", [3, 5])
