@@ -279,7 +279,7 @@ class PathModel:
             nic = b if roles[1] == "nic" else a
             limit = self.G.nodes[nic].get("p2p_bandwidth")
             if limit:
-                direction = "out" if roles[1] == "nic" else "in"
+                direction = "both" if self.G.nodes[nic].get("p2p_shared") else "out" if nic == b else "in"
                 acc[self.extra(f"{nic}:p2p-{direction}", limit)] = 1.0
         self._intra_cache[key] = acc
         return acc

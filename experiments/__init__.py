@@ -21,9 +21,12 @@ Every module named in :data:`EXPERIMENTS` defines::
     def report(rows, out_dir):
         # ``rows``: the rows of all points, in points() order.  Writes out_dir/NAME.csv
         # and out_dir/NAME.png (labelled axes with units, the paper's points beside
-        # netemu's) and returns the comparison rows
-        # [{point, metric, paper, netemu, error}] (error = (netemu - paper) / paper,
-        # None where there is no published value).
+        # netemu's) and returns the comparison rows made by support.compare_row
+        # [{point, metric, paper, netemu, error, kind, note}] (error = (netemu - paper)
+        # / paper, None where there is no published value; kind "prediction" or "check").
+
+    TOLERANCE = 0.20          # optional: the band of its predictions, or {metric: band}
+    LABEL = "ISCA Fig. 7"     # optional: short name in the README (default: TITLE to the colon)
 
 Published values live only in :mod:`experiments.published`, with their
 sources, and only ``report`` reads them: no model sees a paper's result.
@@ -34,10 +37,16 @@ EXPERIMENTS = [
     "topology_cost",
     "hfreduce_vs_nccl",
     "hfreduce_nvlink",
+    "hfreduce_bounds",
+    "fire_flyer_next_gen",
     "mpft_vs_mrft_alltoall",
+    "mpft_vs_mrft_latency",
     "deepep_mpft",
+    "deepep_modes",
+    "node_limited_routing",
     "inference_speed_limit",
     "storage_read",
     "latency",
     "failure_resilience",
+    "sensitivity",
 ]

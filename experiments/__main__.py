@@ -1,4 +1,4 @@
-"""``python3 -m netemu.experiments [NAME ...] [--jobs N] [--scheduler ADDRESS] [--out DIR]``.
+"""``python3 -m netemu.experiments [NAME ...] [--jobs N] [--scheduler ADDRESS] [--out DIR] [--readme FILE]``.
 
 Without names: every experiment (``netemu experiments run --all``).  Each
 writes results/NAME.csv and results/NAME.png and prints paper against netemu;
@@ -13,7 +13,7 @@ def main(argv=None):
 
     argv = list(sys.argv[1:] if argv is None else argv)
     names = [a for a in argv if not a.startswith("-")]
-    options_with_values = {"--jobs", "--scheduler", "--out"}
+    options_with_values = {"--jobs", "--scheduler", "--out", "--readme"}
     # Names are the words not taken as an option's value.
     values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in options_with_values}
     if not [n for n in names if n not in values]:

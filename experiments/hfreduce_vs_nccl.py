@@ -1,27 +1,74 @@
 """Fire-Flyer Fig. 7a: HFReduce against NCCL, allreduce of 186 MiB on 16 to 1,440 GPUs.
 
 Both run on the ``fire-flyer-2-cluster`` preset (PCIe A100 servers, one 200 Gb/s
-NIC each, two-zone fat-tree) with InfiniBand's static routing.  HFReduce goes
+NIC each, two-zone fat-tree) with InfiniBand's static routing, built with the
+preset's defaults: the root port GPU5 and GPU6 share is one 37.5 GB/s budget for
+both directions, as [FF] §IV-D has it (``shared_root_port=True``).  HFReduce goes
 through host memory and the CPU (:mod:`collectives.hfreduce`); NCCL runs what its
-own cost model picks, ring or double binary tree (:mod:`collectives.nccl`).
-Calibration: the root port GPU5 and GPU6 share is one 37.5 GB/s budget for both
-directions (:func:`topologies.servers.limit_shared_root_ports`).  The paper does not
-say whether it plots algbw or busbw; netemu compares algbw.
+own cost model picks, ring or double binary tree (:mod:`collectives.nccl`).  So a
+point here is the number ``netemu bench allreduce --cluster fire-flyer-2-cluster``
+gives.
+
+NCCL model options
+------------------
+Each NCCL point is also evaluated under the named options the papers' text and
+NCCL's source ground, so that the CSV and the plot show what each predicts:
+
+- ``tuning``: which version of NCCL's ``tuning.cc`` picks ring or tree, ``'2.10'``
+  (the default) or ``'2.2x'`` (:data:`collectives.software.NCCL_TUNING`);
+- ``shared_p2p``: GPU<->NIC peer-to-peer DMA as one 9 GiB/s budget for both
+  directions instead of one per direction ([FF] §IV-D2, see
+  :attr:`topologies.hardware.A100_PCIE`), a parameter of the preset;
+- each combination of the two, and ring or tree forced (``NCCL_ALGO``) under each
+  P2P form.
+
+Each HFReduce point also gives the rate with the shared root port 37.5 GB/s each way
+(``shared_root_port=False``), the other end of that choice's range.
+
+The comparison rows use the default model (NCCL 2.10's choice, one P2P budget per
+direction).  The paper does not say whether it plots algbw or busbw; netemu
+compares algbw.  Where the figure's label placement is uncertain
+(:data:`experiments.published.FF_FIG7A_READINGS`), each row gives the error under
+both readings; the label-order reading is the one that counts.
 """
 
-from netemu.experiments.published import FF_FIG7A, FF_FIG7A_SIZE
-from netemu.experiments.support import GB, cluster, compare_row, line_plot, write_rows
+from netemu.experiments.published import (FF_FIG7A, FF_FIG7A_PRIMARY_READING,
+                                          FF_FIG7A_READINGS, FF_FIG7A_SIZE)
+from netemu.experiments.support import GB, cluster, compare_row, write_rows
 
 NAME = "hfreduce_vs_nccl"
 TITLE = "Fire-Flyer Fig. 7a: HFReduce vs NCCL allreduce, 186 MiB"
 GPUS = (16, 32, 64, 128, 256, 512, 1024, 1440)
 SIZE = FF_FIG7A_SIZE          # the experiment's input: the message size of the figure
 ALGORITHMS = ("hfreduce", "nccl")
+PRESET = "fire-flyer-2-cluster"
+#: NCCL tuning versions and GPU<->NIC P2P forms evaluated at every NCCL point.
+TUNINGS = ("2.10", "2.2x")
+P2P_FORMS = (False, True)     # shared_p2p: one budget per direction / one for both
 
 
-def ff_cluster():
-    from netemu.topologies.servers import limit_shared_root_ports
-    return cluster("fire-flyer-2-cluster", limit_shared_root_ports)
+def ff_cluster(**params):
+    """The Fire-Flyer 2 cluster as ``preset(PRESET, **params)`` builds it (cached)."""
+    return cluster(PRESET, **params)
+
+
+def _default_p2p():
+    from netemu.topologies.hardware import A100_PCIE
+    return A100_PCIE.gpu_nic_p2p_one_budget
+
+
+def _p2p_cluster(shared):
+    # The default form reuses the default build, so the sweep holds two graphs, not three.
+    return ff_cluster() if shared == _default_p2p() else ff_cluster(shared_p2p=shared)
+
+
+def _p2p_name(shared):
+    return "p2p_shared" if shared else "p2p_perdir"
+
+
+def option_key(tuning, shared):
+    """CSV column of NCCL's algbw under one combination of the options."""
+    return f"nccl_{tuning}_{_p2p_name(shared)}_GBps"
 
 
 def points():
@@ -30,21 +77,131 @@ def points():
 
 def run_point(point):
     from netemu.collectives import run
-    r = run(ff_cluster(), "allreduce", point["algorithm"], point["gpus"], SIZE)
-    return [{"gpus": point["gpus"], "algorithm": point["algorithm"],
-             "runs": r.info.get("nccl_choice", r.algorithm), "size_bytes": SIZE,
-             "time_s": r.time, "algbw_GBps": r.algbw / GB, "busbw_GBps": r.busbw / GB,
-             "bottleneck": (r.stages[0]["bottlenecks"] or [""])[0]}]
+    n, algorithm = point["gpus"], point["algorithm"]
+    r = run(ff_cluster(), "allreduce", algorithm, n, SIZE)
+    row = {"gpus": n, "algorithm": algorithm, "runs": r.info.get("nccl_choice", r.algorithm),
+           "size_bytes": SIZE, "time_s": r.time, "algbw_GBps": r.algbw / GB,
+           "busbw_GBps": r.busbw / GB, "bottleneck": (r.stages[0]["bottlenecks"] or [""])[0]}
+    if algorithm == "nccl":
+        row.update(nccl_options(n))
+    else:
+        # Sensitivity to the shared-root-port form ([FF] §IV-D gives no bidirectional figure):
+        # the other end of its range, 37.5 GB/s each way.
+        r = run(ff_cluster(shared_root_port=False), "allreduce", algorithm, n, SIZE)
+        row["rootport_perdir_GBps"] = r.algbw / GB
+    return [row]
+
+
+def nccl_options(n):
+    """NCCL's algbw at ``n`` GPUs under every tuning x P2P form, and ring / tree forced."""
+    from netemu.collectives import run
+    from netemu.collectives.nccl import choose_allreduce
+    from netemu.collectives.ranks import by_server, pick_ranks
+    out = {}
+    for shared in P2P_FORMS:
+        G = _p2p_cluster(shared)
+        nodes = len(by_server(pick_ranks(G, n)))
+        got = {a: run(G, "allreduce", a, n, SIZE) for a in ("ring", "tree")}
+        p2p = _p2p_name(shared)
+        for a, r in got.items():
+            out[f"{a}_{p2p}_GBps"] = r.algbw / GB
+        for tuning in TUNINGS:
+            choice = choose_allreduce(got["ring"], nodes, "pcie", tuning)
+            out[f"choice_{tuning}_{p2p}"] = choice
+            out[option_key(tuning, shared)] = got[choice].algbw / GB
+    return out
+
+
+def _option_columns():
+    """(column, label, style, plotted) of every NCCL option, default model first."""
+    cols = []
+    for shared in P2P_FORMS:
+        form = "P2P one budget" if shared else "P2P per direction"
+        for tuning in TUNINGS:
+            cols.append((option_key(tuning, shared), f"NCCL {tuning} choice, {form}",
+                         ":" + ("s" if shared else "^"), True))
+        for a in ("ring", "tree"):
+            # Forced algorithms (NCCL_ALGO) go to the CSV only; the plot keeps NCCL's choices.
+            cols.append((f"{a}_{_p2p_name(shared)}_GBps", f"{a} forced, {form}", "", False))
+    return cols
 
 
 def report(rows, out_dir):
+    alt_name = next(k for k in FF_FIG7A_READINGS if k != FF_FIG7A_PRIMARY_READING)
+    alt = FF_FIG7A_READINGS[alt_name]
+    for r in rows:
+        if r["algorithm"] != "nccl":
+            continue
+        paper = FF_FIG7A[r["gpus"]]["nccl"]
+        for key, _, _, _ in _option_columns():
+            if key in r:
+                r[f"error_{key[:-5]}"] = (r[key] - paper) / paper
     write_rows(out_dir, NAME, rows)
-    got = {(r["gpus"], r["algorithm"]): r["algbw_GBps"] for r in rows}
+    got = {(r["gpus"], r["algorithm"]): r for r in rows}
     series = []
-    for a, colour in zip(ALGORITHMS, ("tab:blue", "tab:red")):
-        series.append((f"netemu {a}", GPUS, [got[n, a] for n in GPUS], "-o"))
-        series.append((f"paper {a}", GPUS, [FF_FIG7A[n][a] for n in GPUS], "x--"))
-    line_plot(f"{out_dir}/{NAME}.png", TITLE, "GPUs", "allreduce algbw (GB/s)", series,
-              xticks=GPUS)
-    return [compare_row(f"{n} GPUs", f"{a} algbw GB/s", FF_FIG7A[n][a], got[n, a])
-            for a in ALGORITHMS for n in GPUS]
+    for a in ALGORITHMS:
+        label = "netemu nccl (2.10 choice, P2P per direction)" if a == "nccl" else f"netemu {a}"
+        series.append((label, GPUS, [got[n, a]["algbw_GBps"] for n in GPUS], "-o"))
+        series.append((f"paper {a} ({FF_FIG7A_PRIMARY_READING})", GPUS,
+                       [FF_FIG7A[n][a] for n in GPUS], "x--"))
+        moved = [n for n in GPUS if alt[n][a] != FF_FIG7A[n][a]]
+        series.append((f"paper {a} ({alt_name})", moved, [alt[n][a] for n in moved], "+"))
+    default = option_key(TUNINGS[0], _default_p2p())
+    if all("rootport_perdir_GBps" in got[n, "hfreduce"] for n in GPUS):
+        series.append(("hfreduce, root port 37.5 GB/s each way", GPUS,
+                       [got[n, "hfreduce"]["rootport_perdir_GBps"] for n in GPUS], ":o"))
+    for key, label, style, plotted in _option_columns():
+        # The default model is the "netemu nccl" line already.
+        if plotted and key != default and all(key in got[n, "nccl"] for n in GPUS):
+            series.append((label, GPUS, [got[n, "nccl"][key] for n in GPUS], style))
+    _plot(f"{out_dir}/{NAME}.png", series)
+    _write_readings(out_dir, got)
+    out = []
+    for a in ALGORITHMS:
+        for n in GPUS:
+            ours = got[n, a]["algbw_GBps"]
+            c = compare_row(f"{n} GPUs", f"{a} algbw GB/s", FF_FIG7A[n][a], ours,
+                            kind="prediction")
+            c.update({"reading": FF_FIG7A_PRIMARY_READING, f"paper_{alt_name}": alt[n][a],
+                      f"error_{alt_name}": (ours - alt[n][a]) / alt[n][a]})
+            out.append(c)
+    return out
+
+
+def _write_readings(out_dir, got):
+    """``NAME_readings.csv``: every point's error under each reading, default model and options."""
+    rows = []
+    for reading, values in FF_FIG7A_READINGS.items():
+        for a in ALGORITHMS:
+            for n in GPUS:
+                r, paper = got[n, a], values[n][a]
+                row = {"reading": reading, "counts": reading == FF_FIG7A_PRIMARY_READING,
+                       "gpus": n, "algorithm": a, "paper_GBps": paper,
+                       "netemu_GBps": r["algbw_GBps"],
+                       "error": (r["algbw_GBps"] - paper) / paper}
+                for key, _, _, _ in _option_columns():
+                    if key in r:
+                        row[f"error_{key[:-5]}"] = (r[key] - paper) / paper
+                rows.append(row)
+    write_rows(out_dir, f"{NAME}_readings", rows)
+
+
+def _plot(path, series):
+    """The figure with its legend beside the axes: more lines than ``line_plot`` keeps readable."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from netemu.plot import save_figure
+
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    for label, xs, ys, style in series:
+        ax.plot(xs, ys, style, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(GPUS, [str(x) for x in GPUS])
+    ax.set_xlabel("GPUs")
+    ax.set_ylabel("allreduce algbw (GB/s)")
+    ax.set_title(TITLE)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    save_figure(fig, path)

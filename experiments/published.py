@@ -19,20 +19,45 @@ FF_TABLE3 = {
     "ff-dgx-3layer": {"switches": 1_320, "network_price": 4000},
 }
 
-#: [FF] Fig. 7a: allreduce of 186 MiB, GB/s, by GPU count.  Data labels of the figure; the
-#: x-placement of the middle labels is a secondary analysis's reading (UNCONFIRMED, see
-#: reference notes: 7.12/7.33 and 3.73/4.83/4.62 may be swapped between neighbours).
+#: [FF] Fig. 7a: allreduce of 186 MiB, GB/s, by GPU count, from the figure's data labels
+#: (reference notes, papers.md B3).  The x-placement of some labels is uncertain, so both
+#: readings are kept, each with its source; they differ only at the uncertain points.
 FF_FIG7A_SIZE = 186 * 2**20
-FF_FIG7A = {
-    16: {"hfreduce": 8.10, "nccl": 4.01},
-    32: {"hfreduce": 8.03, "nccl": 4.41},
-    64: {"hfreduce": 7.95, "nccl": 4.29},
-    128: {"hfreduce": 7.78, "nccl": 4.83},
-    256: {"hfreduce": 7.12, "nccl": 4.62},
-    512: {"hfreduce": 7.33, "nccl": 3.73},
-    1024: {"hfreduce": 6.31, "nccl": 1.63},
-    1440: {"hfreduce": 6.99, "nccl": 1.65},
+FF_FIG7A_READINGS = {
+    # Labels in the order of the figure's text layer (HFReduce 8.10 8.03 7.95 7.78 7.12 7.33
+    # 6.99 6.31; NCCL 4.01 4.41 4.29 4.83 4.62 3.73 1.63 1.65) on 16...1440 GPUs, except
+    # 1024/1440, which follow the secondary analysis that viewed the figure (HFReduce 6.31 at
+    # 1024 and 6.99 at 1440; NCCL 1.63 at 1024, 1.65 at 1440).  The notes' "best
+    # reconstruction"; x ticks 16, 32, ..., 1440 INFERRED.
+    "label-order": {
+        16: {"hfreduce": 8.10, "nccl": 4.01},
+        32: {"hfreduce": 8.03, "nccl": 4.41},
+        64: {"hfreduce": 7.95, "nccl": 4.29},
+        128: {"hfreduce": 7.78, "nccl": 4.83},
+        256: {"hfreduce": 7.12, "nccl": 4.62},
+        512: {"hfreduce": 7.33, "nccl": 3.73},
+        1024: {"hfreduce": 6.31, "nccl": 1.63},
+        1440: {"hfreduce": 6.99, "nccl": 1.65},
+    },
+    # The other placement the notes flag as possible (papers.md B3 table: NCCL "4.83 or 3.73 (?)"
+    # at 128, "4.62 / 4.83 (?)" at 256, "3.73 / 4.62 (?)" at 512; HFReduce 7.12 / 7.33 "(?)"):
+    # the labels placed by their column position in the text layer, NCCL 3.73 / 4.83 / 4.62 on
+    # 128 / 256 / 512 and HFReduce 7.33 / 7.12 on 256 / 512.  UNCONFIRMED, like the other.
+    "column-position": {
+        16: {"hfreduce": 8.10, "nccl": 4.01},
+        32: {"hfreduce": 8.03, "nccl": 4.41},
+        64: {"hfreduce": 7.95, "nccl": 4.29},
+        128: {"hfreduce": 7.78, "nccl": 3.73},
+        256: {"hfreduce": 7.33, "nccl": 4.83},
+        512: {"hfreduce": 7.12, "nccl": 4.62},
+        1024: {"hfreduce": 6.31, "nccl": 1.63},
+        1440: {"hfreduce": 6.99, "nccl": 1.65},
+    },
 }
+#: The reading that counts toward agreement: the label order, the notes' best reconstruction,
+#: fixed before any comparison; the column-position reading is reported beside it, not counted.
+FF_FIG7A_PRIMARY_READING = "label-order"
+FF_FIG7A = FF_FIG7A_READINGS[FF_FIG7A_PRIMARY_READING]
 
 #: [FF] Fig. 7b: HFReduce with NVLink, GB/s, within a zone and across the two zones (GPU
 #: counts per a secondary analysis, UNCONFIRMED for the cross-zone x-values).
@@ -67,3 +92,52 @@ ISCA_TABLE5_US = {
     "ib": {"same leaf": 2.8, "cross leaf": 3.7},
     "nvlink": {"intra node": 3.33},
 }
+
+#: [FF] §IV-D3: HFReduce's host-memory traffic, 24 bytes per byte of gradient (D2H 8 writes;
+#: reduce 8 reads + 1 write; IB send 2 reads, receive 2 writes, reduce-add 1 read; GDRCopy H2D
+#: 2 reads); "theoretical" 320 GB/s / 24 = 13.3 GB/s; "realistically" about 12 GB/s with the
+#: allreduce algorithm and network limits; measured "slightly over 8 GB/s".
+FF_HFREDUCE_BOUNDS = {"memory_bytes_per_byte": 24, "theoretical_GBps": 13.3,
+                      "practical_GBps": 12.0, "measured_GBps": 8.0}
+
+#: [FF] §IX: "with a 128-port 400 Gbps RoCE switch, a 4-Plane Two-Layer Fat-Trees network can
+#: support up to 32,768 GPUs" (1:1 GPU:NIC).  The design's inputs (4 planes, 128 ports) are in
+#: topologies/hardware.py (ROCE_400G_128) and the experiment; the GPU count is the stated result.
+FF_NEXT_GEN_GPUS = 32_768
+
+#: [FF] Table III: server price and total price (same unstated units as FF_TABLE3's network
+#: price).  The server prices are the paper's own inputs to its totals (11250 + 350 = 11600).
+FF_TABLE3_PRICES = {
+    "fire-flyer-2": {"server_price": 11_250, "total_price": 11_600},
+    "ff-pcie-3layer": {"server_price": 11_250, "total_price": 11_850},
+    "ff-dgx-3layer": {"server_price": 19_000, "total_price": 23_000},
+}
+
+#: [DeepEP-legacy] (deepseek-ai/DeepEP ``docs/legacy.md``, "Low-latency kernels with pure RDMA"):
+#: DeepEP V1 low-latency kernels on H800 with one 400 Gb/s CX7 per GPU, 128 tokens per batch,
+#: hidden 7,168, top-8 experts, FP8 dispatch, BF16 combine.  EP -> (dispatch latency us,
+#: dispatch RDMA GB/s, combine latency us, combine RDMA GB/s).  Results of another system
+#: version than [ISCA]'s (DeepEP V1, fabric unstated); the bandwidth is DeepEP's logical
+#: metric (``tests/test_low_latency.py``: every selection's bytes over the kernel time).
+DEEPEP_LOW_LATENCY = {
+    8: (77, 98, 114, 127),
+    16: (118, 63, 195, 74),
+    32: (155, 48, 273, 53),
+    64: (173, 43, 314, 46),
+    128: (192, 39, 369, 39),
+    256: (194, 39, 360, 40),
+}
+
+#: [ISCA] Fig. 6: NCCL all-to-all latency on 16 GPUs, 64 B to 16 GiB, MPFT vs MRFT.  Per-point
+#: values not recovered; the text says the two are "nearly identical" and the figure's
+#: relative-difference axis spans -1.5% to +1.5%.  The stated relation, as a ratio and a bound.
+ISCA_FIG6_GPUS = 16
+ISCA_FIG6_SIZES = tuple(64 * 4**i for i in range(15))
+ISCA_FIG6_RATIO = 1.0
+ISCA_FIG6_BOUND = 0.015
+
+#: [ISCA] §4.3: node-limited routing.  A token's 8 routed experts on 8 different nodes cost
+#: "8t" over IB; with NVLink forwarding the cost is "M·t", M < 8 distinct target nodes; with
+#: the 256 experts in 8 groups of 32 (one group per node) "each token is routed to at most 4
+#: nodes"; the intra- to inter-node bandwidth ratio is about 4:1 (160 / 40 GB/s).
+ISCA_NODE_LIMIT = {"cost_without_limit_t": 8, "max_nodes": 4, "bandwidth_ratio": 4.0}

@@ -29,15 +29,14 @@ from netemu.errors import ExperimentError, ParameterError
 from netemu.io import write_atomically
 
 from netemu.experiments import EXPERIMENTS
+from netemu.experiments.agreement import FIGURE_FIELDS, figure_summary, in_band, tolerance_of
 from netemu.experiments.common import print_comparison
+from netemu.experiments.readme_table import SUMMARY_FIELDS, read_summary, summary_markdown
 
-__all__ = ["load", "tasks", "run_task", "sweep", "run", "SUMMARY_FIELDS"]
+__all__ = ["load", "tasks", "run_task", "sweep", "run", "summary_rows", "SUMMARY_FIELDS"]
 
 #: How long to wait for a Dask scheduler before giving up on its address.
 CONNECT_TIMEOUT = "10s"
-
-#: Columns of results/summary.csv (and of summary.md).
-SUMMARY_FIELDS = ("experiment", "point", "metric", "paper", "netemu", "error")
 
 
 def load(name):
@@ -144,12 +143,16 @@ def sweep(names, *, jobs=None, scheduler=None, progress=True):
     return {n: [r for i in range(counts[n]) for r in got[n, i]] for n in names}
 
 
-def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=True, quiet=False):
+def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=True, quiet=False,
+        readme=None):
     """Sweep, report (CSV + PNG per experiment), print the tables, write the summary.
 
     Returns ``{name: comparison rows}``.  ``out_dir/summary.csv`` holds every
-    comparison row of the experiments run, and the rows an earlier run there wrote
-    for the others; ``out_dir/summary.md`` the same as a Markdown table.
+    comparison row of the experiments run (with its kind, band and note), and the rows
+    an earlier run there wrote for the others; ``out_dir/summary_figures.csv`` the
+    per-figure agreement (:mod:`netemu.experiments.agreement`); ``out_dir/summary.md``
+    both as Markdown tables.  With ``readme`` (a path), that README's generated blocks
+    are rewritten from the summary (:mod:`netemu.experiments.readme_table`).
     """
     names = list(EXPERIMENTS) if names is None else list(dict.fromkeys(names))
     if not names:
@@ -165,74 +168,69 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
         comparisons[n] = module.report(rows[n], out_dir)
         if not quiet:
             print_comparison(module.TITLE, comparisons[n])
-    summary = [{"experiment": n, **{k: r.get(k) for k in SUMMARY_FIELDS[1:]}}
-               for n in names for r in comparisons[n]]
-    kept = [r for r in _read_summary(out_dir) if r["experiment"] not in names]
+    summary = [r for n in names for r in summary_rows(n, comparisons[n])]
+    kept = [r for r in read_summary(out_dir / "summary.csv")
+            if r["experiment"] in EXPERIMENTS and r["experiment"] not in names]
     order = {n: i for i, n in enumerate(EXPERIMENTS)}
     _write_summary(out_dir, sorted(kept + summary, key=lambda r: order[r["experiment"]]))
+    if readme is not None:
+        from netemu.experiments.readme_table import update_readme
+        update_readme(readme, out_dir)
     if not quiet:
         _print_totals(summary, out_dir)
     return comparisons
 
 
-def _read_summary(out_dir):
-    """Rows of an earlier ``summary.csv`` in ``out_dir`` (none if absent or of another layout).
+def summary_rows(name, comparisons):
+    """``name``'s comparison rows as summary.csv rows: kind, band and in-band filled in.
 
-    Running some experiments replaces their rows and keeps the others', so that the summary
-    stays whole when one experiment is rerun.
+    A row without a ``kind`` is a prediction (:func:`compare_row`'s default) when it has a
+    published value, and ``'netemu only'`` when it has none.
     """
-    try:
-        with open(Path(out_dir) / "summary.csv", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) != SUMMARY_FIELDS:
-                return []
-            rows = list(reader)
-    except FileNotFoundError:
-        return []
-    return [{k: _parse(v) if k in ("paper", "netemu", "error") else v for k, v in r.items()}
-            for r in rows if r["experiment"] in EXPERIMENTS]
+    module = load(name)
+    out = []
+    for r in comparisons:
+        paper = r.get("paper")
+        kind = r.get("kind") or ("prediction" if paper is not None else "netemu only")
+        band = tolerance_of(module, r["metric"]) if kind == "prediction" else None
+        out.append({"experiment": name, "point": r["point"], "metric": r["metric"],
+                    "kind": kind, "paper": paper, "netemu": r.get("netemu"),
+                    "error": r.get("error"), "band": band,
+                    "in_band": in_band(r.get("error"), band), "note": r.get("note", "")})
+    return out
 
 
-def _parse(text):
-    """A summary cell back to what was written: None, int, float or text."""
-    if text == "":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+def _csv_text(fields, rows):
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    return text.getvalue().encode()
 
 
 def _write_summary(out_dir, summary):
-    text = io.StringIO(newline="")
-    w = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS)
-    w.writeheader()
-    w.writerows(summary)
-    write_atomically(out_dir / "summary.csv", lambda fh: fh.write(text.getvalue().encode()))
-    lines = ["| experiment | point | metric | paper | netemu | error |",
-             "|---|---|---|---:|---:|---:|"]
-    for r in summary:
-        err = "" if r["error"] is None else f"{100 * r['error']:+.1f}%"
-        lines.append(f"| {r['experiment']} | {r['point']} | {r['metric']} | "
-                     f"{_fmt(r['paper'])} | {_fmt(r['netemu'])} | {err} |")
-    write_atomically(out_dir / "summary.md", lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
+    from netemu.experiments.readme_table import labels
 
-
-def _fmt(x):
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
-    return f"{x:,}" if isinstance(x, int) else str(x)
+    label = labels(dict.fromkeys(r["experiment"] for r in summary))
+    figures = figure_summary(summary, label)
+    write_atomically(out_dir / "summary.csv", lambda fh: fh.write(_csv_text(SUMMARY_FIELDS,
+                                                                            summary)))
+    write_atomically(out_dir / "summary_figures.csv",
+                     lambda fh: fh.write(_csv_text(FIGURE_FIELDS, figures)))
+    text = summary_markdown(summary, figures, label)
+    write_atomically(out_dir / "summary.md", lambda fh: fh.write(text.encode()))
 
 
 def _print_totals(summary, out_dir):
-    compared = [r for r in summary if r["error"] is not None]
+    compared = [r for r in summary if r["error"] is not None and r["kind"] == "prediction"]
+    checks = sum(r["kind"] == "check" for r in summary)
+    banded = [r for r in compared if r["in_band"]]
     worst = max(compared, key=lambda r: abs(r["error"]), default=None)
-    print(f"\n{len(summary)} figures from {len({r['experiment'] for r in summary})} experiments, "
-          f"{len(compared)} compared with a published value"
-          + (f"; largest error {100 * worst['error']:+.1f}% ({worst['experiment']}, "
+    print(f"\n{len(summary)} figures from {len({r['experiment'] for r in summary})} experiments: "
+          f"{len(compared)} predictions compared with a published value "
+          f"({sum(r['in_band'] == 'yes' for r in banded)} of the {len(banded)} with a band "
+          f"inside it), {checks} consistency check{'' if checks == 1 else 's'}"
+          + (f"; largest prediction error {100 * worst['error']:+.1f}% ({worst['experiment']}, "
              f"{worst['point']}, {worst['metric']})" if worst else "")
-          + f"\nresults in {out_dir}/ (summary.csv, summary.md, one CSV and PNG per experiment)")
+          + f"\nresults in {out_dir}/ (summary.csv, summary_figures.csv, summary.md, "
+            f"one CSV and PNG per experiment)")

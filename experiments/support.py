@@ -5,10 +5,17 @@ import functools
 import io
 from pathlib import Path
 
+from netemu.errors import ParameterError
 from netemu.io import write_atomically
 from netemu.units import GB
 
-__all__ = ["cluster", "write_rows", "compare_row", "line_plot", "GB"]
+__all__ = ["cluster", "write_rows", "compare_row", "KINDS", "line_plot", "GB"]
+
+#: Classes of comparison rows.  A *prediction* is a number netemu computes from sourced
+#: hardware and software facts; a *check* follows from the paper's own inputs by
+#: construction (its arithmetic re-run, a ratio that cannot differ from 1 in the model, a
+#: sum of NIC rates, an exact count): useful, labelled, never counted as agreement.
+KINDS = ("prediction", "check")
 
 
 @functools.lru_cache(maxsize=4)
@@ -17,13 +24,13 @@ def _preset(name, params):
     return preset(name, **dict(params))
 
 
-def cluster(name, calibrate=None, **params):
-    """A preset built once per process (sweep points reuse it); ``calibrate(G)`` applied once."""
-    G = _preset(name, tuple(sorted(params.items())))
-    if calibrate is not None and not G.graph.get(f"calibrated:{calibrate.__name__}"):
-        calibrate(G)
-        G.graph[f"calibrated:{calibrate.__name__}"] = True
-    return G
+def cluster(name, **params):
+    """``preset(name, **params)`` built once per process (sweep points reuse it).
+
+    Hardware behaviour is a parameter of the preset (``shared_root_port=...``), never a step
+    applied here, so an experiment builds the same graph as ``netemu bench`` and ``preset()``.
+    """
+    return _preset(name, tuple(sorted(params.items())))
 
 
 def write_rows(out_dir, name, rows):
@@ -39,10 +46,44 @@ def write_rows(out_dir, name, rows):
     return path
 
 
-def compare_row(point, metric, paper, ours):
-    """One comparison row; ``error`` is (netemu - paper) / paper."""
+def compare_row(point, metric, paper, ours, *, kind="prediction", note=""):
+    """One comparison row: paper against netemu, with its class.
+
+    Parameters
+    ----------
+    point, metric : str
+        Where on the figure (``"16 GPUs"``) and what is compared (``"algbw GB/s"``).
+    paper, ours : float or None
+        The published value and netemu's; ``error`` = (netemu - paper) / paper, None
+        where either is missing or the paper's value is 0.
+    kind : {"prediction", "check"}
+        ``"prediction"`` when netemu computes the number from hardware and software
+        facts, ``"check"`` when it follows from the paper's own inputs by construction
+        (see :data:`KINDS`).  Only predictions count toward agreement.
+    note : str
+        One line for the reader (why a row is a check, which reading of a figure).
+
+    Raises
+    ------
+    ParameterError
+        ``kind`` is not one of :data:`KINDS`.
+
+    Examples
+    --------
+    >>> r = compare_row("16 GPUs", "algbw GB/s", 8.0, 9.0)
+    >>> r["error"], r["kind"]
+    (0.125, 'prediction')
+    >>> compare_row("all", "bound TB/s", 9.0, 9.0, kind="check", note="sum of NIC rates")["kind"]
+    'check'
+    """
+    if kind not in KINDS:
+        raise ParameterError(f"comparison row kind {kind!r} is not known; allowed: "
+                             f"{', '.join(KINDS)}")
+    error = None
+    if paper is not None and ours is not None and paper != 0:
+        error = (ours - paper) / paper
     return {"point": point, "metric": metric, "paper": paper, "netemu": ours,
-            "error": (ours - paper) / paper}
+            "error": error, "kind": kind, "note": note}
 
 
 def line_plot(path, title, xlabel, ylabel, series, *, logx=True, xticks=None):

@@ -28,7 +28,7 @@ class ParameterError(NetemuError, ValueError):
 
 
 class GraphError(NetemuError, ValueError):
-    """A graph breaks the graph contract (design §3): roles, bandwidths, connectivity."""
+    """A graph breaks the graph contract (docs/architecture.md §3): roles, bandwidths, connectivity."""
 
 
 class GraphFileError(NetemuError, ValueError):

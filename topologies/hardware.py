@@ -65,6 +65,20 @@ class _A100Pcie:
     nvlink_bridge: float = GBps(600)           # NVLink bridge between a GPU pair, [FF] §IV-C
     nvlink_pairs: tuple = ((0, 1), (2, 3), (4, 5), (6, 7))   # secondary analysis, UNCONFIRMED
     shared_root_port_gpus: tuple = (5, 6)      # "GPU5 and GPU6 share one root port", [FF] Fig. 4
+    # "About 37 GB/s total" for GPU5 + GPU6, "lower if bidirectional" ([FF] §IV-D): the shared
+    # port is one budget for both directions, not 37.5 GB/s each way.  The text gives no figure
+    # for the bidirectional case, so netemu takes the bound this sentence allows (in + out <=
+    # root_port_to_cpu); on by default because the hardware has it.
+    shared_root_port_one_budget: bool = True
+    # GPU<->NIC P2P in both directions at once: issue 15 reads [FF] §IV-D2 as "bidirectional
+    # transfers lower it further"; the project's reference notes (papers.md B1) attach "lower if
+    # bidirectional" to the shared root port only, and [FF] §IV-D gives "NCCL allreduce about
+    # 4 GB/s" as the result of the 9 GiB/s figure, which a ring sending and receiving through the
+    # NIC at once reaches only with about 9 GiB/s each way (INFERRED: one budget for both would
+    # give about 2.4 GB/s algbw).  So the default is one 9 GiB/s budget
+    # per direction; pcie_a100_server(shared_p2p=True) makes it one budget for both directions
+    # (in + out <= gpu_nic_p2p), the strongest form of the "lower further" reading.
+    gpu_nic_p2p_one_budget: bool = False
     gpus_per_socket: int = 4                   # "four GPUs within the same NUMA node", [FF] §IV-A
     nic: NicModel = CX6_200G
 

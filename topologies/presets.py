@@ -15,8 +15,8 @@ isca-dragonfly      balanced canonical dragonfly of 64-port routers ([ISCA] Tabl
 fire-flyer-2        two zones of 40-port 200G fat-trees joined by inter-zone switches ([FF] §III-B)
 ff-pcie-3layer      the same PCIe cluster on a three-layer tree, 1,600 access points ([FF] §III-C)
 ff-dgx-3layer       the DGX-A100 cluster's three-layer tree, 10,000 access points ([FF] §III-C)
-fire-flyer-2-       Fire-Flyer 2 with every GPU server a PCIe A100 node ([FF] §III)
-cluster
+fire-flyer-2-       Fire-Flyer 2 with every GPU server a PCIe A100 node ([FF] §III); its
+cluster             ``shared_root_port`` and ``shared_p2p`` switch the node's [FF] §IV-D budgets
 deepseek-v3-        2,048 H800 GPUs (256 servers) on an 8-plane (``fabric='mpft'``) or 8-rail
 cluster             (``fabric='mrft'``) fat-tree of 64-port 400G switches ([ISCA] §5.1.2)
 ==================  ==========================================================================
@@ -27,7 +27,7 @@ import math
 
 from netemu.errors import ParameterError
 
-from .hardware import H800_SXM, IB_NDR_64, QM8700
+from .hardware import A100_PCIE, H800_SXM, IB_NDR_64, QM8700
 
 __all__ = ["PRESETS", "preset"]
 
@@ -111,11 +111,15 @@ def _ff_dgx_3layer():
                                 link_bandwidth=QM8700.port_bandwidth, radix=QM8700.ports)
 
 
-def _fire_flyer_2_cluster():
+def _fire_flyer_2_cluster(shared_root_port=A100_PCIE.shared_root_port_one_budget,
+                          shared_p2p=A100_PCIE.gpu_nic_p2p_one_budget):
+    # The two hardware behaviours of the PCIe A100 node ([FF] §IV-D), switchable here so that
+    # every door (preset(), the CLI's --shared-root-port / --shared-p2p) builds the same node.
     from .clusters import cluster
     from .fire_flyer import fire_flyer_2
     from .servers import pcie_a100_server
-    return cluster(fire_flyer_2(), pcie_a100_server)
+    return cluster(fire_flyer_2(), pcie_a100_server, shared_root_port=shared_root_port,
+                   shared_p2p=shared_p2p)
 
 
 #: GPUs of the DeepSeek-V3 training cluster ([ISCA] abstract and §5.1.2: 2,048 H800).
@@ -155,7 +159,8 @@ PRESETS = {
     "ff-pcie-3layer": (_ff_pcie_3layer, "PCIe cluster on a 3-layer fat-tree, 1,600 ports ([FF] §III-C)"),
     "ff-dgx-3layer": (_ff_dgx_3layer, "DGX-A100 cluster's 3-layer fat-tree, 10,000 ports ([FF] §III-C)"),
     "fire-flyer-2-cluster": (_fire_flyer_2_cluster,
-                             "Fire-Flyer 2 fabric with PCIe A100 servers inside ([FF] §III)"),
+                             "Fire-Flyer 2 fabric with PCIe A100 servers inside ([FF] §III); "
+                             "--shared-root-port, --shared-p2p true|false"),
     "deepseek-v3-cluster": (_deepseek_v3_cluster,
                             "2,048 H800 GPUs on MPFT or MRFT, --fabric mpft|mrft ([ISCA] §5.1.2)"),
 }
@@ -164,7 +169,14 @@ PRESETS = {
 def preset(name, **params):
     """Build the named network; see the module docstring for the names.
 
-    Only ``deepseek-v3-cluster`` takes a parameter (``fabric``).
+    ``deepseek-v3-cluster`` takes ``fabric``; ``fire-flyer-2-cluster`` takes
+    ``shared_root_port`` and ``shared_p2p`` (see :func:`topologies.servers.pcie_a100_server`).
+
+    Examples
+    --------
+    >>> G = preset("fire-flyer-2-cluster", shared_root_port=False)
+    >>> "capacity" in G.nodes["n0/rp5"], G.nodes["n0/nic0"]["p2p_shared"]
+    (False, False)
     """
     if name not in PRESETS:
         raise ParameterError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")

@@ -42,13 +42,16 @@ Modelling decisions
   Per socket, not one node, because [FF] §IV-D1 binds buffers to NUMA nodes.
 - **Root ports** (Fire-Flyer node only) are ``root_port`` nodes; the root-port -> CPU limit
   ([FF] §IV-D, ~37.5 GB/s) is the bandwidth of each root port's uplink edge.  It binds only on
-  the port GPU5 and GPU6 share.  The "lower if bidirectional" remark has no figure, so no
-  direction-blind ``capacity`` is set; set ``G.nodes['n0/rp5']['capacity']`` to explore one.
-  On the switch-based servers the switch uplink is the root port, so no node stands for it.
+  the port GPU5 and GPU6 share.  "Lower if bidirectional" has no figure; by default
+  (``shared_root_port=True``) the shared port's node ``capacity`` is its uplink bandwidth, one
+  budget for both directions, the bound the sentence allows.  On the switch-based servers the
+  switch uplink is the root port, so no node stands for it.
 - **GPU <-> NIC peer-to-peer limit** of Rome ([FF] §IV-D, ~9 GiB/s, no "chained write"): the
   Fire-Flyer NIC carries ``p2p_bandwidth``.  It caps direct DMA between any GPU of the server and
   that NIC (GPUDirect RDMA) taken together, a resource only such flows use; traffic staged
-  through host memory does not touch it.  :func:`p2p_limit` reads it.  Switch-based servers
+  through host memory does not touch it.  :func:`p2p_limit` reads it.  Each direction has
+  its own budget by default; with ``shared_p2p=True`` the NIC's ``p2p_shared`` makes both
+  directions draw on one (the reading that bidirectional transfers lower it further).  Switch-based servers
   have none: their GPU-NIC DMA turns around in the PCIe switch.
 - **CPU reduce throughput**: every ``cpu`` node carries ``reduce_bandwidth``, the bytes of
   input per second its SIMD units can sum (an UNCONFIRMED upper bound from the catalogue);
@@ -86,7 +89,9 @@ _NIC_KINDS = ("compute", "storage", "all")
 
 # --- builders --------------------------------------------------------------------------------
 
-def pcie_a100_server(name="n0", *, nvlink_bridges=True, socket_link_bandwidth=None):
+def pcie_a100_server(name="n0", *, nvlink_bridges=True, socket_link_bandwidth=None,
+                     shared_root_port=A100_PCIE.shared_root_port_one_budget,
+                     shared_p2p=A100_PCIE.gpu_nic_p2p_one_budget):
     """The Fire-Flyer 2 PCIe A100 node ([FF] §III-A, Fig. 4, §IV-D).
 
     Two EPYC sockets joined by Infinity Fabric, each with its share of host memory.  GPU0-3 hang
@@ -103,6 +108,17 @@ def pcie_a100_server(name="n0", *, nvlink_bridges=True, socket_link_bandwidth=No
     socket_link_bandwidth : float, optional
         Bytes/s per direction of the socket-to-socket link; the default is the catalogue's
         ``ROME_XGMI``, which is UNCONFIRMED.
+    shared_root_port : bool, default True
+        Make the root port GPU5 and GPU6 share one budget for both directions ([FF] §IV-D:
+        "about 37 GB/s total; lower if bidirectional"): the port node's ``capacity`` is its
+        uplink bandwidth.  The default is ``A100_PCIE.shared_root_port_one_budget``: the
+        hardware has it.  False leaves only the uplink edge, 37.5 GB/s each way.
+    shared_p2p : bool, default False
+        Make GPU<->NIC peer-to-peer DMA one budget for both directions (the reading of [FF]
+        §IV-D2 that bidirectional transfers lower the ~9 GiB/s further): the NIC carries
+        ``p2p_shared=True`` and the path model charges GPU->NIC and NIC->GPU DMA to one
+        resource.  The default, ``A100_PCIE.gpu_nic_p2p_one_budget``, gives each direction its
+        own 9 GiB/s (why: see that field in :mod:`topologies.hardware`).
 
     Returns
     -------
@@ -127,14 +143,21 @@ def pcie_a100_server(name="n0", *, nvlink_bridges=True, socket_link_bandwidth=No
     False
     >>> p2p_limit(G, "n17/gpu0", "n17/nic0") == A100_PCIE.gpu_nic_p2p
     True
+    >>> G.nodes["n17/rp5"]["capacity"] == A100_PCIE.root_port_to_cpu, G.nodes["n17/nic0"]["p2p_shared"]
+    (True, False)
+    >>> "capacity" in pcie_a100_server(shared_root_port=False).nodes["n0/rp5"]
+    False
     """
     prefix, server = _server_name(name)
     nvlink_bridges = _check_bool("nvlink_bridges", nvlink_bridges)
     hw = A100_PCIE
+    shared_root_port = _check_bool("shared_root_port", shared_root_port)
+    shared_p2p = _check_bool("shared_p2p", shared_p2p)
     sockets = hw.gpus_per_server // hw.gpus_per_socket
     socket_bw = _bandwidth("socket_link_bandwidth", socket_link_bandwidth, ROME_XGMI)
     b = _Builder("pcie_a100_server", prefix, server, dict(
-        name=name, nvlink_bridges=nvlink_bridges, socket_link_bandwidth=socket_link_bandwidth))
+        name=name, nvlink_bridges=nvlink_bridges, socket_link_bandwidth=socket_link_bandwidth,
+        shared_root_port=shared_root_port, shared_p2p=shared_p2p))
     cpus = b.host(sockets, hw.host_memory, socket_bw, ROME_XGMI.medium, ROME_32C_REDUCE)
 
     # Root ports in GPU order; the GPUs named in the catalogue share one ([FF] Fig. 4).
@@ -151,13 +174,16 @@ def pcie_a100_server(name="n0", *, nvlink_bridges=True, socket_link_bandwidth=No
         add_link(b.G, gpu, rp, hw.pcie_gpu_to_cpu, medium="pcie")
 
     nic_rp = b.root_port(A100_PCIE_NIC_SOCKET, cpus[A100_PCIE_NIC_SOCKET], hw.root_port_to_cpu)
-    nic = b.nic(0, A100_PCIE_NIC_SOCKET, hw.nic, "compute", p2p_bandwidth=hw.gpu_nic_p2p)
+    nic = b.nic(0, A100_PCIE_NIC_SOCKET, hw.nic, "compute", p2p_bandwidth=hw.gpu_nic_p2p,
+                p2p_shared=shared_p2p)
     add_link(b.G, nic, nic_rp, PCIE4_X16.bandwidth, medium=PCIE4_X16.medium)
 
     if nvlink_bridges:
         for a, c in hw.nvlink_pairs:
             add_link(b.G, b.name("gpu", a), b.name("gpu", c), _per_direction(hw.nvlink_bridge),
                      medium="nvlink")
+    if shared_root_port:
+        limit_shared_root_ports(b.G)
     return b.done()
 
 
@@ -427,13 +453,14 @@ def limit_shared_root_ports(G):
     [FF] §IV-D measures GPU5 and GPU6 together at "about 37 GB/s total; lower if
     bidirectional": the shared port does not give its 37.5 GB/s uplink once per direction.
     This sets the port node's ``capacity`` to its uplink bandwidth, so traffic in both
-    directions draws on the same 37.5 GB/s.  A modelling choice (the text gives no figure
-    for the bidirectional case), applied by the experiments that reproduce [FF] Fig. 7 and
-    listed with the calibration constants in the README.  Returns ``G``.
+    directions draws on the same 37.5 GB/s.  The text gives no figure for the bidirectional
+    case; this is the bound its sentence allows.  :func:`pcie_a100_server` applies it by
+    default (``shared_root_port=True``); call it on another graph to do the same.  Returns
+    ``G``.
 
     Examples
     --------
-    >>> G = limit_shared_root_ports(pcie_a100_server())
+    >>> G = limit_shared_root_ports(pcie_a100_server(shared_root_port=False))
     >>> G.nodes["n0/rp5"]["capacity"] == A100_PCIE.root_port_to_cpu
     True
     >>> "capacity" in G.nodes["n0/rp0"]

@@ -1,5 +1,8 @@
-"""Packet-level backends: the same fabric and routes as the flow model, as real packets.
+"""Backends: the flow solver and the packet-level emulation behind one contract.
 
+:mod:`netemu.backends.base` is the contract every backend answers --
+``Backend.run(G, traffic, routing) -> FlowResults`` -- with the flow solver
+(``'flow'``) and Mininet (``'mininet'``) registered in ``BACKENDS``.
 :mod:`netemu.backends.mininet` builds a netemu graph in Mininet as a routed
 Clos (Linux routers, HTB-shaped links) and runs TCP traffic beside the flow
 model's prediction; :mod:`~netemu.backends.clos` holds the Mininet classes

@@ -5,7 +5,7 @@ This module needs only the standard library and Mininet, so that Mininet's own
 networkx) can load it by file path, and :mod:`netemu.backends.mininet` builds
 on the very same classes.
 
-Why a routed Clos: on this kind of machine (shared/reference/mininet.md) the
+Why a routed Clos: on this kind of machine (docs/mininet.md) the
 kernel has no Open vSwitch module and Linux bridges in a looped fabric need
 STP, which leaves one spanning tree.  Linux routers with multipath routes are
 the only switch model that uses a fat-tree's parallel paths, and they need no

@@ -98,7 +98,7 @@ OFFLOAD_ABOVE = 50e6
 #: Forwarding budget per core, in packets/s x links crossed, that the emulator sustains within
 #: a few percent of the model: the cost is per packet, so many slow flows (whose segments stay
 #: small) cost more than a few fast ones at the same bit rate.  Measured on this kind of machine
-#: (2 cores, shared/reference/mininet.md §3, and the k=4 fat-tree runs noted in the README):
+#: (2 cores, docs/mininet.md §3, and the k=4 fat-tree runs noted in the README):
 #: without offload 16 flows x 6 links at 50 Mbit/s (182 k on 2 cores) stayed within 4%, at
 #: 100 Mbit/s (363 k) fell 9-23% short; with offload the 240-flow all-to-all at 100 Mbit/s
 #: (353 k) stayed within 5%, at 150 Mbit/s (530 k) fell 10-19% short, while 16 flows at
@@ -133,7 +133,10 @@ def fabric_layout(G):
     natural order, and each host's one switch.  Raises :class:`ParameterError`
     for graphs the routed-Clos model cannot represent.
     """
-    validate(G)
+    # A degraded fabric (one that records its failures) may fall apart into islands, e.g. a
+    # leaf cut off with its hosts: each island is built as it is, and only the pairs that
+    # still connect are run (split_disconnected).
+    validate(G, allow_disconnected=True)
     routers = sorted((n for n in G if is_switch(G, n)), key=natural_key)
     if not routers:
         raise ParameterError("the graph has no switches to emulate as routers")
@@ -526,8 +529,16 @@ class Emulation:
         return self
 
     def stop(self):
-        """Kill what runs in the hosts, stop the network; safe to call twice."""
+        """Kill what runs in the hosts, stop the network; safe to call twice.
+
+        SIGINT, SIGTERM and SIGHUP are held off while it runs: a second Ctrl-C must not cut
+        the teardown short.  A build interrupted half-way leaves a node shell waiting for a
+        command's output, which Mininet's ``net.stop()`` refuses (an AssertionError); those
+        shells are resynchronised first, and a node that cannot be is killed, which takes its
+        namespace and links with it.
+        """
         net, self.net = self.net, None
+        held = hold_interrupts() if net is not None else {}
         try:
             if net is not None:
                 t = time.monotonic()
@@ -535,9 +546,20 @@ class Emulation:
                     _kill(p)
                 self._procs = []
                 _kill_namespace_procs(net)
-                net.stop()
+                nodes = net.hosts + net.switches + net.controllers
+                for node in nodes:
+                    _resync(node)
+                try:
+                    net.stop()
+                except Exception:
+                    # Mininet's stop is all or nothing; what it left, ending each node's
+                    # shell ends (its namespace goes with its last process).
+                    for node in nodes:
+                        _end_node(node)
                 self.timings["stop"] = time.monotonic() - t
         finally:
+            for sig, h in held.items():
+                signal.signal(sig, h)
             self._restore_handlers()
 
     def __enter__(self):
@@ -548,19 +570,7 @@ class Emulation:
         return False
 
     def _install_handlers(self):
-        import threading
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def _term(signum, _frame):
-            raise SystemExit(128 + signum)
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            self._old_handlers[sig] = signal.signal(sig, _term)
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-            pass
-        else:
-            self._old_handlers[signal.SIGINT] = signal.signal(signal.SIGINT,
-                                                              signal.default_int_handler)
+        self._old_handlers.update(install_interrupt_handlers())
 
     def _restore_handlers(self):
         for sig, h in self._old_handlers.items():
@@ -680,19 +690,28 @@ class Emulation:
             from .clos import _checked
             _checked(node, f"ip link set dev {self._intf_towards(a, b)} {state}")
         H = self.current.copy()
+        rec = dict(H.graph.get("failures") or {})
+        failed = [x for x in rec.get("failed_links", []) if x not in (f"{u}--{v}", f"{v}--{u}")]
         if up:
             H.add_edge(u, v, **self.G.edges[u, v])
         else:
             H.remove_edge(u, v)
+            failed.append(f"{u}--{v}")
+        # The record marks H as degraded, so that the flow model accepts it even when the
+        # link was the last one joining two parts (each part's pairs are then run on their
+        # own, the cut ones listed by the caller).
+        rec["failed_links"] = failed
+        rec.setdefault("lost_endpoints", [])
+        if failed or self.G.graph.get("failures"):
+            H.graph["failures"] = rec
+        else:
+            H.graph.pop("failures", None)
         hosts, routers, edge_of = self.spec["layout"]
         addr = {}
         for (r, ip), nb in self.spec["peer"].items():
             addr[(self.spec["nx"][r], nb)] = ip
-        try:
-            table = _routes(H, hosts, routers, edge_of, addr, self.routing, self.spec["mn"],
-                            self.spec["ip"])
-        except Exception:
-            raise
+        table = _routes(H, hosts, routers, edge_of, addr, self.routing, self.spec["mn"],
+                        self.spec["ip"])
         for r in routers:
             self.net[self.spec["mn"][r]].set_routes(table.get(self.spec["mn"][r], []))
         self.spec["routes"] = table
@@ -807,21 +826,25 @@ class Emulation:
     def capture(self, host, path, bpf=""):
         """tcpdump on ``host``'s link while the block runs; a pcap for scapy or Wireshark.
 
-        Returns once tcpdump captures; on leaving, waits until the file stops growing, so
-        packets still in flight when the block ends are written too.
+        Returns once tcpdump captures and yields a :class:`~netemu.backends.pcap.Capture`;
+        on leaving, waits until the file stops growing, so packets still in flight when the
+        block ends are written too, then stops tcpdump and fills in the capture's ``stats``:
+        tcpdump's own count of the packets the kernel dropped because the capture could not
+        keep up, which the caller must report (the file is then incomplete).
         """
         from . import pcap
         self._running()
         node = self.node(host)
+        cap = pcap.Capture(path)
         p = pcap.start(node, node.defaultIntf().name, path, bpf.split())
         self._procs.append(p)
         try:
-            yield path
+            yield cap
         finally:
             try:
                 pcap.settle([path])
             finally:
-                pcap.stop(p)
+                cap.stats = pcap.stop(p)
                 if p in self._procs:
                     self._procs.remove(p)
 
@@ -835,9 +858,18 @@ class Emulation:
         old = lg.level, lg.handlers[0].level
         if lg.getEffectiveLevel() > LEVELS["output"]:
             setLogLevel("output")
+        # In the lab session Ctrl-C belongs to Mininet's CLI (it stops the command running in
+        # a node and returns to the prompt), not to the one-shot teardown handler.
+        held = {}
+        import threading
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            held[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             CLI(self.net)
         finally:
+            for sig, h in held.items():
+                signal.signal(sig, h)
             lg.setLevel(old[0])
             lg.handlers[0].setLevel(old[1])
 
@@ -925,6 +957,111 @@ class EmulationResult:
         return (f"<EmulationResult {self.traffic.n_flows} flows: measured "
                 f"{self.aggregate_measured * 8 / 1e9:.4g} Gb/s, predicted "
                 f"{self.aggregate_predicted * 8 / 1e9:.4g} Gb/s ({100 * self.error:+.1f}%)>")
+
+
+#: Signals that end a run: each interrupts it once, then is absorbed until the teardown is done.
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _absorb(_signum, _frame):
+    """A Python no-op handler, not SIG_IGN: a signal already pending when a handler switches
+    to it runs this quietly (CPython reports one switched to SIG_IGN as a 'race condition')."""
+
+
+def _interrupt_once(signum, _frame):
+    """Interrupt the run once (KeyboardInterrupt for SIGINT, SystemExit(128 + n) for SIGTERM
+    and SIGHUP), absorbing every further interrupt: a terminal's Ctrl-C and the starter's
+    relayed SIGTERM may both arrive, and the second must not break the teardown the first
+    started."""
+    for sig in INTERRUPT_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _absorb)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+def install_interrupt_handlers():
+    """Make SIGINT, SIGTERM and SIGHUP interrupt this process once (SIGINT stays ignored if it
+    is); the previous handlers.  Only the main thread may set handlers: elsewhere a no-op."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for sig in INTERRUPT_SIGNALS:
+        if sig == signal.SIGINT and signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        old[sig] = signal.signal(sig, _interrupt_once)
+    return old
+
+
+def hold_interrupts():
+    """Absorb SIGINT, SIGTERM and SIGHUP (those not ignored); the previous handlers."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _absorb) for sig in INTERRUPT_SIGNALS
+            if signal.getsignal(sig) is not signal.SIG_IGN}
+
+
+#: How long a node shell interrupted mid-command may take to print its sentinel (s).
+RESYNC_TIMEOUT = 5.0
+
+
+def _resync(node, timeout=RESYNC_TIMEOUT):
+    """Bring a Mininet node shell that was interrupted mid-command back to its prompt.
+
+    Mininet's ``cmd`` sets ``node.waiting`` until the command's sentinel (chr 127) arrives;
+    an exception in between leaves it set, and every later ``cmd`` (the teardown's) fails an
+    assertion.  Reads the pending output without blocking -- Mininet's own ``monitor`` was
+    seen blocking in a read here -- after a Ctrl-C to the shell if the sentinel has not come
+    within half the time; a shell that still does not answer is ended.
+    """
+    if not getattr(node, "waiting", False) or getattr(node, "shell", None) is None:
+        return
+    import select
+    deadline = time.monotonic() + timeout
+    interrupted = False
+    try:
+        fd = node.stdout.fileno()
+        seen = "\x7f" in node.readbuf
+        while not seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not interrupted and left < timeout / 2:
+                node.sendInt()
+                interrupted = True
+            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if ready:
+                os.set_blocking(fd, False)
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    chunk = b""
+                finally:
+                    os.set_blocking(fd, True)
+                if not chunk:
+                    time.sleep(0.05)
+                seen = b"\x7f" in chunk
+        if seen:
+            node.readbuf = ""
+            node.waiting = False
+    except Exception:
+        pass
+    if node.waiting:
+        _end_node(node)
+
+
+def _end_node(node):
+    """End a node's shell (and with it the node's namespace, once its processes are gone)."""
+    try:
+        node.terminate()
+    except Exception:
+        shell = getattr(node, "shell", None)
+        if shell is not None:
+            _kill(shell)
+    node.waiting = False
 
 
 def _kill(p):

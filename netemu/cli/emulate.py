@@ -4,7 +4,11 @@ Builds the fabric in Mininet (Linux routers, HTB-shaped links at bandwidth x
 scale), runs the traffic as real TCP flows and prints each flow's goodput
 beside the flow model's prediction for the same paths (scaled back to the
 graph's units).  Runs as root, inside a throw-away network/PID/mount
-namespace, so that even a killed run leaves nothing behind.
+namespace that dies with this command, so that even a killed run (kill -9
+included) leaves nothing behind.  Ctrl-C, SIGTERM or SIGHUP tear the
+emulation down and exit 130, 143 or 129; a second one stops at once.  With
+--cli, Ctrl-C belongs to Mininet's prompt (it stops the command running in a
+node); leave with exit or Ctrl-D.
 
 Options (anywhere after TOPO):
 
@@ -15,14 +19,18 @@ Options (anywhere after TOPO):
 --seed N                 seed of the permutation (default 0)
 --queue BYTES            FIFO per link direction (default max(100 frames, 10 ms))
 --offload on|off|auto    TSO/GSO on the links (auto: on above 50 Mbit/s)
---pcap FILE              capture the first flow's source host link (tcpdump; scapy/Wireshark)
+--pcap FILE              capture the first flow's source host link (tcpdump; scapy/Wireshark);
+                         the packets tcpdump could not keep up with (its own count of kernel
+                         drops) are reported beside the results, never left unsaid
 --fail-link U--V         fail a link (repeatable, or a comma list)
 --fail-switch NAME       fail a switch and its links (repeatable, or a comma list)
 --fail-plane K           fail every switch of plane K (repeatable, or a comma list)
 --fail-fraction F        fail ceil(F x n) of the n switch-to-switch links, chosen by --seed
                          The network is built without what failed; routes and the flow
-                         model both use the degraded graph.  Pairs the failures cut apart
-                         are listed by name and not run (no rate, not a zero).
+                         model both use the degraded graph, even when it falls apart into
+                         islands (e.g. a leaf cut off with its hosts: pairs inside an island
+                         still run).  Pairs the failures cut apart are listed by name, as
+                         solve lists them, and not run (no rate, not a zero).
 --fail-at SEC            build with the --fail-link links up, measure SEC s, take them
                          down (routes recomputed on the degraded graph, Emulation.set_link),
                          then measure --duration s: "before" and the main figures ("after")
@@ -33,7 +41,8 @@ Options (anywhere after TOPO):
                          segments) on the links they take, in the prediction
 --json                   machine-readable output
 --cli                    open Mininet's CLI on the built network (after the traffic, if any)
---clean                  kill what an unsandboxed, killed run left (processes marked as ours)
+--clean                  kill what a run left: sandboxes whose netemu emulate is gone, and
+                         processes of an unsandboxed run (only processes marked as ours)
 """
 
 import argparse
@@ -42,6 +51,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from .solve import load_topology, make_traffic, split_options
 from ..errors import EmulationError, ParameterError
@@ -136,30 +146,95 @@ def run(args):
     if "clean" in flags:
         return clean()
     from ..backends import unavailable
-    from ..backends.sandbox import in_sandbox, sandbox_command
-    if not in_sandbox():
-        # Validate everything that needs no root (arguments, graph, failures, the CPU
-        # estimate) first: bad input gets its own message on any machine.
-        _prepare(topo, flags, opts, rest)
+    from ..backends.sandbox import in_sandbox
+    if in_sandbox():
+        return _inner(topo, flags, opts, rest)
+    # Validate everything that needs no root (arguments, graph, failures, the CPU
+    # estimate) first: bad input gets its own message on any machine.
+    _prepare(topo, flags, opts, rest)
     why = unavailable()
     if why:
         raise EmulationError(f"cannot emulate here: {why}")
-    if not in_sandbox():
-        argv = [sys.executable, "-m", "netemu", "emulate", topo] + args.params
-        env = dict(os.environ)
-        pypath = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = pypath + os.pathsep + env.get("PYTHONPATH", "")
-        proc = subprocess.Popen(sandbox_command(argv), env=env)
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            # The terminal sent SIGINT to the whole group; let the inner run tear down.
+    return _run_sandboxed(topo, args.params, "cli" in flags)
+
+
+#: After passing an interrupt on, how long the sandboxed run may take to tear down (s)
+#: before it is killed outright (the teardown of a k=4 fat-tree takes about 4 s).
+TEARDOWN_GRACE = 60.0
+
+
+def _run_sandboxed(topo, params, cli):
+    """Run this command again inside a sandbox that dies with this process; its status.
+
+    This process stays in charge of signals.  The sandbox starts with SIGINT ignored, so a
+    terminal's Ctrl-C never lands in its Python start-up (a traceback); SIGINT, SIGTERM and
+    SIGHUP here are passed on to the sandboxed run as one SIGTERM, which tears the
+    emulation down; a second signal kills the sandbox at once.  With ``--cli`` SIGINT is
+    left to the sandboxed run (Mininet's prompt uses it).  A kill -9 of this process is
+    covered by the sandbox's parent-death signal.
+    """
+    from ..backends import sandbox
+    argv = [sys.executable, "-m", "netemu", "emulate", topo] + list(params)
+    env = dict(os.environ)
+    pypath = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = pypath + os.pathsep + env.get("PYTHONPATH", "")
+    got, state = [], {"proc": None, "deadline": None}
+
+    def on_signal(signum, _frame):
+        got.append(signum)
+        proc = state["proc"]
+        if proc is None:
+            return                       # acted on once the sandbox exists
+        if len(got) > 1 or not sandbox.relay(proc, signal.SIGTERM):
+            proc.kill()                  # asked twice, or nothing to ask yet: stop now
+        state["deadline"] = time.monotonic() + TEARDOWN_GRACE
+
+    # SIGINT ignored already (a job started in the background by a non-interactive shell)
+    # stays ignored.
+    sigint_on = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    watched = [signal.SIGTERM, signal.SIGHUP] + ([signal.SIGINT] if sigint_on and not cli
+                                                 else [])
+    old = {sig: signal.signal(sig, on_signal) for sig in watched}
+    if cli:
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = sandbox.start(argv, env, ignore_sigint=True)
+        state["proc"] = proc
+        if got:
+            proc.kill()                  # interrupted before the run could be told
+        while True:
             try:
-                return proc.wait(timeout=60)
+                rc = proc.wait(timeout=0.5)
+                break
             except subprocess.TimeoutExpired:
-                proc.kill()
-                return 130
-    return _emulate(topo, flags, opts, rest)
+                if state["deadline"] is not None and time.monotonic() > state["deadline"]:
+                    proc.kill()
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    if got or (cli and rc == 130):
+        sig = got[0] if got else signal.SIGINT
+        print("netemu: interrupted" if sig == signal.SIGINT else
+              f"netemu: terminated by {signal.Signals(sig).name}", file=sys.stderr, flush=True)
+        return 128 + sig
+    return rc if rc >= 0 else 128 - rc
+
+
+def _inner(topo, flags, opts, rest):
+    """The run inside the sandbox.  Started by :func:`_run_sandboxed` it is silent about
+    interrupts (the starter prints the one line) and handles its own SIGINT from here on."""
+    from ..backends.mininet import install_interrupt_handlers
+    from ..backends.sandbox import TOP_MARK
+    started = TOP_MARK in os.environ
+    if started:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    install_interrupt_handlers()
+    try:
+        return _emulate(topo, flags, opts, rest)
+    except KeyboardInterrupt:
+        if not started:
+            raise
+        return 130
 
 
 def _prepare(topo, flags, opts, rest):
@@ -220,12 +295,17 @@ def _emulate(topo, flags, opts, rest):
                 before = em.run(traffic, **dict(args, duration=_float(opts, "fail-at", 1.0,
                                                                       1.0, 3600.0)))
                 traffic, disconnected = _take_down(em, traffic, disconnected, later)
-            failures = em.current.graph.get("failures") if not later else \
-                _record(em.current, later)
+            # Emulation.set_link records the links it took down in the graph in force.
+            failures = em.current.graph.get("failures")
+            cap = None
             if "pcap" in opts:
                 src = traffic.pairs(1)[0][0]
-                with em.capture(src, os.path.abspath(opts["pcap"])):
+                with em.capture(src, os.path.abspath(opts["pcap"])) as cap:
                     result = em.run(traffic, **args)
+                if cap.dropped != 0:
+                    # Also on stderr, so that a --json reader cannot miss an incomplete file.
+                    print(f"netemu: warning: capture {cap.summary()}", file=sys.stderr,
+                          flush=True)
             else:
                 result = em.run(traffic, **args)
             name = G.graph.get("preset") or G.graph.get("name") or topo
@@ -240,6 +320,8 @@ def _emulate(topo, flags, opts, rest):
                     out["failures"] = failures
                     out["disconnected"] = [{"src": str(a), "dst": str(b)}
                                            for a, b in disconnected]
+                if cap is not None:
+                    out["capture"] = cap.to_json()
                 print(json.dumps(out, indent=2), flush=True)
             else:
                 if before is not None:
@@ -250,6 +332,8 @@ def _emulate(topo, flags, opts, rest):
                           flush=True)
                 print(format_table(result, name, failures=failures,
                                    disconnected=disconnected), flush=True)
+                if cap is not None:
+                    print(f"capture      {cap.summary()}", flush=True)
         if "cli" in flags:
             print(host_map(em), flush=True)
             em.cli()
@@ -267,13 +351,6 @@ def _take_down(em, traffic, disconnected, links):
         raise EmulationError(f"taking {', '.join(f'{u}--{v}' for u, v in links)} down cut "
                              f"every pair apart; nothing to measure after it")
     return runnable, list(disconnected) + cut
-
-
-def _record(H, links):
-    """The failure record of the graph in force, with the links taken down mid-run."""
-    rec = dict(H.graph.get("failures") or {})
-    rec["failed_links"] = list(rec.get("failed_links", [])) + [f"{u}--{v}" for u, v in links]
-    return rec
 
 
 def host_map(em):
@@ -305,41 +382,65 @@ def format_table(result, name, limit=40, failures=None, disconnected=()):
     if len(flows) > limit:
         lines.append(f"  ... and {len(flows) - limit} more flows")
     if failures:
-        lines.extend(failure_lines(failures, disconnected, limit))
+        lines.extend(failure_lines(failures, disconnected))
     return "\n".join(lines)
 
 
-def failure_lines(failures, disconnected, limit=40):
-    """What failed, and every pair it cut apart, by name."""
+def failure_lines(failures, disconnected, limit=None):
+    """What failed, and every pair it cut apart, by name: the lines ``netemu solve`` prints
+    for the same failures (its wording and its cut-off of the list)."""
+    from .solve import DISCONNECTED_SHOWN
+    limit = DISCONNECTED_SHOWN if limit is None else limit
     what = [f"{len(failures.get('failed_links', []))} link(s)"]
     if failures.get("switches"):
         what.append(f"switches {', '.join(failures['switches'])}")
     if failures.get("planes"):
-        what.append(f"planes {', '.join(map(str, failures['planes']))}")
-    links = failures.get("failed_links", [])
-    lines = [f"failed       {'; '.join(what)}"
-             + (f": {', '.join(links[:8])}{' ...' if len(links) > 8 else ''}" if links else "")]
-    if disconnected:
-        lines.append(f"disconnected {len(disconnected)} pair(s), not run (no rate; not "
-                     f"counted above):")
-        shown = [f"{a} -> {b}" for a, b in disconnected[:limit]]
-        lines.extend(f"  {x}" for x in shown)
-        if len(disconnected) > limit:
-            lines.append(f"  ... and {len(disconnected) - limit} more pairs")
+        what.append(f"plane(s) {', '.join(map(str, failures['planes']))}")
+    lines = [f"failed       {'; '.join(what)}"]
+    lost = failures.get("lost_endpoints")
+    if lost:
+        lines.append(f"cut off      {', '.join(lost[:limit])}" + (" ..." if len(lost) > limit
+                                                                  else ""))
+    lines.append(f"disconnected {len(disconnected):,} flow(s), no rate (not counted in the "
+                 f"figures above)")
+    lines.extend(f"  {a} -> {b}" for a, b in disconnected[:limit])
+    if len(disconnected) > limit:
+        lines.append(f"  ... and {len(disconnected) - limit:,} more (all in --json)")
     return lines
 
 
-def clean():
-    """Kill processes marked with :data:`RUN_MARK` whose run is gone; report what was done.
+#: How long --clean waits for the processes it killed to be gone (s).
+CLEAN_WAIT = 10.0
 
-    A run in the default sandbox leaves nothing; this is for a run whose
-    sandbox was bypassed or broke.  Matching by our own mark, never by a
-    process name, leaves other users' Mininet alone; a mark is only stale when
-    no ``netemu emulate`` process with the marked id lives in the marked
-    process's PID namespace.
+
+def clean():
+    """Kill what runs that are gone left behind; report what was done.
+
+    Two kinds of leftovers, both matched by netemu's own environment marks,
+    never by a process name, so that other users' Mininet is left alone:
+
+    * a sandbox whose starting ``netemu emulate`` is gone
+      (:func:`netemu.backends.sandbox.orphans`; since the sandbox dies with its
+      starter this takes a starter from an older netemu, or one killed in the
+      instant between starting the sandbox and arming its parent-death signal):
+      its root is killed, which takes its whole PID namespace, and every other
+      process carrying its mark;
+    * processes of an unsandboxed run: marked with :data:`RUN_MARK`, stale when
+      no ``netemu emulate`` process with the marked id lives in the marked
+      process's PID namespace.
     """
+    from ..backends.sandbox import orphans, process_start
     if os.geteuid() != 0:
         raise EmulationError("--clean needs root")
+    killed = []
+    sandboxes = orphans()
+    for pids in sandboxes.values():
+        for pid in pids:             # the root first: the rest go with its namespace
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                continue             # already gone with its sandbox
+            killed.append(pid)
     procs = {}
     for d in filter(str.isdigit, os.listdir("/proc")):
         info = _proc_info(int(d))
@@ -347,17 +448,24 @@ def clean():
             procs[int(d)] = info
     alive = {(ns, nspid) for ns, nspid, cmd, _mark in procs.values()
              if b"netemu" in cmd and b"emulate" in cmd}
-    killed = []
     for pid, (ns, _nspid, _cmd, mark) in procs.items():
-        if mark is None or pid == os.getpid() or (ns, mark) in alive:
+        if mark is None or pid == os.getpid() or (ns, mark) in alive or pid in killed:
             continue
         try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
         except OSError:
             pass
+    deadline = time.monotonic() + CLEAN_WAIT
+    left = list(killed)
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if process_start(p) is not None]
+        if left:
+            time.sleep(0.05)
     print(f"netemu emulate --clean: killed {len(killed)} leftover process(es)"
-          + (f": {' '.join(map(str, killed))}" if killed else ""))
+          + (f": {' '.join(map(str, killed))}" if killed else "")
+          + (f" ({len(sandboxes)} orphaned sandbox(es))" if sandboxes else "")
+          + (f"; {len(left)} still exiting: {' '.join(map(str, left))}" if left else ""))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR]``.
+"""``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR] | readme``.
 
 Reproduces the papers' plots and tables (see the ``experiments`` package):
 each experiment writes DIR/NAME.csv and DIR/NAME.png and prints paper against
@@ -8,6 +8,11 @@ netemu; DIR/summary.csv and DIR/summary.md gather every comparison.
 --scheduler ADDRESS  run the points on a Dask distributed cluster (tcp://host:port)
 --out DIR            where results go (default: results)
 --quiet              no tables, no progress bar
+--readme FILE        after the run, regenerate FILE's results and failure tables
+
+`netemu experiments readme [--results DIR] [--readme FILE] [--check]` regenerates the
+README's tables from DIR/summary.csv (default results, README.md); --check writes nothing
+and exits 1 when the tables are stale.
 
 Exit status: 0 done, 1 a point failed (named on stderr), 2 bad arguments.
 """
@@ -34,7 +39,14 @@ def register(sub):
     r.add_argument("--scheduler", default=None, metavar="ADDRESS")
     r.add_argument("--out", default="results", metavar="DIR")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--readme", default=None, metavar="FILE")
     r.set_defaults(func=_run)
+    rd = acts.add_parser("readme", help="regenerate the README's tables from the results")
+    rd.add_argument("--results", default="results", metavar="DIR")
+    rd.add_argument("--readme", default="README.md", metavar="FILE")
+    rd.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 when the README's tables are stale")
+    rd.set_defaults(func=_readme)
 
 
 def _jobs(text):
@@ -67,10 +79,22 @@ def _run(args):
                              "shows them")
     try:
         runner.run(None if args.all else args.names, jobs=args.jobs, scheduler=args.scheduler,
-                   out_dir=args.out, progress=not args.quiet, quiet=args.quiet)
+                   out_dir=args.out, progress=not args.quiet, quiet=args.quiet,
+                   readme=args.readme)
     except ExperimentError as exc:
         # A failed point is not bad input: exit 1, still one line.
         from . import one_line
         print(one_line(f"netemu: experiment failed: {exc}"), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _readme(args):
+    from netemu.experiments.readme_table import update_readme
+
+    changed = update_readme(args.readme, args.results, check=args.check)
+    if args.check and changed:
+        print(f"netemu: {args.readme}'s tables differ from {args.results}/summary.csv; "
+              f"run `netemu experiments readme`", file=sys.stderr)
         return 1
     return 0

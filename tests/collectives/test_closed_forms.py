@@ -101,7 +101,9 @@ def test_tree_allreduce_rate_on_leaf_spine():
 
 @pytest.fixture(scope="module")
 def ff():
-    return preset("fire-flyer-2-cluster")
+    # The shared root port as two 37.5 GB/s directions, so that memory binds (the default
+    # one-budget port is checked by the direction-blind case below).
+    return preset("fire-flyer-2-cluster", shared_root_port=False)
 
 
 def _hfreduce_bound(G, server="n1"):
@@ -140,7 +142,7 @@ def test_hfreduce_rate_is_the_memory_bound(ff):
 
 
 def test_hfreduce_rate_is_the_network_bound_with_fast_memory():
-    G = preset("fire-flyer-2-cluster")
+    G = preset("fire-flyer-2-cluster", shared_root_port=False)
     for n, c in G.nodes(data="capacity"):
         if c is not None and G.nodes[n]["role"] == "memory":
             G.nodes[n]["capacity"] = c * 10

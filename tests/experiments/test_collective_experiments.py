@@ -4,11 +4,12 @@ import csv
 
 import pytest
 
-from netemu.experiments import (deepep_mpft, hfreduce_nvlink, hfreduce_vs_nccl, inference_speed_limit,
-                         mpft_vs_mrft_alltoall)
+from netemu.experiments import (deepep_modes, deepep_mpft, hfreduce_nvlink, hfreduce_vs_nccl,
+                                inference_speed_limit, mpft_vs_mrft_alltoall, mpft_vs_mrft_latency,
+                                node_limited_routing)
 
 MODULES = [hfreduce_vs_nccl, hfreduce_nvlink, mpft_vs_mrft_alltoall, deepep_mpft,
-           inference_speed_limit]
+           inference_speed_limit, deepep_modes, mpft_vs_mrft_latency, node_limited_routing]
 
 
 @pytest.mark.parametrize("m", MODULES, ids=lambda m: m.NAME)
@@ -18,21 +19,31 @@ def test_points_are_distinct_and_picklable(m):
     assert len(pts) == len({pickle.dumps(p) for p in pts}) > 0
 
 
-def test_inference_speed_limit_rows_follow_the_closed_form():
+def test_inference_speed_limit_rows_follow_the_closed_form(tmp_path):
     # Balanced routing keeps every device's port busy to the end, so one EP step is the bytes
     # a device sends, tokens x (routed + shared) x hidden x (1 byte FP8 + 2 bytes BF16), over
-    # its port: one ConnectX-7 (scale-out) or its NVLink (the NVL72 domain).
+    # its port: one ConnectX-7 (scale-out) or its NVLink (the NVL72 domain).  These rows
+    # re-run the paper's arithmetic, so the report labels them checks.
     from netemu.topologies.hardware import CX7_400G, GB200_NVL72
     m = inference_speed_limit
     bytes_per_step = m.TOKENS * (m.ROUTED + m.SHARED) * m.HIDDEN * (1 + 2)
     port = {"scale-out": CX7_400G.bandwidth, "nvl72": GB200_NVL72.nvlink_unidirectional}
+    assert set(m.CHECKS) == set(port)
+    rows = []
     for p in m.points():
+        if p["system"] not in m.CHECKS:
+            continue
         (row,) = m.run_point(p)
+        rows.append(row)
         step = bytes_per_step / port[p["system"]]
         assert row["ep_step_us"] == pytest.approx(step * 1e6, rel=1e-9)
         tpot = m.LAYERS * m.MICRO_BATCHES * step
         assert row["tpot_ms"] == pytest.approx(tpot * 1e3, rel=1e-9)
         assert row["tokens_per_s"] == pytest.approx(1 / tpot, rel=1e-9)
+    cmp = m.report(rows, tmp_path)
+    assert {c["kind"] for c in cmp} == {"check"}
+    assert (tmp_path / "inference_speed_limit.csv").exists()
+    assert (tmp_path / "inference_speed_limit.png").stat().st_size > 0
 
 
 def _one(m, point, tmp_path):
@@ -63,11 +74,15 @@ def test_mpft_and_mrft_agree_at_a_point():
 
 
 def test_report_writes_csv_png_and_comparisons(tmp_path):
-    rows = deepep_mpft.run_point({"gpus": 16})
-    # report() expects the whole sweep; give it the one point for every GPU count
-    full = [dict(r, gpus=n) for n in deepep_mpft.GPUS for r in rows]
+    rows = deepep_mpft.run_point({"gpus": 16, "rates": "nominal"})
+    # report() expects the whole sweep; give it the one point for every GPU count and option
+    full = [dict(r, gpus=n, rates=q) for q in deepep_modes.RATES for n in deepep_mpft.GPUS
+            for r in rows]
     cmp = deepep_mpft.report(full, tmp_path)
-    assert len(cmp) == 8 and {"point", "metric", "paper", "netemu", "error"} <= set(cmp[0])
+    assert len(cmp) == 16 and {"point", "metric", "paper", "netemu", "error"} <= set(cmp[0])
+    assert {c["kind"] for c in cmp} == {"prediction"}
+    # DeepEP's figure counts the sender's own node; the network does not carry that share.
+    assert all(r["deepep_GBps"] > r["network_GBps_per_gpu"] > 0 for r in rows)
     with open(tmp_path / "deepep_mpft.csv") as fh:
         assert len(list(csv.DictReader(fh))) == len(full)
     assert (tmp_path / "deepep_mpft.png").stat().st_size > 0

@@ -10,7 +10,9 @@ from netemu.experiments import runner
 from netemu.cli import main as cli
 from netemu.errors import ExperimentError, ParameterError
 
-FAST = "inference_speed_limit"
+# A quick experiment (three points, a few seconds): inference_speed_limit now also builds the
+# 2,048-GPU cluster for its prediction row.
+FAST = "node_limited_routing"
 
 
 def test_every_registered_experiment_follows_the_interface():
@@ -111,7 +113,8 @@ def test_serial_pool_and_dask_give_identical_results(tmp_path):
         runner.run(names, scheduler=lc.scheduler_address, out_dir=dask, progress=False,
                    quiet=True)
     s = _files(serial)
-    assert set(s) == {f"{FAST}.csv", "storage_read.csv", "summary.csv", "summary.md"}
+    assert set(s) == {f"{FAST}.csv", "storage_read.csv", "summary.csv", "summary.md",
+                      "summary_figures.csv"}
     assert _files(pool) == s
     assert _files(dask) == s
     for d in (serial, pool, dask):
@@ -122,9 +125,9 @@ def test_python_m_experiments_runs_named_experiments(tmp_path, capsys):
     from netemu.experiments.__main__ import main
     assert main([FAST, "--out", str(tmp_path), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "EP step time" in out and "largest error" in out
+    assert "nodes per token" in out and "largest prediction error" in out
     assert {p.name for p in tmp_path.iterdir()} == {
-        f"{FAST}.csv", f"{FAST}.png", "summary.csv", "summary.md"}
+        f"{FAST}.csv", f"{FAST}.png", "summary.csv", "summary.md", "summary_figures.csv"}
 
 
 def test_rerunning_one_experiment_keeps_the_others_rows(tmp_path):
@@ -143,3 +146,36 @@ def test_rerunning_one_experiment_keeps_the_others_rows(tmp_path):
     assert names == sorted(names, key=experiments.EXPERIMENTS.index)
     assert names.count(FAST) == len(runner.run([FAST], jobs=1, out_dir=tmp_path / "alone",
                                               progress=False, quiet=True)[FAST])
+
+
+def test_summary_rows_carry_kind_band_and_note(tmp_path, monkeypatch):
+    """A check stays a check; a module's TOLERANCE sets the band of its predictions only."""
+    import csv
+    from netemu.experiments import storage_read
+    monkeypatch.setattr(storage_read, "TOLERANCE", 0.05, raising=False)
+    runner.run(["storage_read"], jobs=1, out_dir=tmp_path, progress=False, quiet=True)
+    rows = list(csv.DictReader(open(tmp_path / "summary.csv", newline="")))
+    assert tuple(rows[0]) == runner.SUMMARY_FIELDS
+    bound = next(r for r in rows if r["metric"] == "read bound TB/s")
+    assert (bound["kind"], bound["band"], bound["in_band"]) == ("check", "", "")
+    assert "360" in bound["note"]
+    for r in rows:
+        if r["kind"] == "prediction":
+            assert float(r["band"]) == 0.05
+            assert r["in_band"] == ("yes" if abs(float(r["error"])) <= 0.05 else "no")
+    figures = list(csv.DictReader(open(tmp_path / "summary_figures.csv", newline="")))
+    checks_only = next(f for f in figures if f["metric"] == "read bound TB/s")
+    assert (checks_only["predictions"], checks_only["checks"]) == ("0", "1")
+    md = (tmp_path / "summary.md").read_text()
+    assert md.index("**Predictions**") < md.index("**Consistency checks**") < \
+        md.index("**Per figure**")
+
+
+def test_run_with_readme_regenerates_its_blocks(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- results-table -->\n<!-- /results-table -->\n"
+                      "<!-- failure-table -->\n<!-- /failure-table -->\n")
+    assert cli(["experiments", "run", FAST, "--jobs", "1", "--quiet", "--out", str(tmp_path),
+                "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "| ISCA §4.3 | H800 node | scale-up / scale-out bandwidth |" in text

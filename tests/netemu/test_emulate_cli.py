@@ -16,6 +16,7 @@ import textwrap
 import pytest
 
 from netemu.cli import main
+from netemu.backends.mininet import ACK_RATIO, TCP_GOODPUT
 from netemu.cli.emulate import RUN_MARK, failure_lines
 
 from .mininet_support import (AGG_TOL, ROOT, needs_mininet, nothing_left,  # noqa: F401
@@ -139,11 +140,75 @@ def test_split_disconnected_names_cut_pairs_and_keeps_ports():
 
 
 def test_failure_lines_list_cut_pairs_by_name():
-    rec = {"failed_links": ["leaf0--spine0"], "switches": ["leaf3"]}
+    rec = {"failed_links": ["leaf0--spine0"], "switches": ["leaf3"],
+           "lost_endpoints": ["n12", "n13"]}
     lines = failure_lines(rec, [("n0", "n13"), ("n13", "n1")])
-    assert lines[0] == "failed       1 link(s); switches leaf3: leaf0--spine0"
-    assert lines[1].startswith("disconnected 2 pair(s), not run")
-    assert lines[2:] == ["  n0 -> n13", "  n13 -> n1"]
+    assert lines == ["failed       1 link(s); switches leaf3",
+                     "cut off      n12, n13",
+                     "disconnected 2 flow(s), no rate (not counted in the figures above)",
+                     "  n0 -> n13", "  n13 -> n1"]
+
+
+@pytest.mark.parametrize("failures", [
+    {"links": ["leaf3--spine0", "leaf3--spine1"]},      # leaf3 and its hosts: an island
+    {"switches": ["leaf3"], "links": ["leaf0--spine0"]},  # leaf3's hosts lost
+    {"switches": ["spine0", "spine1"]},                  # every leaf an island
+])
+def test_failure_lines_are_solves(failures):
+    """emulate names what failed and the cut pairs in solve's own words and order."""
+    from netemu import fail, solve, traffic as T
+    from netemu.backends.mininet import split_disconnected
+    from netemu.cli.solve import _failure_lines
+    from netemu.topologies import two_layer_fat_tree
+    G = two_layer_fat_tree(leaves=4, spines=2, hosts_per_leaf=4)
+    tr = T.all_to_all(G)
+    H = fail(G, **failures)
+    _runnable, cut = split_disconnected(H, tr)
+    sol = solve(H, tr, "hash", disconnected="report")
+    assert failure_lines(H.graph["failures"], cut) == _failure_lines(sol)
+
+
+def test_a_leaf_cut_off_with_its_hosts_is_emulated_as_an_island():
+    """Both uplinks of leaf3 failed: the 12 x 4 pairs across the cut (both ways) are listed;
+    the pairs inside each part -- leaf3's own 4 x 3 included -- are built and run."""
+    from netemu import fail, traffic as T
+    from netemu.backends.mininet import build_spec, emulated_graph, split_disconnected
+    from netemu.topologies import two_layer_fat_tree
+    G = two_layer_fat_tree(leaves=4, spines=2, hosts_per_leaf=4)
+    tr = T.all_to_all(G)
+    H = fail(G, links=["leaf3--spine0", "leaf3--spine1"])
+    runnable, cut = split_disconnected(H, tr)
+    island = {"n12", "n13", "n14", "n15"}
+    assert len(cut) == 2 * 12 * 4
+    assert all(len(island & {s, d}) == 1 for s, d in cut)
+    assert runnable.n_flows == 12 * 11 + 4 * 3
+    assert all(len(island & {s, d}) in (0, 2) for s, d in runnable.pairs())
+    E = emulated_graph(H)
+    spec = build_spec(E, scale_for(20))
+    assert len(spec["hosts"]) == 16 and len(spec["routers"]) == 6
+    # leaf3's router knows its own hosts and nothing beyond; the others never route into it.
+    mn, ip = spec["mn"], spec["ip"]
+    prefix = {h: ip[h].rsplit(".", 1)[0] + ".0/24" for h in ip}
+    assert spec["routes"].get(mn["leaf3"], []) == []
+    for r in ("leaf0", "leaf1", "leaf2", "spine0", "spine1"):
+        routed = {p for p, _hops in spec["routes"][mn[r]]}
+        assert not routed & {prefix[h] for h in island}
+    for routing in ("hash", "dmodk"):
+        build_spec(E, scale_for(20), routing)
+
+
+def test_islands_need_a_failure_record():
+    """Only a graph that records its failures may fall apart; an ordinary one is refused."""
+    from netemu.errors import GraphError
+    from netemu.backends.mininet import build_spec
+    from netemu import fail
+    from netemu.topologies import two_layer_fat_tree
+    G = two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=2)
+    H = fail(G, links=["leaf1--spine0", "leaf1--spine1"])
+    build_spec(H, scale_for(20))
+    del H.graph["failures"]
+    with pytest.raises(GraphError, match="2 disconnected parts"):
+        build_spec(H, scale_for(20))
 
 
 # -- as root, in a sandbox ---------------------------------------------------------------------
@@ -198,11 +263,16 @@ class TestAsRoot:
         assert doc["acks_counted"] and doc["ack_ratio"] == pytest.approx(66 / 3028)
         assert a["predicted_bps"] < a["predicted_without_acks_bps"]
 
-    def test_pcap_is_readable_by_scapy(self, tmp_path):
+    @pytest.mark.parametrize("fmt", ["text", "json"])
+    def test_pcap_is_readable_by_scapy_and_its_drops_are_reported(self, tmp_path, fmt):
+        """A small capture: scapy reads it, and the run reports what tcpdump said it wrote
+        and dropped -- the written count is the file's own record count."""
         from scapy.all import IP, TCP, rdpcap
+
+        from netemu.backends.pcap import pcap_records
         pcap = tmp_path / "run.pcap"
         p = emulate(*SMALL, "--scale", scale_for(20), "--duration", "2", "--warmup", "1",
-                    "--pcap", pcap)
+                    "--pcap", pcap, *(["--json"] if fmt == "json" else []))
         assert p.returncode == 0, p.stderr[-2000:]
         packets = rdpcap(str(pcap))
         # The first flow's source host link: n0 (10.1.0.2) sends its flow's data segments
@@ -210,7 +280,24 @@ class TestAsRoot:
         sent = [q for q in packets if TCP in q and q[TCP].dport == 5001
                 and q[IP].src == "10.1.0.2" and len(q[TCP].payload)]
         assert len(sent) > 100
-        assert "topology" in p.stdout and "aggregate" in p.stdout
+        n = pcap_records(pcap)
+        assert n == len(packets)
+        if fmt == "json":
+            cap = json.loads(p.stdout)["capture"]
+            assert cap["path"] == str(pcap) and cap["captured"] == n
+            assert cap["dropped"] == cap["dropped_by_kernel"] + (cap["dropped_by_interface"]
+                                                                 or 0)
+            assert cap["complete"] == (cap["dropped"] == 0)
+            dropped = cap["dropped"]
+        else:
+            assert "topology" in p.stdout and "aggregate" in p.stdout
+            line = next(ln for ln in p.stdout.splitlines() if ln.startswith("capture "))
+            assert line.startswith(f"capture      {pcap}: {n:,} packets written, ")
+            dropped = 0 if line.endswith("none dropped") else \
+                int(line.split(", ")[1].split()[0].replace(",", ""))
+        # 20 Mbit/s is far below what tcpdump keeps up with; were any dropped, stderr says so.
+        assert ("capture" in p.stderr and "DROPPED" in p.stderr) == (dropped > 0), p.stderr
+        print(f"capture at 20 Mbit/s ({fmt}): {n} packets written, {dropped} dropped")
 
     def test_cli_reads_commands_from_stdin(self):
         p = emulate(*SMALL, "--scale", scale_for(20), "--cli",
@@ -278,6 +365,33 @@ class TestAsRoot:
         # max-min fairness; measured -2% to -22% over runs on a loaded 2-core machine.
         # The failed-link test above asserts fidelity on a degraded fabric.
         assert doc["aggregate"]["measured_bps"] > 0
+
+    def test_a_leaf_cut_off_with_its_hosts_runs_the_pairs_that_still_connect(self):
+        """Both uplinks of leaf1 failed: the fabric falls into two islands.  The pairs inside
+        each island run (their own leaf carries them); the pairs across are listed as solve
+        lists them, in the same order; nothing aborts."""
+        from netemu import fail, solve, traffic as T
+        from netemu.topologies import two_layer_fat_tree
+        doc = _json_run(*SMALL, "--traffic", "all-to-all", "--scale", scale_for(20),
+                        "--fail-link", "leaf1--spine0,leaf1--spine1", "--acks")
+        G = two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=2)
+        sol = solve(fail(G, links=["leaf1--spine0", "leaf1--spine1"]), T.all_to_all(G),
+                    "hash", disconnected="report")
+        assert doc["disconnected"] == [{"src": s, "dst": d} for s, d in sol.disconnected]
+        assert len(doc["disconnected"]) == 8           # 2 x 2 hosts, both ways
+        assert [(f["src"], f["dst"]) for f in doc["flows"]] == \
+            [("n0", "n1"), ("n1", "n0"), ("n2", "n3"), ("n3", "n2")]
+        for f in doc["flows"]:                         # each stays on its own leaf
+            assert f["path"] in (["n0", "leaf0", "n1"], ["n1", "leaf0", "n0"],
+                                 ["n2", "leaf1", "n3"], ["n3", "leaf1", "n2"])
+            assert f["measured_bps"] > 0
+        # Each flow alone on its host links: the model gives every one a full link, less the
+        # ACKs of the flow the other way, which share it: x (1 + ACK_RATIO) = link.
+        link = 400e9 * TCP_GOODPUT                     # bit/s of a 400 Gb/s link
+        a = doc["aggregate"]
+        assert a["predicted_without_acks_bps"] == pytest.approx(4 * link)
+        assert a["predicted_bps"] == pytest.approx(4 * link / (1 + ACK_RATIO))
+        assert abs(doc["aggregate"]["error"]) <= AGG_TOL, doc["aggregate"]
 
     def test_fail_at_takes_the_link_down_between_two_measurements(self):
         """--fail-at: measured with leaf0--spine0 up, then down; each within 5% of the model

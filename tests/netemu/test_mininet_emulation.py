@@ -3,7 +3,7 @@
 Each test runs its emulation in a throw-away sandbox and checks that nothing
 is left in the real root namespace afterwards.  Fidelity is judged on the
 aggregate, as the acceptance asks: TCP's own short-term unfairness moves
-single flows by 10-30% (shared/reference/mininet.md §3), so per-flow errors
+single flows by 10-30% (docs/mininet.md §3), so per-flow errors
 are printed, not asserted.
 """
 

@@ -87,3 +87,78 @@ def test_settle_waits_for_the_expected_packets_or_for_the_file_to_stop_growing(t
         clock.at(start + 0.3 * i, lambda i=i: f.write_bytes(f.read_bytes() + b"x" * i))
     pcap.settle([f], timeout=5)
     assert start + 0.9 + pcap.QUIET <= clock.now <= start + 0.9 + pcap.QUIET + 0.1
+
+
+# -- tcpdump's own drop count ----------------------------------------------------------------
+
+#: What tcpdump 4.99 / libpcap 1.10 print on stderr from start to stop (a capture that could
+#: not keep up: the kernel's ring buffer overflowed).
+REPORT = ("tcpdump: listening on h0-eth0, link-type EN10MB (Ethernet), snapshot length "
+          "262144 bytes\n"
+          "8853 packets captured\n"
+          "9953 packets received by filter\n"
+          "1100 packets dropped by kernel\n")
+
+
+def test_parse_stats_reads_every_count():
+    from netemu.backends.pcap import parse_stats
+    assert parse_stats(REPORT) == {"captured": 8853, "received_by_filter": 9953,
+                                   "dropped_by_kernel": 1100, "dropped_by_interface": None}
+    # Singular wording, and the interface line libpcap adds where the driver counts drops.
+    one = parse_stats("1 packet captured\n1 packet received by filter\n"
+                      "0 packets dropped by kernel\n3 packets dropped by interface\n")
+    assert one == {"captured": 1, "received_by_filter": 1, "dropped_by_kernel": 0,
+                   "dropped_by_interface": 3}
+    # Killed before it could report: nothing is known, nothing is made up.
+    assert set(parse_stats("tcpdump: listening on h0-eth0\n").values()) == {None}
+    assert set(parse_stats("").values()) == {None}
+
+
+def test_capture_says_how_many_packets_it_dropped():
+    from netemu.backends.pcap import Capture, parse_stats
+    cap = Capture("/tmp/run.pcap")
+    assert cap.dropped is None and cap.stats is None
+    cap.stats = parse_stats(REPORT)
+    assert cap.dropped == 1100 and cap.captured == 8853
+    assert cap.drop_fraction == pytest.approx(1100 / (8853 + 1100))
+    line = cap.summary()
+    assert "8,853 packets written" in line and "1,100 more DROPPED" in line
+    assert f"({100 * 1100 / 9953:.1f}%)" in line and "incomplete" in line
+    doc = cap.to_json()
+    assert doc["dropped_by_kernel"] == 1100 and doc["dropped"] == 1100
+    assert doc["complete"] is False and doc["path"] == "/tmp/run.pcap"
+    # Interface drops are lost packets too.
+    cap.stats = dict(cap.stats, dropped_by_interface=7)
+    assert cap.dropped == 1107
+    # A complete capture says so; an unknown one says that it is unknown.
+    cap.stats = parse_stats("5 packets captured\n5 packets received by filter\n"
+                            "0 packets dropped by kernel\n")
+    assert cap.summary() == "/tmp/run.pcap: 5 packets written, none dropped"
+    assert cap.to_json()["complete"] is True
+    cap.stats = parse_stats("")
+    assert cap.dropped is None and cap.to_json()["complete"] is None
+    assert "unknown" in cap.summary()
+
+
+def test_stop_returns_the_counts_tcpdump_prints_as_it_stops():
+    """A stand-in for tcpdump that reports like it on SIGINT: stop() hands back its counts."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from netemu.backends.pcap import stop
+    code = textwrap.dedent("""
+        import signal, sys, time
+        def bye(*_):
+            sys.stderr.write("12 packets captured\\n14 packets received by filter\\n"
+                             "2 packets dropped by kernel\\n")
+            sys.exit(0)
+        signal.signal(signal.SIGINT, bye)
+        sys.stderr.write("tcpdump: listening on x\\n"); sys.stderr.flush()
+        time.sleep(30)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    assert p.stderr.readline().startswith(b"tcpdump: listening")
+    assert stop(p) == {"captured": 12, "received_by_filter": 14, "dropped_by_kernel": 2,
+                       "dropped_by_interface": None}
+    assert p.returncode == 0

@@ -170,6 +170,36 @@ def test_pcie_a100_p2p_limit_applies_to_gpu_nic_dma_only():
     assert p2p_limit(G, "n0/cpu1", "n0/nic0") is None
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_pcie_a100_shared_root_port_is_one_budget_exactly_when_asked(shared):
+    G = pcie_a100_server(shared_root_port=shared)
+    for rp, r in G.nodes(data="role"):
+        if r != "root_port":
+            continue
+        gpus = [m for m in G[rp] if G.nodes[m]["role"] == "gpu"]
+        (cpu,) = [m for m in G[rp] if G.nodes[m]["role"] == "cpu"]
+        # Only a port two GPUs share gets a direction-blind budget, equal to its uplink.
+        want = G.edges[rp, cpu]["bandwidth"] if shared and len(gpus) > 1 else None
+        assert G.nodes[rp].get("capacity") == want
+    assert G.graph["params"]["shared_root_port"] is shared
+
+
+def test_pcie_a100_defaults_follow_the_catalogue():
+    G = pcie_a100_server()
+    assert G.graph["params"]["shared_root_port"] is A100_PCIE.shared_root_port_one_budget is True
+    assert G.nodes["n0/nic0"]["p2p_shared"] is A100_PCIE.gpu_nic_p2p_one_budget
+    assert G.graph["params"]["shared_p2p"] is A100_PCIE.gpu_nic_p2p_one_budget
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_pcie_a100_shared_p2p_marks_the_nic_only(shared):
+    G = pcie_a100_server(shared_p2p=shared)
+    marked = {n for n, v in G.nodes(data="p2p_shared") if v is not None}
+    assert marked == {"n0/nic0"} and G.nodes["n0/nic0"]["p2p_shared"] is shared
+    # The budget's size does not change with its form.
+    assert p2p_limit(G, "n0/gpu0", "n0/nic0") == A100_PCIE.gpu_nic_p2p
+
+
 def test_p2p_limit_refuses_other_servers_and_unknown_nodes():
     G = nx.compose(pcie_a100_server("a"), pcie_a100_server("b"))
     with pytest.raises(ParameterError, match="different servers"):
@@ -321,6 +351,9 @@ def test_bad_names_raise(builder, bad):
     (lambda: pcie_a100_server(nvlink_bridges="yes"), "nvlink_bridges"),
     (lambda: pcie_a100_server(nvlink_bridges=1), "nvlink_bridges"),
     (lambda: pcie_a100_server(socket_link_bandwidth=0), "socket_link_bandwidth"),
+    (lambda: pcie_a100_server(shared_root_port="false"), "shared_root_port"),
+    (lambda: pcie_a100_server(shared_root_port=None), "shared_root_port"),
+    (lambda: pcie_a100_server(shared_p2p=0), "shared_p2p"),
     (lambda: pcie_a100_server(socket_link_bandwidth=float("nan")), "socket_link_bandwidth"),
     (lambda: h800_server(nvlink_bandwidth=-1.0), "nvlink_bandwidth"),
     (lambda: h800_server(nvlink_bandwidth="160GBps"), "nvlink_bandwidth"),
