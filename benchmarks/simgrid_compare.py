@@ -209,6 +209,12 @@ def _simgrid_worker(platform, inp, out, *flags):
     """Runs under the SimGrid venv's Python: no netemu, no scipy."""
     from simgrid import Actor, Comm, Engine, Host
 
+    import simgrid
+
+    # SimGrid 3.x (Debian's python3-simgrid 3.32) names the timing precision surf/precision;
+    # 4.x renamed it precision/timing.
+    if str(getattr(simgrid, "simgrid_version", "4")).split(".")[0] == "3":
+        flags = [f.replace("precision/timing", "surf/precision") for f in flags]
     data = np.load(inp)
     src, dst, size = data["src"].tolist(), data["dst"].tolist(), data["size"].tolist()
     e = Engine([sys.argv[0], *flags])

@@ -14,5 +14,12 @@ if [ "$(id -u)" = 0 ]; then
             || { echo "tests/run.sh: installing mininet and its tools failed" >&2; exit 1; }
     fi
 fi
+# The SimGrid comparison tests (tests/benchmarks/test_simgrid_compare.py) need a Python with
+# SimGrid's bindings: as root, install it (Debian's python3-simgrid: seconds; see the script).
+# A failed install fails the run, so those tests never skip silently in CI.
+if [ "$(id -u)" = 0 ]; then
+    bash benchmarks/install_simgrid.sh \
+        || { echo "tests/run.sh: installing SimGrid failed" >&2; exit 1; }
+fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 exec python3 -m pytest "$@"

@@ -6,7 +6,6 @@ import pytest
 
 from netemu.experiments import (fire_flyer_next_gen, hfreduce_bounds, hfreduce_nvlink,
                                 sensitivity, topology_cost)
-from netemu.experiments.published import FF_TABLE3, FF_TABLE3_PRICES
 from netemu.experiments.support import cluster
 from netemu.topologies.hardware import ROCE_400G_128
 from netemu.units import GB, MiB
@@ -82,20 +81,29 @@ def test_next_gen_report_compares_the_count_as_a_check(tmp_path):
 
 # --- Table III totals --------------------------------------------------------------------------
 
-def test_table3_totals_add_the_papers_servers_to_our_network_in_its_units():
+def test_table3_totals_add_the_papers_servers_to_our_network_in_its_units(monkeypatch):
+    # The arithmetic on made-up tables (not the paper's figures): network prices 500 / 900 /
+    # 3,000 units, servers at 100 / 200 / 300 units.
+    names = ("fire-flyer-2", "ff-pcie-3layer", "ff-dgx-3layer")
+    net = dict(zip(names, (500.0, 900.0, 3000.0)))
+    servers = dict(zip(names, (100.0, 200.0, 300.0)))
+    monkeypatch.setattr(topology_cost, "FF_TABLE3",
+                        {n: {"switches": 1, "network_price": net[n]} for n in names})
+    monkeypatch.setattr(topology_cost, "FF_TABLE3_PRICES",
+                        {n: {"server_price": servers[n], "total_price": servers[n] + net[n]}
+                         for n in names})
     measured = {"fire-flyer-2": {"cost_usd": 1000.0}, "ff-pcie-3layer": {"cost_usd": 2000.0},
                 "ff-dgx-3layer": {"cost_usd": 10000.0}}
     rows = {(r["point"], r["metric"]): r for r in topology_cost.table3_totals(measured)}
-    unit = FF_TABLE3["fire-flyer-2"]["network_price"] / 1000.0
+    unit = 500.0 / 1000.0
     for name, m in measured.items():
-        server = FF_TABLE3_PRICES[name]["server_price"]
-        total = server + m["cost_usd"] * unit
+        total = servers[name] + m["cost_usd"] * unit
         assert rows[name, "total_price"]["netemu"] == pytest.approx(total)
         assert rows[name, "network_share_of_total"]["netemu"] == pytest.approx(
             m["cost_usd"] * unit / total)
-    base = FF_TABLE3_PRICES["fire-flyer-2"]["server_price"] + 1000.0 * unit
+    base = servers["fire-flyer-2"] + 1000.0 * unit
     assert rows["ff-dgx-3layer", "total_vs_ff2"]["netemu"] == pytest.approx(
-        (FF_TABLE3_PRICES["ff-dgx-3layer"]["server_price"] + 10000.0 * unit) / base)
+        (servers["ff-dgx-3layer"] + 10000.0 * unit) / base)
     assert {r["kind"] for r in rows.values()} == {"check"}
 
 

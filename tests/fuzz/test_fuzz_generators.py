@@ -67,3 +67,156 @@ def test_dragonfly(a, p, h, g, bw):
        construction=st.sampled_from(["mms", "ring", "other", None]), bw=odd_values)
 def test_slim_fly(q, p, construction, bw):
     _build(slim_fly, q=q, p=p, construction=construction, link_bandwidth=bw)
+
+
+# --- Mostly valid parameters: the build must succeed and meet the family's closed forms ------
+#
+# Each strategy draws a valid parameter set and, one time in four, replaces one parameter by
+# an odd value (strategies.odd_values).  Unchanged sets must build, validate and match the
+# counts written here; changed ones must build a valid graph or raise a NetemuError.  The
+# events ("valid", "mutated: built", "mutated: refused") show the mix with
+# --hypothesis-show-statistics.
+
+from collections import Counter  # noqa: E402
+
+from hypothesis import event  # noqa: E402
+
+from netemu.errors import NetemuError as _Err  # noqa: E402
+
+MIX = Counter()
+
+
+def _roles(G):
+    c = Counter(r for _, r in G.nodes(data="role"))
+    return c
+
+
+@st.composite
+def _maybe_mutated(draw, params):
+    """``(params, mutated?)``: one parameter replaced by an odd value one time in four."""
+    if draw(st.integers(0, 3)) == 0:
+        key = draw(st.sampled_from(sorted(params)))
+        params = dict(params, **{key: draw(odd_values)})
+        return params, True
+    return params, False
+
+
+def _check(fn, params, mutated, expect):
+    if mutated:
+        try:
+            G = fn(**params)
+        except _Err:
+            event("mutated: refused")
+            MIX["mutated: refused"] += 1
+            return
+        event("mutated: built")
+        MIX["mutated: built"] += 1
+        validate(G)
+        return
+    event("valid")
+    MIX["valid"] += 1
+    G = validate(fn(**params))
+    expect(G)
+
+
+_even_radix = st.integers(1, 8).map(lambda x: 2 * x)
+
+
+@st.composite
+def _two_layer(draw):
+    if draw(st.booleans()):
+        return {"radix": draw(_even_radix)}
+    s = draw(st.integers(1, 4))
+    return {"leaves": draw(st.integers(1, 6)), "spines": s, "hosts_per_leaf": draw(st.integers(1, 6)),
+            "leaf_uplinks": s * draw(st.integers(1, 2))}
+
+
+@SETTINGS
+@given(case=_two_layer().flatmap(_maybe_mutated))
+def test_two_layer_fat_tree_mostly_valid(case):
+    params, mutated = case
+
+    def expect(G):
+        r = _roles(G)
+        if "radix" in params:
+            k = params["radix"]
+            L, S, H, cables = k, k // 2, k // 2, 1
+        else:
+            L, S, H = params["leaves"], params["spines"], params["hosts_per_leaf"]
+            cables = params["leaf_uplinks"] // S
+        assert (r["host"], r["leaf"], r["spine"]) == (L * H, L, S)
+        for leaf in (n for n, x in G.nodes(data="role") if x == "leaf"):
+            ups = [m for m in G[leaf] if G.nodes[m]["role"] == "spine"]
+            assert len(ups) == S
+            assert all(G.edges[leaf, m].get("cables", 1) == cables for m in ups)
+            assert sum(G.nodes[m]["role"] == "host" for m in G[leaf]) == H
+
+    _check(two_layer_fat_tree, params, mutated, expect)
+
+
+_three_layer = st.one_of(
+    st.integers(1, 3).map(lambda x: {"k": 2 * x}),
+    st.fixed_dictionaries({"pods": st.integers(1, 3), "leaves_per_pod": st.integers(1, 3),
+                           "spines_per_pod": st.integers(1, 3), "hosts_per_leaf": st.integers(1, 3)}))
+
+
+@SETTINGS
+@given(case=_three_layer.flatmap(_maybe_mutated))
+def test_three_layer_fat_tree_mostly_valid(case):
+    params, mutated = case
+
+    def expect(G):
+        r = _roles(G)
+        if "k" in params:
+            k = params["k"]
+            assert r["host"] == k ** 3 // 4
+            assert r["leaf"] + r["spine"] + r["core"] == 5 * k * k // 4
+            return
+        P, lp, sp, h = (params[x] for x in ("pods", "leaves_per_pod", "spines_per_pod",
+                                            "hosts_per_leaf"))
+        # Defaults: spine_uplinks = leaves_per_pod, cores = spines_per_pod x spine_uplinks.
+        assert (r["host"], r["leaf"], r["spine"], r["core"]) == (P * lp * h, P * lp, P * sp,
+                                                                 sp * lp)
+
+    _check(three_layer_fat_tree, params, mutated, expect)
+
+
+@st.composite
+def _planes_or_rails(draw):
+    fn = draw(st.sampled_from([multi_plane_fat_tree, multi_rail_fat_tree]))
+    radix = draw(st.integers(2, 4).map(lambda x: 2 * x))
+    if fn is multi_plane_fat_tree:
+        n = draw(st.integers(1, 4))
+        most = radix * radix // 2
+        key = "planes"
+    else:
+        n = draw(st.sampled_from([d for d in range(1, radix + 1) if radix % d == 0]))
+        most = (radix // n) * radix // 2
+        key = "rails"
+    servers = draw(st.one_of(st.none(), st.integers(1, most)))
+    return fn, {key: n, "radix": radix, "servers": servers}
+
+
+@SETTINGS
+@given(case=_planes_or_rails().flatmap(
+    lambda fp: _maybe_mutated(fp[1]).map(lambda pm: (fp[0],) + pm)))
+def test_planes_and_rails_mostly_valid(case):
+    fn, params, mutated = case
+
+    def expect(G):
+        radix = params["radix"]
+        if fn is multi_plane_fat_tree:
+            n, lane, most = params["planes"], "plane", radix * radix // 2
+            switches = n * (radix + radix // 2)
+        else:
+            n, lane, most = params["rails"], "rail", (radix // params["rails"]) * radix // 2
+            switches = radix + radix // 2
+        servers = params["servers"] or most
+        r = _roles(G)
+        assert r["nic"] == servers * n
+        assert r["leaf"] + r["spine"] == switches
+        for s in range(servers):
+            lanes = sorted(G.nodes[f"n{s}/nic{k}"][lane] for k in range(n))
+            assert lanes == list(range(n))        # NIC k of every server on plane/rail k
+
+    _check(fn, params, mutated, expect)

@@ -8,6 +8,7 @@ process, and prints one JSON line with what it measured.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,9 +24,31 @@ ROOT = Path(__file__).resolve().parents[2]
 #: our emulations only, not those of another test run on the same machine.
 SESSION_MARK = "NETEMU_TEST_SESSION"
 os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{os.urandom(4).hex()}")
-WHY = unavailable()
+
+
+def _mininet_installed():
+    """Root and Mininet's own tool (mnexec) are here: then the backend must import."""
+    return os.geteuid() == 0 and any(
+        shutil.which("mnexec") or os.path.exists(p) for p in ("/usr/bin/mnexec", "/usr/sbin/mnexec"))
+
+
+def _import_error():
+    """Why ``netemu.backends.clos`` does not import, or None."""
+    try:
+        import netemu.backends.clos  # noqa: F401
+    except ImportError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+#: Set when root and Mininet are present but the backend does not import: a bug (a broken
+#: module, a missing dependency), so the Mininet tests FAIL with it instead of skipping.
+BROKEN = _import_error() if _mininet_installed() else None
+#: Why the Mininet tests are skipped here (no root, no Mininet), or None.
+WHY = None if BROKEN else unavailable()
 needs_mininet = [pytest.mark.mininet,
-                 pytest.mark.skipif(WHY is not None, reason=f"Mininet backend: {WHY}")]
+                 pytest.mark.skipif(WHY is not None, reason=f"Mininet backend: {WHY}"),
+                 pytest.mark.usefixtures("mininet_importable")]
 
 #: Fidelity scenarios print their figures here too (run pytest -s to see them).
 PRELUDE = textwrap.dedent("""
@@ -106,3 +129,46 @@ def nothing_left():
     yield
     time.sleep(0.5)
     assert_nothing_left(before, snapshot())
+
+
+#: Aggregate goodput fidelity bound of the emulation tests (|measured / predicted - 1|).
+AGG_TOL = 0.05
+
+
+def retry_once(scenario, check):
+    """``scenario()``'s results, checked by ``check(results)``; on a miss, one more run.
+
+    The packet-level measurements run on a shared 2-core machine whose load moves an
+    aggregate by more than :data:`AGG_TOL` (the README records -5.7 % under load), while the
+    model's error on a quiet machine is well inside it.  So a miss is run once more: the
+    test passes when the second run meets the bound, and both runs' figures (the spread) are
+    printed, and named in the failure when the second run misses too.  No other retry.
+    """
+    first = scenario()
+    try:
+        check(first)
+        return first
+    except AssertionError as exc:
+        miss = str(exc).splitlines()[0][:500]
+    second = scenario()
+    spread = {"first": _errors(first), "second": _errors(second), "first_miss": miss}
+    print("fidelity retried: " + json.dumps(spread))
+    try:
+        check(second)
+    except AssertionError as exc:
+        raise AssertionError(f"fidelity bound {AGG_TOL:.0%} missed twice; spread of the two "
+                             f"runs: {json.dumps(spread)}; second miss: {exc}") from None
+    return second
+
+
+def _errors(results):
+    """The figures of a run that the bound looks at, by label."""
+    out = {}
+    for i, r in enumerate(results if isinstance(results, list) else [results]):
+        if isinstance(r, dict):
+            figures = {k: r[k] for k in ("error", "ratio") if k in r}
+            if "aggregate" in r and isinstance(r["aggregate"], dict):
+                figures["error"] = r["aggregate"].get("error")
+            if figures:
+                out[str(r.get("label", i))] = figures
+    return out

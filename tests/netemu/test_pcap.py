@@ -33,29 +33,60 @@ def test_big_endian_files_and_missing_ones(tmp_path):
     assert pcap_records(tmp_path / "not-yet-created.pcap") == 0
 
 
-def test_settle_waits_for_the_expected_packets_or_for_the_file_to_stop_growing(tmp_path):
-    import threading
-    import time
+class FakeClock:
+    """A clock that moves only when the code under test sleeps; events fire at set times.
 
+    settle() is tested on this clock, not the wall clock: its decisions (enough packets,
+    timeout, quiet period) are then exact and independent of the machine's load.
+    """
+
+    def __init__(self):
+        self.now = 0.0
+        self.events = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, dt):
+        self.now += dt
+        for e in [e for e in self.events if e[0] <= self.now]:
+            self.events.remove(e)
+            e[1]()
+
+    def at(self, t, fn):
+        self.events.append((t, fn))
+
+
+def test_settle_waits_for_the_expected_packets_or_for_the_file_to_stop_growing(tmp_path,
+                                                                             monkeypatch):
     from netemu.backends import pcap
+    clock = FakeClock()
+    monkeypatch.setattr(pcap, "time", clock)
     f = tmp_path / "live.pcap"
     pkts = bth_packets("10.0.0.2", 6, 50000)
     scapy.wrpcap(str(f), pkts[:2])
-    # The rest arrives later, as from a shaper's queue: settle(n) returns once all 6 are in.
-    later = threading.Timer(0.4, lambda: scapy.wrpcap(str(f), pkts))
-    later.start()
-    t = time.monotonic()
+    # The rest arrives 0.4 s later, as from a shaper's queue: settle(n) returns once all 6
+    # are in, well before its timeout.
+    clock.at(0.4, lambda: scapy.wrpcap(str(f), pkts))
     pcap.settle([f], 6, timeout=5)
-    assert pcap_records(f) == 6 and 0.3 < time.monotonic() - t < 4
-    # Never reaching n: gives up at the timeout, and the caller counts what is there.
-    t = time.monotonic()
+    assert pcap_records(f) == 6
+    assert 0.4 <= clock.now < 5
+    # Never reaching n: gives up at the timeout (within one polling step), and the caller
+    # counts what is there.
+    start = clock.now
     pcap.settle([f], 7, timeout=0.5)
-    assert 0.45 < time.monotonic() - t < 3
-    # Without n: returns once the file has not grown for QUIET seconds.
-    t = time.monotonic()
+    assert 0.5 <= clock.now - start <= 0.5 + 0.1
+    assert pcap_records(f) == 6
+    # Without n: returns once the file has not grown for QUIET seconds, before the timeout.
+    start = clock.now
     pcap.settle([f, tmp_path / "absent.pcap"], timeout=5)
-    assert pcap.QUIET <= time.monotonic() - t < 3
-    later.join()
+    assert pcap.QUIET <= clock.now - start <= pcap.QUIET + 0.1
+    # ... and a file that keeps growing holds it until it stops.
+    start = clock.now
+    for i in range(1, 4):
+        clock.at(start + 0.3 * i, lambda i=i: f.write_bytes(f.read_bytes() + b"x" * i))
+    pcap.settle([f], timeout=5)
+    assert start + 0.9 + pcap.QUIET <= clock.now <= start + 0.9 + pcap.QUIET + 0.1
 
 
 # -- tcpdump's own drop count ----------------------------------------------------------------

@@ -49,15 +49,14 @@ def assert_same(a, b):
 def test_factored_equals_rows(name, pxn):
     G = TOPOLOGIES[name]()
     t = all_to_all(G)
-    try:
-        rows = solve(G, t, pxn=pxn, factored=False)
-    except RoutingError as exc:
-        # Without PXN, separate planes cannot reach each other: both forms say so.
-        with pytest.raises(RoutingError, match="no path for"):
-            solve(G, t, pxn=pxn, factored=True)
-        assert "no path for" in str(exc)
+    if not pxn and "mpft" in name:
+        # Without PXN, separate planes cannot reach each other: both forms say so (and only
+        # here: a routing regression elsewhere must fail, not pass through this branch).
+        for factored in (False, True):
+            with pytest.raises(RoutingError, match="no path for"):
+                solve(G, t, pxn=pxn, factored=factored)
         return
-    assert_same(rows, solve(G, t, pxn=pxn, factored=True))
+    assert_same(solve(G, t, pxn=pxn, factored=False), solve(G, t, pxn=pxn, factored=True))
 
 
 def test_endpoint_subset_and_flow_lookup():

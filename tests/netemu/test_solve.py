@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from netemu.errors import GraphError, RoutingError
+from netemu.errors import GraphError, RoutingError, TrafficError
 from netemu.graph import add_link, new_graph
 from netemu.solution import solve
 from netemu.traffic import Traffic, all_to_all, incast, permutation, shift
@@ -133,7 +133,7 @@ def test_solve_validates_graph_and_traffic():
     with pytest.raises(GraphError, match="h0"):
         solve(G, Traffic(["h0", "h1"], [0], [1]))
     G = line([1e9, 1e9])
-    with pytest.raises(Exception, match="'s0'"):
+    with pytest.raises(TrafficError, match="'s0'"):
         solve(G, Traffic(["h0", "s0"], [0], [1]))
 
 

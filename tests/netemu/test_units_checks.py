@@ -49,3 +49,31 @@ def test_check_positive_and_choice():
             check_positive("bw", bad)
     with pytest.raises(ParameterError, match="routing must be one of 'a', 'b', got 'c'"):
         check_choice("routing", "c", ("a", "b"))
+
+
+def test_bounds_are_inclusive_and_decimal_units_are_powers_of_ten():
+    # Found by benchmarks/mutation.py: the boundary values themselves and the decimal units
+    # were never exercised.
+    from netemu.checks import check_int
+    from netemu.units import GB, KB, MB, TB, parse_size
+    assert check_int("n", 8, minimum=8, maximum=8) == 8
+    assert (KB, MB, GB, TB) == (1000, 1000 ** 2, 1000 ** 3, 1000 ** 4)
+    assert parse_size("3KB") == 3000
+
+
+def test_all_to_all_of_one_byte_per_flow_and_its_flow_count():
+    from netemu.topologies.fat_tree import two_layer_fat_tree
+    from netemu.traffic import AllToAll, all_to_all
+    G = two_layer_fat_tree(4)
+    t = all_to_all(G, size=1)                       # 1 byte is a valid size
+    n = 8
+    assert t.n_flows == n * (n - 1)
+    assert sorted(zip(t.src.tolist(), t.dst.tolist())) == [
+        (a, b) for a in range(n) for b in range(n) if a != b]
+    assert AllToAll([f"n{i}" for i in range(3)], size=1).n_flows == 6
+    # Per-flow sizes take the explicit path: the same N(N-1) pairs, in the same order.
+    import numpy as np
+    sizes = np.arange(1, n * (n - 1) + 1, dtype=float)
+    u = all_to_all(G, size=sizes)
+    assert u.n_flows == n * (n - 1) and u.pairs() == t.pairs()
+    assert u.sizes.tolist() == sizes.tolist()

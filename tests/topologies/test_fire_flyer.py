@@ -9,7 +9,7 @@ import pytest
 from netemu.errors import ParameterError
 from netemu.graph import endpoints, switches, validate
 from netemu.units import gbps
-from netemu.topologies.fire_flyer import fire_flyer_2
+from netemu.topologies.fire_flyer import INTERZONE_SWITCHES, ZONES, fire_flyer_2
 from netemu.topologies.hardware import QM8700, SwitchModel
 
 TOY8 = SwitchModel("toy-8", 8, gbps(100), "ethernet", "test")
@@ -67,7 +67,9 @@ def check_network(G, *, gpus, storage, zones, iz, links, switch):
 
 def test_defaults_are_the_paper_network():
     G = fire_flyer_2()
-    assert len(switches(G)) == 122                      # [FF] Table III
+    R = QM8700.ports
+    # Per zone R leaves and R/2 spines, plus the inter-zone switches (defaults).
+    assert len(switches(G)) == ZONES * (R + R // 2) + INTERZONE_SWITCHES
     check_network(G, gpus=600, storage=180, zones=2, iz=2, links=10, switch=QM8700)
     # With the defaults every zone leaf port is used: 600 + 180 + 2 x 10 = 800.
     assert {cable_degree(G, n) for n in role_nodes(G, "leaf")} == {QM8700.ports}
