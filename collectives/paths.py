@@ -82,6 +82,7 @@ class PathModel:
         # GPUDirect limits exist only on some servers (Fire-Flyer's); skip the walk elsewhere.
         self._has_p2p = any(b for _, b in G.nodes(data="p2p_bandwidth"))
         self._edge_latency = None
+        self._server_paths = None
 
     # -- resources ------------------------------------------------------------------------------
     @property
@@ -133,9 +134,14 @@ class PathModel:
 
     # -- nodes ----------------------------------------------------------------------------------
     def _sp(self):
-        from netemu.routing import _fabric
-        from netemu.serverpaths import server_paths
-        return server_paths(_fabric(self.G))
+        # Kept for the model's life: a graph changed in place gets a new PathModel
+        # (workload.path_model checks), and re-checking the fabric's shape on every
+        # transfer costs a walk over the whole graph.
+        if self._server_paths is None:
+            from netemu.routing import _fabric
+            from netemu.serverpaths import server_paths
+            self._server_paths = server_paths(_fabric(self.G))
+        return self._server_paths
 
     def _index(self, node):
         return self.res.node_index[node]
