@@ -47,6 +47,7 @@ EXPERIMENTS = [
     "inference_speed_limit",
     "storage_read",
     "latency",
+    "roce_routing",
     "failure_resilience",
     "sensitivity",
     "training_scaling",
