@@ -154,6 +154,13 @@ def path_model(G, routing="dmodk", *, pxn=True, seed=0):
 
 
 def _fingerprint(G):
+    if getattr(G, "frozen", False):
+        # A frozen graph (networkx.freeze) says it will not change: no walk over it.
+        return ("frozen", id(G))
+    return _walk_fingerprint(G)
+
+
+def _walk_fingerprint(G):
     bw = lat = 0.0
     for _, _, d in G.edges(data=True):
         bw += d.get("bandwidth", 0.0)

@@ -20,8 +20,13 @@ KINDS = ("prediction", "check")
 
 @functools.lru_cache(maxsize=4)
 def _preset(name, params):
+    import networkx as nx
+
     from netemu.topologies.presets import preset
-    return preset(name, **dict(params))
+    # Frozen: sweep points and experiments share the graph, so none may change its nodes or
+    # links (networkx raises), and the routing and path-model caches can trust its shape
+    # without walking it on every call.
+    return nx.freeze(preset(name, **dict(params)))
 
 
 def cluster(name, **params):
@@ -29,6 +34,7 @@ def cluster(name, **params):
 
     Hardware behaviour is a parameter of the preset (``shared_root_port=...``), never a step
     applied here, so an experiment builds the same graph as ``netemu bench`` and ``preset()``.
+    The graph is frozen (:func:`networkx.freeze`): copy it to change it.
     """
     return _preset(name, tuple(sorted(params.items())))
 

@@ -506,11 +506,17 @@ def _fabric(G):
     """The analysis of ``G``, reused while its nodes, roles and links stay the same.
 
     Re-analysing a 20k-node graph costs seconds and a graph is solved many times; capacities
-    are re-read on every call, so changing a bandwidth between solves is safe.
+    are re-read on every call, so changing a bandwidth between solves is safe -- except on a
+    frozen graph (:func:`networkx.freeze`), whose analysis is kept as made: freeze a graph to
+    say that it will not change.
     """
+    hit = _FABRIC_CACHE.get(id(G))
+    if hit is not None and hit[0] is G and hit[1] == "frozen" and _is_frozen(G):
+        # A frozen graph (networkx.freeze) cannot gain or lose a node or link; its analysis
+        # and the capacities read when it was made stand, without a walk over the graph.
+        return hit[2]
     shape = (tuple(G.nodes(data="role")), tuple(G.edges),
              tuple(n for n, c in G.nodes(data="capacity") if c is not None))
-    hit = _FABRIC_CACHE.get(id(G))
     if hit is not None and hit[0] is G and hit[1] == shape:
         fab = hit[2]
         bw = np.fromiter((b for _, _, b in G.edges(data="bandwidth")), dtype=np.float64,
@@ -522,8 +528,12 @@ def _fabric(G):
         return fab
     fab = _Fabric(G)
     _FABRIC_CACHE.clear()
-    _FABRIC_CACHE[id(G)] = (G, shape, fab)
+    _FABRIC_CACHE[id(G)] = (G, "frozen" if _is_frozen(G) else shape, fab)
     return fab
+
+
+def _is_frozen(G):
+    return bool(getattr(G, "frozen", False))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -406,3 +406,18 @@ def test_tied_egress_points_are_sprayed_evenly_or_hashed_to_one():
         sh = one(G, "n0/nic0", "n1/nic0", mode)
         assert sh["n0/nic0->n0"] == 1.0 and sh["leaf1->n1/nic0"] == 1.0
         assert sorted(v for k, v in sh.items() if k.startswith("n0->")) == [1.0]
+
+
+def test_a_frozen_graph_keeps_its_analysis_and_an_unfrozen_one_is_rechecked():
+    import networkx as nx
+
+    from netemu.routing import _fabric
+    from netemu.topologies import two_layer_fat_tree
+    G = two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=2)
+    first = _fabric(G)
+    G.remove_edge("leaf0", "spine0")
+    assert _fabric(G) is not first          # a change in place is seen
+    F = nx.freeze(two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=2))
+    assert _fabric(F) is _fabric(F)
+    with pytest.raises(nx.NetworkXError):
+        F.remove_edge("leaf0", "spine0")    # and a frozen one cannot change
