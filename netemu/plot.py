@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .io import write_atomically  # noqa: E402
 from .units import to_gbps  # noqa: E402
 
-__all__ = ["save_figure", "draw_layered", "DETAIL_LIMIT", "LAYER_OF_ROLE"]
+__all__ = ["save_figure", "draw_layered", "layered_positions", "along_edge", "place_labels",
+           "DETAIL_LIMIT", "LAYER_OF_ROLE", "SERVER_ROW"]
 
 #: Above this many nodes a drawing shows groups of alike nodes instead of each node.
 DETAIL_LIMIT = 300
@@ -27,6 +28,14 @@ LAYER_OF_ROLE = {
     "nic": 0, "host": -0.5, "storage": -0.5,
     "pcie_switch": -1, "root_port": -1, "cpu": -2, "memory": -2.5, "nvswitch": -1.5, "gpu": -3,
 }
+
+#: Rows of the parts inside servers when a cluster is drawn (the fabric's NICs are row 0):
+#: PCIe switches / root ports under the NICs, GPUs under them, NVLink / NVSwitch under the
+#: GPUs; CPU sockets and host memory in a column of their own beside that tree (the host
+#: side), so GPUs are not drawn hanging off host memory.
+SERVER_ROW = {"pcie_switch": -1, "root_port": -1, "cpu": -1, "gpu": -2, "memory": -2,
+              "nvswitch": -3}
+_HOST_SIDE = ("cpu", "memory")
 
 _COLOURS = {"core": "#7b3294", "spine": "#c2a5cf", "leaf": "#a6dba0", "router": "#c2a5cf",
             "switch": "#fdb863", "nic": "#92c5de", "host": "#f4a582", "storage": "#d6604d",
@@ -43,10 +52,111 @@ def save_figure(fig, path, dpi=120):
         plt.close(fig)
 
 
-def _layer(data):
-    if "layer" in data and data.get("role") in ("leaf", "spine", "core", "nic"):
+def _layer(data, inside):
+    role = data.get("role")
+    if "layer" in data and role in ("leaf", "spine", "core", "nic"):
         return data["layer"]
-    return LAYER_OF_ROLE.get(data.get("role"), 0)
+    if inside:
+        if role in SERVER_ROW:
+            return SERVER_ROW[role]
+        if role in ("storage", "host"):
+            return 0           # fabric endpoints beside the servers' NICs
+    return LAYER_OF_ROLE.get(role, 0)
+
+
+def layered_positions(nodes):
+    """``{key: (x, y)}`` for ``{key: (label, count, data)}``: one row per layer.
+
+    Fabric layers by role (core on top, NICs at row 0).  When the graph holds servers, their
+    parts take the rows of :data:`SERVER_ROW` under the NICs; CPU sockets and memory stand in
+    a column right of the PCIe/GPU/NVSwitch tree, memory under its CPU.
+    """
+    inside = any(d.get("role") in ("gpu", "nvswitch") for _, _, d in nodes.values())
+    layers = defaultdict(list)
+    for k, (_, _, d) in nodes.items():
+        layers[_layer(d, inside)].append(k)
+    host = {k for k, (_, _, d) in nodes.items() if inside and d.get("role") in _HOST_SIDE}
+    width = max(len([k for k in v if k not in host]) for v in layers.values()) or 1
+    pos = {}
+    for y, members in layers.items():
+        tree = sorted((k for k in members if k not in host), key=_natural)
+        side = sorted((k for k in members if k in host), key=_natural)
+        for i, k in enumerate(tree):
+            pos[k] = ((i + 0.5) / len(tree) * width, y)
+        for i, k in enumerate(side):
+            pos[k] = (width + 0.6 + i, y)
+    return pos
+
+
+def _server_count(G):
+    return len({d.get("server") for _, d in G.nodes(data=True)
+                if d.get("role") == "gpu" and "server" in d})
+
+
+def _server_frame(ax, pos, nodes, servers, width):
+    """A shaded box around the rows inside the servers, saying how many there are."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ys = [y for k, (x, y) in pos.items() if nodes[k][2].get("role") in SERVER_ROW]
+    if not ys:
+        return
+    top, bottom = max(ys) + 0.32, min(ys) - 0.45   # under the NIC-edge labels (row 0.5 up)
+    ax.add_patch(FancyBboxPatch((-0.3, bottom), width + 0.6, top - bottom,
+                                boxstyle="round,pad=0.02", fc="#f5f5f5", ec="#999999",
+                                lw=0.8, ls="--", zorder=0))
+    ax.text(-0.25, top - 0.05, f"inside the {servers:,} servers (counts are totals)", fontsize=8,
+            ha="left", va="top", color="#555555", zorder=0)
+
+
+#: Where along an edge (fraction from its first end) a label may go, most wanted first.
+LABEL_SPOTS = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8, 0.12, 0.88)
+
+
+def along_edge(a, b, spots=LABEL_SPOTS):
+    """Candidate label positions on the segment ``a``-``b``, in order of preference."""
+    (x1, y1), (x2, y2) = a, b
+    return [(x1 + t * (x2 - x1), y1 + t * (y2 - y1)) for t in spots]
+
+
+def place_labels(ax, labels, obstacles, **text_kw):
+    """Put each ``(text, candidates[, text kwargs])`` label at its first spot that overlaps nothing.
+
+    ``obstacles`` are artists already drawn (node boxes); every label placed becomes one
+    too.  A label whose every spot overlaps goes where it overlaps least.  Returns the
+    text artists.  Labels get a white backing so the lines they sit on stay readable.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    taken = [_extent(o, renderer) for o in obstacles]
+    out = []
+    for text, spots, *own in labels:
+        t = ax.text(*spots[0], text, ha="center", va="center", zorder=2,
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.9),
+                    **{**text_kw, **(own[0] if own else {})})
+        best, best_cost = spots[0], None
+        for spot in spots:
+            t.set_position(spot)
+            box = _extent(t, renderer)
+            cost = sum(_overlap(box, o) for o in taken)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = spot, cost
+            if cost == 0:
+                break
+        t.set_position(best)
+        taken.append(_extent(t, renderer))
+        out.append(t)
+    return out
+
+
+def _extent(artist, renderer):
+    patch = artist.get_bbox_patch() if hasattr(artist, "get_bbox_patch") else None
+    artist.update_bbox_position_size(renderer) if patch is not None else None
+    return (patch or artist).get_window_extent(renderer)
+
+
+def _overlap(a, b):
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
 
 
 def _group_key(n, data):
@@ -85,35 +195,36 @@ def draw_layered(G, path, title=None):
             agg[(a, b)][2] = d.get("medium")
         edges = {k: tuple(v) for k, v in agg.items()}
 
-    layers = defaultdict(list)
-    for k, (_, _, d) in nodes.items():
-        layers[_layer(d)].append(k)
-    pos = {}
-    width = max(len(v) for v in layers.values())
-    for y, members in layers.items():
-        members.sort(key=_natural)
-        for i, k in enumerate(members):
-            pos[k] = ((i + 0.5) / len(members) * width, y)
+    pos = layered_positions(nodes)
+    servers = _server_count(G)
+    width = max(x for x, _ in pos.values()) + 0.5
+    rows = {y for _, y in pos.values()}
 
     uniform = len({bw / max(c, 1) for c, bw, _ in edges.values()}) == 1 if detail else False
     fig_w = min(max(6.0, width * (0.35 if detail else 1.6)), 40.0)
-    fig, ax = plt.subplots(figsize=(fig_w, 1.6 * len(layers) + 1.5))
+    fig, ax = plt.subplots(figsize=(fig_w, 1.6 * len(rows) + 1.5))
+    ax.set_xlim(-0.5, width + 0.5)
+    ax.set_ylim(min(rows) - 0.7, max(rows) + 0.7)
+    if servers:
+        _server_frame(ax, pos, nodes, servers, width)
+    labels = []
     for (u, v), (cables, bw, medium) in edges.items():
         (x1, y1), (x2, y2) = pos[u], pos[v]
         colour = "#e41a1c" if medium == "nvlink" else "#888888"
         ax.plot([x1, x2], [y1, y2], color=colour, lw=0.6 if detail else 1.0 + min(cables, 50) ** 0.5 / 3,
                 alpha=0.6, zorder=1)
         if not detail or (G.number_of_nodes() <= 40 and not uniform):
-            text = f"{cables} cables" if not detail else f"{to_gbps(bw):.0f}G"
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2, text, fontsize=6, ha="center", color="#444444")
+            text = f"{cables:,} cables" if not detail else f"{to_gbps(bw):.0f}G"
+            labels.append((text, along_edge((x1, y1), (x2, y2))))
+    boxes = []
     for k, (label, count, d) in nodes.items():
         x, y = pos[k]
         colour = _COLOURS.get(d.get("role"), "#dddddd")
-        text = label if count == 1 else f"{label}\n×{count}"
-        ax.text(x, y, text, ha="center", va="center", fontsize=6 if detail else 8, zorder=2,
-                bbox=dict(boxstyle="round,pad=0.25", fc=colour, ec="#333333", lw=0.5))
-    ax.set_xlim(-0.5, width + 0.5)
-    ax.set_ylim(min(layers) - 0.7, max(layers) + 0.7)
+        text = label if count == 1 else f"{label}\n×{count:,}"
+        boxes.append(ax.text(x, y, text, ha="center", va="center", fontsize=6 if detail else 8,
+                             zorder=3, bbox=dict(boxstyle="round,pad=0.25", fc=colour,
+                                                 ec="#333333", lw=0.5)))
+    place_labels(ax, labels, boxes, fontsize=6, color="#444444")
     ax.axis("off")
     name = G.graph.get("preset") or G.graph.get("name", "graph")
     if uniform:
