@@ -247,8 +247,9 @@ def render(out_dir, run=None):
     parts.append(
         f'<p class="lead">{len(summary)} comparison rows from {len(present)} experiments: '
         f"{len(compared)} predictions compared with a published value "
-        f"({sum(r['in_band'] == 'yes' for r in banded)} of the {len(banded)} with a tolerance "
-        f"band inside it), {checks} consistency check{'' if checks == 1 else 's'}. "
+        + (f"({sum(r['in_band'] == 'yes' for r in banded)} of the {len(banded)} with a "
+           f"tolerance band inside it)" if banded else "(none with a tolerance band)")
+        + f", {checks} consistency check{'' if checks == 1 else 's'}. "
         f"Every number comes from <code>summary.csv</code> beside this page.</p>")
     parts.append('<nav><a href="#run">run</a><a href="#figures-summary">per figure</a>'
                  + "".join(f'<a href="#{k.replace(" ", "-")}">{t}</a>'
