@@ -135,7 +135,7 @@ def place_labels(ax, labels, obstacles, **text_kw):
         best, best_cost = spots[0], None
         for spot in spots:
             t.set_position(spot)
-            box = _extent(t, renderer)
+            box = _extent(t, renderer).padded(5)   # a visible gap between neighbours
             cost = sum(_overlap(box, o) for o in taken)
             if best_cost is None or cost < best_cost:
                 best, best_cost = spot, cost
