@@ -36,6 +36,7 @@ LAYER_OF_ROLE = {
 SERVER_ROW = {"pcie_switch": -1, "root_port": -1, "cpu": -1, "gpu": -2, "memory": -2,
               "nvswitch": -3}
 _HOST_SIDE = ("cpu", "memory")
+_HOST_STEP = 1.4   # "memory1" is wider than one slot of the GPU row
 
 _COLOURS = {"core": "#7b3294", "spine": "#c2a5cf", "leaf": "#a6dba0", "router": "#c2a5cf",
             "switch": "#fdb863", "nic": "#92c5de", "host": "#f4a582", "storage": "#d6604d",
@@ -69,23 +70,54 @@ def layered_positions(nodes):
 
     Fabric layers by role (core on top, NICs at row 0).  When the graph holds servers, their
     parts take the rows of :data:`SERVER_ROW` under the NICs; CPU sockets and memory stand in
-    a column right of the PCIe/GPU/NVSwitch tree, memory under its CPU.
+    a column right of the PCIe/GPU/NVSwitch tree, memory under its CPU.  Drawn node by node,
+    each server (its NICs included) takes a slot of its own, side by side.
     """
     inside = any(d.get("role") in ("gpu", "nvswitch") for _, _, d in nodes.values())
     layers = defaultdict(list)
     for k, (_, _, d) in nodes.items():
         layers[_layer(d, inside)].append(k)
     host = {k for k, (_, _, d) in nodes.items() if inside and d.get("role") in _HOST_SIDE}
-    width = max(len([k for k in v if k not in host]) for v in layers.values()) or 1
+    per_server = inside and all(c == 1 for _, c, _ in nodes.values())
+    server_of = {k: d.get("server") for k, (_, _, d) in nodes.items()} if per_server else {}
     pos = {}
+    slots = _server_slots(layers, host, server_of) if per_server else {}
+    plain = {y: [k for k in m if server_of.get(k) is None] for y, m in layers.items()}
+    width = max([len([k for k in m if k not in host]) for m in plain.values()]
+                + [off + w for off, w in slots.values()]) or 1
     for y, members in layers.items():
-        tree = sorted((k for k in members if k not in host), key=_natural)
-        side = sorted((k for k in members if k in host), key=_natural)
-        for i, k in enumerate(tree):
-            pos[k] = ((i + 0.5) / len(tree) * width, y)
-        for i, k in enumerate(side):
-            pos[k] = (width + 0.6 + i, y)
+        _spread([k for k in plain[y] if k not in host], [k for k in plain[y] if k in host],
+                0.0, width, y, pos)
+    for sid, (off, w) in slots.items():
+        tree_w = max(len([k for k in m if server_of.get(k) == sid and k not in host])
+                     for m in layers.values())
+        for y, members in layers.items():
+            mine = [k for k in members if server_of.get(k) == sid]
+            _spread([k for k in mine if k not in host], [k for k in mine if k in host],
+                    off, tree_w, y, pos)
     return pos
+
+
+def _spread(tree, side, left, width, y, pos):
+    """Tree members evenly over [left, left + width]; host-side ones in a column beyond it."""
+    tree, side = sorted(tree, key=_natural), sorted(side, key=_natural)
+    for i, k in enumerate(tree):
+        pos[k] = (left + (i + 0.5) / len(tree) * width, y)
+    for i, k in enumerate(side):
+        pos[k] = (left + width + 0.6 + _HOST_STEP * i, y)
+
+
+def _server_slots(layers, host, server_of):
+    """``{server: (left, width)}``: one slot per server, side by side, a gap between."""
+    slots, left = {}, 0.0
+    for sid in sorted({s for s in server_of.values() if s is not None}, key=_natural):
+        tree = max(len([k for k in m if server_of.get(k) == sid and k not in host])
+                   for m in layers.values())
+        side = max(len([k for k in m if server_of.get(k) == sid and k in host])
+                   for m in layers.values())
+        slots[sid] = (left, tree + (_HOST_STEP * side + 0.6 if side else 0))
+        left += slots[sid][1] + 1.0
+    return slots
 
 
 def _server_count(G):
@@ -94,18 +126,28 @@ def _server_count(G):
 
 
 def _server_frame(ax, pos, nodes, servers, width):
-    """A shaded box around the rows inside the servers, saying how many there are."""
+    """Shaded boxes around the parts inside servers: one per server drawn node by node,
+    one around the grouped rows (saying how many servers they sum) otherwise."""
     from matplotlib.patches import FancyBboxPatch
 
-    ys = [y for k, (x, y) in pos.items() if nodes[k][2].get("role") in SERVER_ROW]
-    if not ys:
+    inside = [k for k, (_, _, d) in nodes.items() if d.get("role") in SERVER_ROW]
+    if not inside:
         return
-    top, bottom = max(ys) + 0.32, min(ys) - 0.45   # under the NIC-edge labels (row 0.5 up)
-    ax.add_patch(FancyBboxPatch((-0.3, bottom), width + 0.6, top - bottom,
-                                boxstyle="round,pad=0.02", fc="#f5f5f5", ec="#999999",
-                                lw=0.8, ls="--", zorder=0))
-    ax.text(-0.25, top - 0.05, f"inside the {servers:,} servers (counts are totals)", fontsize=8,
-            ha="left", va="top", color="#555555", zorder=0)
+    detail = all(c == 1 for _, c, _ in nodes.values())
+    groups = defaultdict(list)
+    for k in inside:
+        groups[nodes[k][2].get("server") if detail else None].append(pos[k])
+    for sid, pts in groups.items():
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
+        left, right = (min(xs) - 0.45, max(xs) + 0.45) if detail else (-0.3, width + 0.3)
+        top, bottom = max(ys) + 0.32, min(ys) - 0.45   # under the NIC-edge labels (row 0.5 up)
+        ax.add_patch(FancyBboxPatch((left, bottom), right - left, top - bottom,
+                                    boxstyle="round,pad=0.02", fc="#f5f5f5", ec="#999999",
+                                    lw=0.8, ls="--", zorder=0))
+        text = (f"server {sid}" if detail
+                else f"inside the {servers:,} servers (counts are totals)")
+        ax.text(left + 0.05, top - 0.05, text, fontsize=8, ha="left", va="top",
+                color="#555555", zorder=0)
 
 
 #: Where along an edge (fraction from its first end) a label may go, most wanted first.
@@ -175,7 +217,10 @@ def draw_layered(G, path, title=None):
     """
     detail = G.number_of_nodes() <= DETAIL_LIMIT
     if detail:
-        nodes = {n: (n, 1, d) for n, d in G.nodes(data=True)}
+        # Inside a server's frame its name is said once: boxes show "gpu3", not "n0/gpu3".
+        nodes = {n: (n.split("/", 1)[-1] if d.get("role") in SERVER_ROW or
+                     (d.get("role") == "nic" and "server" in d) else n, 1, d)
+                 for n, d in G.nodes(data=True)}
         edges = {(u, v): (d.get("cables", 1), d.get("bandwidth", 0.0), d.get("medium"))
                  for u, v, d in G.edges(data=True)}
     else:
@@ -201,7 +246,9 @@ def draw_layered(G, path, title=None):
     rows = {y for _, y in pos.values()}
 
     uniform = len({bw / max(c, 1) for c, bw, _ in edges.values()}) == 1 if detail else False
-    fig_w = min(max(6.0, width * (0.35 if detail else 1.6)), 40.0)
+    # A slot per node: wide enough for the longest box label at 6 pt (about 0.07 in a letter).
+    per_node = max(0.45, 0.07 * max(len(label) for label, _, _ in nodes.values()))
+    fig_w = min(max(6.0, width * (per_node if detail else 1.6)), 40.0)
     fig, ax = plt.subplots(figsize=(fig_w, 1.6 * len(rows) + 1.5))
     ax.set_xlim(-0.5, width + 0.5)
     ax.set_ylim(min(rows) - 0.7, max(rows) + 0.7)
@@ -211,8 +258,17 @@ def draw_layered(G, path, title=None):
     for (u, v), (cables, bw, medium) in edges.items():
         (x1, y1), (x2, y2) = pos[u], pos[v]
         colour = "#e41a1c" if medium == "nvlink" else "#888888"
-        ax.plot([x1, x2], [y1, y2], color=colour, lw=0.6 if detail else 1.0 + min(cables, 50) ** 0.5 / 3,
-                alpha=0.6, zorder=1)
+        lw = 0.6 if detail else 1.0 + min(cables, 50) ** 0.5 / 3
+        if detail and y1 == y2:
+            # Two nodes of one row (a CPU and its root ports, bridged GPUs): a straight line
+            # would hide behind the boxes between them, so it bows above the row.
+            from matplotlib.patches import FancyArrowPatch
+            (x1, y1), (x2, y2) = sorted([(x1, y1), (x2, y2)])
+            ax.add_patch(FancyArrowPatch((x1, y1), (x2, y2), arrowstyle="-", color=colour,
+                                         lw=lw, alpha=0.6, zorder=1,
+                                         connectionstyle="arc3,rad=-0.3"))
+        else:
+            ax.plot([x1, x2], [y1, y2], color=colour, lw=lw, alpha=0.6, zorder=1)
         if not detail or (G.number_of_nodes() <= 40 and not uniform):
             text = f"{cables:,} cables" if not detail else f"{to_gbps(bw):.0f}G"
             labels.append((text, along_edge((x1, y1), (x2, y2))))

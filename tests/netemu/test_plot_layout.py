@@ -65,3 +65,42 @@ def test_a_label_moves_along_its_edge_off_a_box(monkeypatch):
     assert x == 5 and y != 5                         # still on the edge, off its midpoint
     assert plot._overlap(plot._extent(label, r), plot._extent(box, r)) == 0
     plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def small_cluster():
+    from netemu.topologies import cluster, two_layer_fat_tree
+    from netemu.topologies.servers import h800_server
+    from netemu.units import gbps
+
+    fabric = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=2, link_bandwidth=gbps(400))
+    return cluster(fabric, h800_server)
+
+
+def test_node_by_node_each_server_takes_its_own_slot(small_cluster):
+    G = small_cluster
+    assert G.number_of_nodes() <= plot.DETAIL_LIMIT          # drawn node by node
+    pos = plot.layered_positions({n: (n, 1, d) for n, d in G.nodes(data=True)})
+    spans = {}
+    for n, d in G.nodes(data=True):
+        if "server" in d:
+            lo, hi = spans.get(d["server"], (float("inf"), float("-inf")))
+            spans[d["server"]] = (min(lo, pos[n][0]), max(hi, pos[n][0]))
+    ordered = sorted(spans.values())
+    assert len(ordered) == 4
+    assert all(a[1] < b[0] for a, b in zip(ordered, ordered[1:]))   # side by side, apart
+    for n, d in G.nodes(data=True):
+        if d["role"] == "gpu":
+            sw = next(m for m in G[n] if G.nodes[m]["role"] == "pcie_switch")
+            nvs = next(m for m in G[n] if G.nodes[m]["role"] == "nvswitch")
+            assert pos[sw][1] > pos[n][1] > pos[nvs][1]
+
+
+def test_no_box_overlaps_in_a_small_cluster(small_cluster, monkeypatch, tmp_path):
+    fig = _drawn(monkeypatch, small_cluster, tmp_path)
+    ax = fig.axes[0]
+    r = fig.canvas.get_renderer()
+    boxes = [plot._extent(t, r) for t in ax.texts]
+    assert [(ax.texts[i].get_text(), ax.texts[j].get_text())
+            for i, j in itertools.combinations(range(len(boxes)), 2)
+            if plot._overlap(boxes[i], boxes[j]) > 0] == []
