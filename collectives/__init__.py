@@ -137,13 +137,16 @@ def _nccl(G, pm, collective, ranks, size, routing, seed):
         nvlink = all(pm.G.edges[u, v].get("medium") == "nvlink"
                      for _, m in groups for u, v in zip(m, m[1:]) if pm.G.has_edge(u, v)) and \
             any(pm.G.nodes[x].get("role") == "nvswitch" for x in pm._members[groups[0][0]])
-        choice = choose_allreduce(evaluate(G, ring, routing=routing, seed=seed), len(groups),
-                                  "nvlink" if nvlink else "pcie")
+        # NCCL's choice rests on the ring as it would run here: same routing, same PXN.
+        choice = choose_allreduce(evaluate(G, ring, routing=routing, pxn=pm.pxn, seed=seed),
+                                  len(groups), "nvlink" if nvlink else "pcie")
         best = ring if choice == "ring" else _ar.tree_allreduce(pm, ranks, size)
         best.info["nccl_choice"] = choice
         return best
     if collective == "alltoall":
-        return (_a2a.pxn_alltoall if _lanes(pm, ranks) > 1 else _a2a.direct_alltoall)(pm, ranks, size)
+        # PXN only where it is on (NCCL_PXN_DISABLE=1 leaves NCCL with direct sends).
+        use_pxn = pm.pxn and _lanes(pm, ranks) > 1
+        return (_a2a.pxn_alltoall if use_pxn else _a2a.direct_alltoall)(pm, ranks, size)
     return ALGORITHMS[collective]["ring"](pm, ranks, size)
 
 

@@ -4,6 +4,8 @@
   lane, as NCCL's channels): every ring hop carries ``2(n-1)/n`` bytes per byte of ``S``.
 - :func:`tree_allreduce` — NCCL's double binary tree across servers, a chain inside each
   server; each tree carries half the data, up (reduce) then down (broadcast), pipelined.
+  Across Fire-Flyer's zones, one tree per zone joined by a single pair of servers
+  ([FF] §III-B); every tree is timed and the slowest bounds the stage.
 - :func:`hierarchical_allreduce` — reduce-scatter inside each server, allreduce of every
   shard across servers among same-index GPUs, all-gather inside each server.
 - :func:`reduce_scatter`, :func:`all_gather`, :func:`broadcast` — the ring collectives.
@@ -13,16 +15,19 @@ Every hop of a ring's or tree's critical chain costs NCCL's own per-step latency
 (:data:`~collectives.software.NCCL_STEP_LATENCY`) on top of the links' latency.
 """
 
+from dataclasses import replace
+
 import networkx as nx
 
 from netemu.errors import ParameterError
 
-from .ranks import by_server, deepest_path, double_binary_tree, ring_orders
+from .ranks import (by_server, crossing_pairs, deepest_path, ring_orders, server_zone,
+                    zoned_double_binary_tree)
 from .software import NCCL_CHUNK, NCCL_STEP_LATENCY
-from .workload import Stage, Workload
+from .workload import Stage, Workload, evaluate
 
 __all__ = ["ring_allreduce", "tree_allreduce", "hierarchical_allreduce", "reduce_scatter",
-           "all_gather", "broadcast"]
+           "all_gather", "broadcast", "server_trees", "slowest_tree"]
 
 
 def _ring_stage(name, orders, amount, steps):
@@ -86,43 +91,84 @@ def _heads(pm, groups, c):
     return heads
 
 
-def tree_allreduce(pm, ranks, size, *, channels=None):
+def server_trees(pm, groups, join="roots"):
+    """The double binary tree over the servers of ``groups``, following the zones they sit in.
+
+    [FF] §III-B: "NCCL and HFReduce ... use the double binary tree algorithm, so only
+    one pair of nodes communicates across zones".  Servers in one zone (or on a
+    fabric without zones) get NCCL's double binary tree; servers of several zones get
+    one such tree per zone joined by one pair (:func:`~collectives.ranks.zoned_double_binary_tree`).
+    ``join`` is where the first zone's gateway sits, a choice the paper leaves open
+    (:data:`~collectives.ranks.ZONE_JOINS`).  Returns ``(t1, t2, zones)`` with the zone
+    of every server.
+    """
+    zones = [server_zone(pm, s) for s, _ in groups]
+    t1, t2 = zoned_double_binary_tree(zones, join)
+    return t1, t2, zones
+
+
+def slowest_tree(pm, workload, chains):
+    """Give ``workload``'s one stage the critical chain of its slowest tree; time every tree.
+
+    The trees of a double binary tree run at once, each with half of the data, so
+    the stage ends when the slower one does.  Their bytes share one max-min rate
+    (both trees' loads are in the stage), and each tree has its own critical chain
+    (depth, kinds of hop, link latency): the stage is evaluated with each tree's
+    chain and keeps the one that takes longest.  ``chains`` maps a tree's label to
+    its chain; ``workload.info['tree_times']`` gets every tree's time (s).
+    """
+    st = workload.stages[0]
+    times = {}
+    for label, chain in chains.items():
+        probe = Workload(workload.collective, workload.algorithm, workload.ranks, workload.size,
+                         [replace(st, chain=chain)])
+        times[label] = evaluate(pm.G, probe, routing=pm.routing, pxn=pm.pxn, seed=pm.seed).time
+    slowest = max(times, key=lambda k: times[k])
+    workload.stages[0] = replace(st, chain=chains[slowest])
+    workload.info["tree_times"] = times
+    workload.info["slowest_tree"] = slowest
+    return workload
+
+
+def tree_allreduce(pm, ranks, size, *, channels=None, join="roots"):
     """NCCL's tree allreduce: a double binary tree of servers, a chain inside each server.
 
     Each of the two trees reduces half of the data up to its root and broadcasts
     it back down; inside a server the ranks form a chain ending at the rank next
-    to the NIC.  With several NIC lanes, one tree pair per lane (channel).
+    to the NIC.  With several NIC lanes, one tree pair per lane (channel).  Across
+    zones the trees follow [FF] §III-B (:func:`server_trees`), and the stage is
+    timed on every tree's critical chain, the slowest one bounding it
+    (:func:`slowest_tree`); ``join`` is :func:`server_trees`'.
     """
     groups = by_server(ranks)
     if channels is None:
         channels = min(max(len(pm.access_points(s)), 1) for s, _ in groups)
-    N = len(groups)
-    t1, t2 = double_binary_tree(N)
-    transfers, chain = [], None
+    t1, t2, zones = server_trees(pm, groups, join)
+    transfers, chains = [], {}
     share = 1.0 / channels
     for c in range(channels):
         heads = _heads(pm, groups, c)
-        intra = []
+        local = []
         for (s, members), h in zip(groups, heads):
             order = [m for m in members if m != h] + [h]
-            intra += list(zip(order, order[1:]))
-        for u, v in intra:       # both trees go up and down every chain: 2 x 1/2 each way
-            transfers += [(u, v, share), (v, u, share)]
-        for tree in (t1, t2):
+            local.append(list(zip(order, order[1:])))
+        for hops in local:       # both trees go up and down every chain: 2 x 1/2 each way
+            for u, v in hops:
+                transfers += [(u, v, share), (v, u, share)]
+        for k, tree in enumerate((t1, t2)):
             for child, parent in tree:
                 a, b = heads[child], heads[parent]
                 transfers += [(a, b, share / 2), (b, a, share / 2)]
-        if chain is None:
-            path = deepest_path(t1)
+            path = deepest_path(tree)
             up = [(heads[a], heads[b]) for a, b in zip(path, path[1:])]
-            s0, members = groups[path[0]]
-            h0 = heads[path[0]]
-            order = [m for m in members if m != h0] + [h0]
-            local = list(zip(order, order[1:]))
-            chain = local + up + [(b, a) for a, b in reversed(up)] + [(v, u) for u, v in reversed(local)]
-    st = Stage("tree", transfers, chain=chain, chunk=NCCL_CHUNK,
-               step_overhead=NCCL_STEP_LATENCY["tree"])
-    return Workload("allreduce", "tree", list(ranks), size, [st], {"channels": channels})
+            inside = local[path[0]]
+            chains[f"tree{k + 1}" + (f"/channel{c}" if channels > 1 else "")] = \
+                inside + up + [(b, a) for a, b in reversed(up)] + [(v, u) for u, v in reversed(inside)]
+    st = Stage("tree", transfers, chain=chains["tree1" + ("/channel0" if channels > 1 else "")],
+               chunk=NCCL_CHUNK, step_overhead=NCCL_STEP_LATENCY["tree"])
+    w = Workload("allreduce", "tree", list(ranks), size, [st],
+                 {"channels": channels, "cross_zone_pairs": len(crossing_pairs((t1, t2), zones))})
+    return slowest_tree(pm, w, chains)
 
 
 def hierarchical_allreduce(pm, ranks, size):

@@ -9,7 +9,10 @@ Per server, pipelined in chunks (:data:`~collectives.software.HFREDUCE_CHUNK`):
    throughput is a resource fed ``k`` bytes per byte of ``S`` (``k`` GPUs).
 3. **Across servers** — a double binary tree over RDMA between the servers'
    NIC-side memories, half of the data per tree, reduce up then broadcast down;
-   a parent reads every child's contribution once more to add it.
+   a parent reads every child's contribution once more to add it.  Across
+   Fire-Flyer's two zones the tree is one per zone joined by a single pair of
+   servers: "only one pair of nodes communicates across zones" ([FF] §III-B).
+   Both trees are timed; the slower bounds the stage.
 4. **H2D** — each socket's CPU reads the result once and writes it to its own GPUs
    (GDRCopy, [FF] §IV-A), so host memory sees one read per socket, not per GPU.
 
@@ -28,7 +31,8 @@ import networkx as nx
 
 from netemu.errors import ParameterError
 
-from .ranks import by_server, deepest_path, double_binary_tree
+from .allreduce import server_trees, slowest_tree
+from .ranks import by_server, crossing_pairs, deepest_path
 from .software import HFREDUCE_CHUNK
 from .workload import Stage, Workload
 
@@ -62,31 +66,44 @@ def _reduce_throughput(pm, cpu):
     return (f"{cpu}:reduce", cap)
 
 
-def _tree_part(pm, hosts):
-    """Transfers and add-reads of the inter-server double binary tree between NIC memories."""
-    t1, t2 = double_binary_tree(len(hosts))
-    transfers, work = [], []
-    for tree in (t1, t2):
+def _tree_part(pm, groups, hosts, join):
+    """Transfers and add-reads of the inter-server double binary tree between NIC memories.
+
+    The trees follow the zones ([FF] §III-B, :func:`collectives.allreduce.server_trees`):
+    across zones one pair of servers talks.  Returns the transfers, the add-reads, each
+    tree's up-then-down chain with the index of its deepest server, and the trees.
+    """
+    t1, t2, zones = server_trees(pm, groups, join)
+    transfers, work, chains = [], [], {}
+    for k, tree in enumerate((t1, t2)):
         for child, parent in tree:
             a, b = hosts[child][1], hosts[parent][1]
             transfers += [(a, b, 0.5), (b, a, 0.5)]
             work.append((b, 0.5))            # the parent reads the child's half to add it
-    path = deepest_path(t1)
-    up = [(hosts[a][1], hosts[b][1]) for a, b in zip(path, path[1:])]
-    return transfers, work, up + [(b, a) for a, b in reversed(up)]
+        path = deepest_path(tree)
+        up = [(hosts[a][1], hosts[b][1]) for a, b in zip(path, path[1:])]
+        chains[f"tree{k + 1}"] = (path[0], up + [(b, a) for a, b in reversed(up)])
+    return transfers, work, chains, (t1, t2), zones
 
 
-def hfreduce(pm, ranks, size):
-    """HFReduce of ``size`` bytes per rank; see the module notes."""
-    return _hfreduce(pm, ranks, size, nvlink=False)
+def hfreduce(pm, ranks, size, *, chunk=HFREDUCE_CHUNK, join="roots"):
+    """HFReduce of ``size`` bytes per rank; see the module notes.
+
+    ``chunk`` is the pipeline chunk in bytes (default :data:`~collectives.software.HFREDUCE_CHUNK`,
+    a choice: [FF] does not publish it); ``join`` places the zones' gateways in the
+    cross-zone tree (:func:`collectives.ranks.zoned_double_binary_tree`, also a choice).
+    """
+    return _hfreduce(pm, ranks, size, nvlink=False, chunk=chunk, join=join)
 
 
-def hfreduce_nvlink(pm, ranks, size):
+def hfreduce_nvlink(pm, ranks, size, *, chunk=HFREDUCE_CHUNK, join="roots"):
     """HFReduce with NVLink bridges: pairs reduce-scatter first, all-gather last ([FF] §IV-C)."""
-    return _hfreduce(pm, ranks, size, nvlink=True)
+    return _hfreduce(pm, ranks, size, nvlink=True, chunk=chunk, join=join)
 
 
-def _hfreduce(pm, ranks, size, nvlink):
+def _hfreduce(pm, ranks, size, nvlink, chunk, join):
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, float)) or not chunk > 0:
+        raise ParameterError(f"chunk must be > 0 bytes, got {chunk!r}")
     G = pm.G
     groups = by_server(ranks)
     hosts = [server_host(pm, s) for s, _ in groups]
@@ -117,15 +134,20 @@ def _hfreduce(pm, ranks, size, nvlink):
             else:
                 transfers.append((nmem, cpu, 1.0))
             transfers += [(cpu, g, part) for g in mine]
-    tree, adds, up_down = _tree_part(pm, hosts)                    # 3. across servers
+    tree, adds, tree_chains, trees, zones = _tree_part(pm, groups, hosts, join)   # 3. across servers
     transfers += tree
     work += adds
-    g0 = groups[0][1][0]
-    chain = [(g0, hosts[0][1])] + up_down + [(hosts[0][2], g0)]
+    chains = {}
+    for label, (i, up_down) in tree_chains.items():
+        # D2H of the deepest server's first GPU, the tree up and down, its H2D.
+        g = groups[i][1][0]
+        chains[label] = [(g, hosts[i][1])] + up_down + [(hosts[i][2], g)]
     name = "hfreduce-nvlink" if nvlink else "hfreduce"
-    st = Stage(name, transfers, work=work, chain=chain, chunk=HFREDUCE_CHUNK)
-    return Workload("allreduce", name, list(ranks), size, [st],
-                    {"host_memory_per_byte": _memory_per_byte(pm, transfers, work, hosts)})
+    st = Stage(name, transfers, work=work, chain=chains["tree1"], chunk=chunk)
+    w = Workload("allreduce", name, list(ranks), size, [st],
+                 {"host_memory_per_byte": _memory_per_byte(pm, transfers, work, hosts),
+                  "cross_zone_pairs": len(crossing_pairs(trees, zones)), "chunk": chunk})
+    return slowest_tree(pm, w, chains)
 
 
 def _nvlink_pairs(G, gpus):

@@ -11,29 +11,56 @@ Routing of tokens to experts
     its copies ``c = (topk + shared) * t + j``: every rank sends and receives the
     same number of copies, the assumption behind [ISCA] §2.3.2's per-device limit.
 ``'random'``
-    Seeded uniform choice, as DeepEP's benchmark draws random scores: with
-    ``node_limit = M`` a token first picks ``M`` distinct servers, then its
-    ``topk`` experts among the experts of those servers (DeepSeek-V3's
-    node-limited routing, [ISCA] §4.3); without a limit, or with ``M`` at least the
-    number of servers, ``topk`` distinct experts anywhere.
+    Seeded uniform choice: with ``node_limit = M`` a token first picks ``M``
+    distinct servers uniformly, then its ``topk`` experts uniformly among the
+    experts of those servers; without a limit, or with ``M`` at least the number
+    of servers, ``topk`` distinct experts anywhere.
+``'grouped'``
+    DeepEP's benchmark and DeepSeek-V3's group-limited gating ([ISCA] §4.3): every
+    expert gets an independent random score, a server's *group score* is the
+    largest score of its experts (DeepEP ``tests/test_internode.py``:
+    ``scores.view(num_tokens, num_nodes, -1).amax(dim=-1)``), the token keeps the
+    ``node_limit`` servers of highest group score and takes the ``topk``
+    highest-scored experts among theirs.  Unlike ``'random'`` the kept servers
+    each hold the token's best expert of their group, so a token spreads over
+    more of them.  Without a limit it is a plain top-``topk`` of the scores
+    (DeepEP ``tests/test_low_latency.py``).
 
 Transport
 ---------
 ``forward=False``
     Every copy crosses from its rank to the expert's rank on its own (all RDMA,
     the §2.3.2 case where "EP all-to-all is done entirely through NIC RDMA").
+    ``per_expert=True`` sends one message per token *per expert* (DeepEP's
+    low-latency kernels: two experts on one rank get two messages); otherwise
+    one per token per destination rank.
 ``forward=True``
-    DeepEP's internode kernels: a token crosses the network once per target
-    server, to the GPU with the sender's local index there (same plane/rail),
-    which forwards it over NVLink to the target experts on that server; copies
-    for the sender's own server go over NVLink directly.  Combine is the reverse,
-    reduced on the forwarding GPU, so it also crosses the network once per server.
+    DeepEP's normal (internode) kernels: a token crosses the network once per
+    target server, to the GPU with the sender's local index there (same
+    plane/rail), which forwards it over NVLink to the target experts on that
+    server; copies for the sender's own server go over NVLink directly.  Combine
+    is the reverse, reduced on the forwarding GPU, so it also crosses the network
+    once per server.
 
-Dispatch moves ``dispatch_bytes`` per element (FP8: 1), combine
-``combine_bytes`` (BF16: 2).  Both are :class:`~collectives.workload.Stage` of
-independent flows; the result's ``info`` gives DeepEP's per-GPU bottleneck
-bandwidths: the most loaded rank's network (RDMA) and NVLink bytes of each stage
-divided by the stage's time.
+Bytes
+-----
+A dispatched token is ``hidden * dispatch_bytes`` plus ``scale_bytes`` (FP8's
+scales: :func:`fp8_scale_bytes`) plus ``header_bytes`` per message; a combined
+one ``hidden * combine_bytes``.  Both stages are
+:class:`~collectives.workload.Stage` of independent flows.
+
+DeepEP's bandwidth metric
+-------------------------
+DeepEP's test scripts do not report physical network bytes.  ``test_internode.py``
+counts, per rank, ``num_rdma_token_sent``: each token once per *distinct
+destination node including the sender's own node* (``rdma_idx = topk_idx //
+(num_experts // num_nodes)``, deduplicated per token), times the token's bytes
+(FP8: ``hidden * (1 + 4 / 128)``, the FP32 scale of every 128 elements; BF16:
+``hidden * 2``), over the kernel's time; its NVL figure counts the tokens the
+rank receives, deduplicated per rank (``recv_x``).  ``test_low_latency.py``
+counts every (token, expert) selection: ``hidden + hidden / 128 * 4 + 16`` bytes
+for FP8 dispatch, ``hidden * 2`` for BF16 combine.  :func:`deepep_bandwidth`
+reports both that logical metric and the busiest GPU's physical bytes.
 """
 
 import numpy as np
@@ -43,15 +70,45 @@ from netemu.routing import server_key
 
 from .workload import Stage, Workload
 
-__all__ = ["moe_dispatch_combine", "moe_traffic", "token_destinations"]
+__all__ = ["deepep", "DEEPEP_MODES", "moe_dispatch_combine", "moe_traffic", "token_destinations", "deepep_bandwidth",
+           "deepep_counts", "fp8_scale_bytes", "FP8_SCALE_BLOCK", "FP8_SCALE_BYTES",
+           "LOW_LATENCY_HEADER_BYTES"]
 
-_ROUTINGS = ("balanced", "random")
+_ROUTINGS = ("balanced", "random", "grouped")
+
+#: Elements that share one FP8 scale: 1 x 128 tiles ([ISCA] §2.4; DeepEP
+#: ``tests/utils.py`` ``per_token_cast_to_fp8`` views a token as ``(-1, 128)``).
+FP8_SCALE_BLOCK = 128
+#: Bytes of one scale: FP32 (``per_token_cast_to_fp8`` returns ``x_amax / 448.0`` in float32;
+#: ``test_internode.py``'s ``fp8_factor = (1 + 4 / 128) / 2``).
+FP8_SCALE_BYTES = 4
+#: Bytes a low-latency dispatch message carries besides the token and its scales
+#: (DeepEP ``tests/test_low_latency.py``: ``num_fp8_bytes = hidden + hidden / 128 * 4 + 16``).
+LOW_LATENCY_HEADER_BYTES = 16
+
+
+def fp8_scale_bytes(hidden):
+    """Bytes of the FP8 scales of one token of ``hidden`` elements (one FP32 per 128).
+
+    Examples
+    --------
+    >>> fp8_scale_bytes(7168), fp8_scale_bytes(256)
+    (224, 8)
+    """
+    hidden = _positive_int("hidden", hidden)
+    return -(-hidden // FP8_SCALE_BLOCK) * FP8_SCALE_BYTES
 
 
 def _positive_int(name, x):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
         raise ParameterError(f"{name} must be an integer >= 1, got {x!r}")
     return int(x)
+
+
+def _servers(ranks):
+    servers = [server_key(x) for x in ranks]
+    names = sorted(set(servers), key=servers.index)
+    return np.array([names.index(s) for s in servers]), len(names)
 
 
 def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node_limit=None,
@@ -71,10 +128,7 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
     if routing == "balanced":
         c = np.arange(tokens * copies).reshape(tokens, copies)
         return [(r + 1 + c % (n - 1)) % n for r in range(n)]
-    servers = [server_key(x) for x in ranks]
-    names = sorted(set(servers), key=servers.index)
-    srv = np.array([names.index(s) for s in servers])
-    n_srv = len(names)
+    srv, n_srv = _servers(ranks)
     experts = np.repeat(np.arange(n), experts_per_gpu)        # expert -> rank
     expert_srv = srv[experts]
     if topk > experts.size:
@@ -88,7 +142,12 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
     for r in range(n):
         scores = rng.random((tokens, experts.size))
         if node_limit is not None:
-            pick = np.argsort(rng.random((tokens, n_srv)), axis=1)[:, :M]
+            if routing == "grouped":
+                group = np.stack([scores[:, expert_srv == k].max(axis=1) for k in range(n_srv)],
+                                 axis=1)
+                pick = np.argsort(-group, axis=1)[:, :M]
+            else:
+                pick = np.argsort(rng.random((tokens, n_srv)), axis=1)[:, :M]
             allowed = np.zeros((tokens, n_srv), dtype=bool)
             np.put_along_axis(allowed, pick, True, axis=1)
             ok = allowed[:, expert_srv]
@@ -126,13 +185,71 @@ def moe_traffic(ranks, **kw):
     return counts
 
 
+def deepep_counts(ranks, dests):
+    """DeepEP's logical token counts per rank, from the destinations of every token.
+
+    Parameters
+    ----------
+    ranks : list of node names
+    dests : list of int arrays
+        Per rank, ``(tokens, copies)`` destination rank indices (:func:`token_destinations`).
+
+    Returns
+    -------
+    dict of numpy arrays, one entry per rank
+        ``rdma_tokens``: DeepEP ``test_internode.py``'s ``num_rdma_token_sent``, each
+        token once per distinct destination server *including the sender's own*;
+        ``nvl_recv_tokens``: the tokens a rank receives, once per (token, rank) however
+        many of its experts the token picked, its own tokens included (``recv_x``);
+        ``selections``: (token, expert) pairs a rank sends (``test_low_latency.py``).
+
+    Examples
+    --------
+    Two servers of two GPUs; rank 0's token picks experts on ranks 0, 1 and 3 (both
+    servers), its second token ranks 1 and 1 (its own server only):
+
+    The other ranks' tokens all go to rank 3 (three experts there: one message per
+    selection, one token for DeepEP's counts).
+
+    >>> ranks = ["a/gpu0", "a/gpu1", "b/gpu0", "b/gpu1"]
+    >>> dests = [np.array([[0, 1, 3], [1, 1, 1]])] + [np.array([[3, 3, 3]])] * 3
+    >>> c = deepep_counts(ranks, dests)
+    >>> c["rdma_tokens"].tolist(), c["nvl_recv_tokens"].tolist(), c["selections"].tolist()
+    ([3, 1, 1, 1], [1, 2, 0, 4], [6, 3, 3, 3])
+    """
+    n = len(ranks)
+    srv, n_srv = _servers(ranks)
+    rdma = np.zeros(n, dtype=np.int64)
+    recv = np.zeros(n, dtype=np.int64)
+    sel = np.zeros(n, dtype=np.int64)
+    for r, dest in enumerate(dests):
+        hit = np.zeros((dest.shape[0], n), dtype=bool)
+        np.put_along_axis(hit, dest, True, axis=1)
+        recv += hit.sum(axis=0)
+        nodes = np.zeros((dest.shape[0], n_srv), dtype=bool)
+        np.put_along_axis(nodes, srv[dest], True, axis=1)
+        rdma[r] = nodes.sum()
+        sel[r] = dest.size
+    return {"rdma_tokens": rdma, "nvl_recv_tokens": recv, "selections": sel}
+
+
+def _nonnegative(name, b):
+    if isinstance(b, bool) or not isinstance(b, (int, float)) or not b >= 0:
+        raise ParameterError(f"{name} must be >= 0 bytes, got {b!r}")
+    return b
+
+
 def moe_dispatch_combine(pm, ranks, *, tokens, hidden, topk, shared=0, experts_per_gpu=1,
                          node_limit=None, routing="balanced", forward=False, dispatch_bytes=1,
-                         combine_bytes=2, seed=0):
+                         combine_bytes=2, scale_bytes=0, header_bytes=0, per_expert=False,
+                         overhead=0.0, seed=0):
     """Dispatch then combine as a two-stage :class:`Workload` (see the module notes).
 
-    ``size`` of the workload is one rank's tokens, ``tokens * hidden * dispatch_bytes``;
-    the combine stage's amounts carry the ``combine_bytes / dispatch_bytes`` ratio.
+    ``size`` of the workload is one rank's dispatched tokens, ``tokens *
+    (hidden * dispatch_bytes + scale_bytes + header_bytes)``.  ``overhead`` (seconds)
+    is added once to each stage (an endpoint's fixed cost, e.g. from
+    :mod:`topologies.latency`).  ``info['deepep']`` holds :func:`deepep_counts` and the
+    bytes DeepEP's scripts count per token, for :func:`deepep_bandwidth`.
     """
     ranks = list(ranks)
     n = len(ranks)
@@ -140,13 +257,18 @@ def moe_dispatch_combine(pm, ranks, *, tokens, hidden, topk, shared=0, experts_p
     for name, b in (("dispatch_bytes", dispatch_bytes), ("combine_bytes", combine_bytes)):
         if isinstance(b, bool) or not isinstance(b, (int, float)) or not b > 0:
             raise ParameterError(f"{name} must be > 0 bytes per element, got {b!r}")
+    _nonnegative("scale_bytes", scale_bytes)
+    _nonnegative("header_bytes", header_bytes)
+    if isinstance(overhead, bool) or not isinstance(overhead, (int, float)) or not overhead >= 0:
+        raise ParameterError(f"overhead must be >= 0 seconds, got {overhead!r}")
+    if per_expert and forward:
+        raise ParameterError("per_expert messages are DeepEP's low-latency mode (forward=False); "
+                             "the forwarding kernels send a token once per server")
     kw = dict(tokens=tokens, topk=topk, shared=shared, experts_per_gpu=experts_per_gpu,
               node_limit=node_limit, routing=routing, seed=seed)
     dests = token_destinations(ranks, **kw)
-    servers = [server_key(x) for x in ranks]
-    srv_names = sorted(set(servers), key=servers.index)
-    srv = np.array([srv_names.index(s) for s in servers])
-    members = [[i for i in range(n) if srv[i] == k] for k in range(len(srv_names))]
+    srv, n_srv = _servers(ranks)
+    members = [[i for i in range(n) if srv[i] == k] for k in range(n_srv)]
     pairs = {}
 
     def add(i, j, c):
@@ -154,6 +276,12 @@ def moe_dispatch_combine(pm, ranks, *, tokens, hidden, topk, shared=0, experts_p
             pairs[(i, j)] = pairs.get((i, j), 0) + int(c)
 
     for r, dest in enumerate(dests):
+        if per_expert:
+            per_rank = np.bincount(dest.ravel(), minlength=n)
+            per_rank[r] = 0
+            for j in np.flatnonzero(per_rank):
+                add(r, j, per_rank[j])
+            continue
         hit = np.zeros((dest.shape[0], n), dtype=bool)
         np.put_along_axis(hit, dest, True, axis=1)
         hit[:, r] = False
@@ -174,26 +302,41 @@ def moe_dispatch_combine(pm, ranks, *, tokens, hidden, topk, shared=0, experts_p
             for j in group:
                 if j != entry:
                     add(entry, j, per_rank[j])
-    S = float(tokens * hidden * dispatch_bytes)
-    token_bytes = hidden * dispatch_bytes
-    ratio = combine_bytes / dispatch_bytes
-    dispatch = [(ranks[i], ranks[j], c * token_bytes / S) for (i, j), c in pairs.items()]
-    combine = [(v, u, a * ratio) for u, v, a in dispatch]
-    stages = [Stage("dispatch", dispatch, mode="flows"), Stage("combine", combine, mode="flows")]
+    dispatch_token = hidden * dispatch_bytes + scale_bytes + header_bytes
+    combine_token = hidden * combine_bytes
+    S = float(tokens * dispatch_token)
+    dispatch = [(ranks[i], ranks[j], c * dispatch_token / S) for (i, j), c in pairs.items()]
+    combine = [(ranks[j], ranks[i], c * combine_token / S) for (i, j), c in pairs.items()]
+    stages = [Stage("dispatch", dispatch, mode="flows", step_overhead=float(overhead)),
+              Stage("combine", combine, mode="flows", step_overhead=float(overhead))]
+    counts = deepep_counts(ranks, dests)
     info = {"tokens": tokens, "hidden": hidden, "topk": topk, "shared": shared,
             "forward": forward, "routing": routing, "node_limit": node_limit,
-            "dispatch_bytes": dispatch_bytes, "combine_bytes": combine_bytes}
+            "dispatch_bytes": dispatch_bytes, "combine_bytes": combine_bytes,
+            "scale_bytes": scale_bytes, "header_bytes": header_bytes, "per_expert": per_expert,
+            "deepep": {"counts": counts, "dispatch_token_bytes": dispatch_token,
+                       "combine_token_bytes": combine_token,
+                       "metric": "selections" if per_expert else "rdma_tokens"}}
     return Workload("alltoall", "moe", ranks, S, stages, info)
 
 
-def deepep_bandwidth(pm, workload, result):
-    """DeepEP's per-GPU bottleneck bandwidths of each stage, split into RDMA and NVLink.
+def deepep_bandwidth(pm, workload, result, *, rank=0):
+    """Bandwidths of each stage: DeepEP's logical metric and the physical per-GPU bytes.
 
-    For every stage: the largest, over ranks, of the bytes a rank sends across the
-    network (``rdma``) or inside its server (``nvlink``), divided by the stage's time.
+    Physical, for every stage: the largest, over ranks, of the bytes a rank sends
+    across the network (``{stage}_rdma_bw``) or inside its server
+    (``{stage}_nvlink_bw``), divided by the stage's time.
+
+    DeepEP's metric, as its test scripts print it for one rank (``rank``, index into
+    the workload's ranks; DeepEP prints local rank 0): ``{stage}_deepep_rdma_bw`` is the
+    rank's logical bytes over the stage's time, counted as :func:`deepep_counts` says
+    (per destination server including its own for the forwarding kernels, per (token,
+    expert) selection for ``per_expert`` messages); ``{stage}_deepep_nvl_bw`` the tokens
+    it receives (forwarding kernels only).  All in bytes/s; ``{stage}_time`` in seconds.
     """
     S = workload.size
     out = {}
+    dep = workload.info.get("deepep")
     for st, res in zip(workload.stages, result.stages):
         sent = {}
         for u, v, a in st.transfers:
@@ -203,4 +346,85 @@ def deepep_bandwidth(pm, workload, result):
             top = max((b for (k, _), b in sent.items() if k == kind), default=0.0)
             out[f"{st.name}_{kind}_bw"] = top / res["time"]
         out[f"{st.name}_time"] = res["time"]
+        if dep is not None:
+            token = dep[f"{st.name}_token_bytes"]
+            counts = dep["counts"]
+            out[f"{st.name}_deepep_rdma_bw"] = float(counts[dep["metric"]][rank] * token / res["time"])
+            if dep["metric"] == "rdma_tokens":
+                out[f"{st.name}_deepep_nvl_bw"] = float(counts["nvl_recv_tokens"][rank] * token
+                                                        / res["time"])
     return out
+
+
+#: DeepEP's two kernel modes with its benchmark settings (inputs, with their source).
+#: ``normal``: ``tests/test_internode.py`` defaults (4,096 tokens, hidden 7,168, top-8 of 256
+#: experts, top-``min(num_nodes, 4)`` groups, one group per node), FP8 dispatch with its scales,
+#: BF16 combine; [DeepEP-legacy] "4096 tokens per batch, 7168 hidden, top-4 groups, top-8
+#: experts, FP8 dispatching and BF16 combining".  ``low-latency``: ``tests/test_low_latency.py``
+#: (128 tokens, hidden 7,168, top-8 of all experts, no group limit, one message per selection of
+#: ``hidden + hidden / 128 * 4 + 16`` bytes, BF16 combine) and [DeepEP-legacy] "128 tokens per
+#: batch, 7168 hidden, top-8 experts".  The low-latency script's default of 288 experts does not
+#: divide EP 64-256; 256 (DeepSeek-V3's routed experts) is netemu's choice, and only sets which
+#: selections stay on the sender's own GPU (1 in EP either way).
+DEEPEP_MODES = {
+    "normal": {"tokens": 4096, "hidden": 7168, "topk": 8, "experts": 256, "max_groups": 4,
+               "forward": True, "per_expert": False, "header_bytes": 0},
+    "low-latency": {"tokens": 128, "hidden": 7168, "topk": 8, "experts": 256, "max_groups": None,
+                    "forward": False, "per_expert": True,
+                    "header_bytes": LOW_LATENCY_HEADER_BYTES},
+}
+
+
+def deepep(G, gpus, mode="normal", *, overhead=0.0, routing="dmodk", seed=0, **settings):
+    """Time one of DeepEP's kernel modes on ``G`` and report its bandwidths.
+
+    Parameters
+    ----------
+    G : networkx.Graph
+        A cluster (servers with GPUs inside a fabric).
+    gpus : int or list
+        EP size (GPUs filled server by server) or the rank nodes.
+    mode : {'normal', 'low-latency'}
+        See :data:`DEEPEP_MODES`.
+    overhead : float
+        Seconds added once to each stage (endpoint overhead of a message).
+    routing, seed
+        Path routing policy and seed (routing of tokens uses ``seed`` too).
+    **settings
+        Override entries of the mode's settings (``tokens``, ``hidden``, ``topk``,
+        ``experts``, ``max_groups``).
+
+    Returns
+    -------
+    Result
+        ``info`` has :func:`deepep_bandwidth`'s keys plus ``topk_groups``.
+    """
+    from .ranks import pick_ranks
+    from .workload import evaluate, path_model
+
+    if mode not in DEEPEP_MODES:
+        raise ParameterError(f"mode must be one of {tuple(DEEPEP_MODES)}, got {mode!r}")
+    p = dict(DEEPEP_MODES[mode])
+    unknown = set(settings) - {"tokens", "hidden", "topk", "experts", "max_groups"}
+    if unknown:
+        raise ParameterError(f"unknown DeepEP settings {sorted(unknown)}; allowed: tokens, "
+                             f"hidden, topk, experts, max_groups")
+    p.update(settings)
+    ranks = pick_ranks(G, gpus)
+    experts = _positive_int("experts", p["experts"])
+    if experts % len(ranks):
+        raise ParameterError(f"{experts} experts do not spread evenly over {len(ranks)} GPUs")
+    _, n_srv = _servers(ranks)
+    groups = None if p["max_groups"] is None else min(n_srv, p["max_groups"])
+    pm = path_model(G, routing, seed=seed)
+    w = moe_dispatch_combine(
+        pm, ranks, tokens=p["tokens"], hidden=p["hidden"], topk=p["topk"],
+        experts_per_gpu=experts // len(ranks), node_limit=groups, routing="grouped",
+        forward=p["forward"], per_expert=p["per_expert"], dispatch_bytes=1, combine_bytes=2,
+        scale_bytes=fp8_scale_bytes(p["hidden"]), header_bytes=p["header_bytes"],
+        overhead=overhead, seed=seed)
+    w.algorithm = f"deepep-{mode}"
+    res = evaluate(G, w, routing=routing, seed=seed)
+    res.info.update(deepep_bandwidth(pm, w, res))
+    res.info["topk_groups"] = groups
+    return res

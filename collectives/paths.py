@@ -1,35 +1,21 @@
 """Where a collective's bytes go: resource shares of transfers between any two nodes.
 
 A collective moves data between GPUs, host memory and CPUs, so its transfers
-start and end inside servers, not only at the fabric's access points.  A
-transfer ``u -> v`` is cut into up to three segments:
+start and end inside servers, not only at the fabric's access points.  Which
+NICs, planes, rails, PXN proxies and paths inside the servers a transfer uses
+is decided by the engine, once, in :mod:`netemu.serverpaths` -- the same code
+:func:`netemu.routing.route` (and so :func:`netemu.solve`) runs for flows that
+start or end inside a server -- and the fabric part is routed by
+:mod:`netemu.routing` with the policy given (:mod:`netemu.policies`:
+``'spray'``, ``'hash'``, ``'dmodk'``, ``'adaptive'``).  :class:`PathModel` adds
+only what the engine's graph resources do not hold (below), so a collective and
+the solver give the same shares for the same transfers.
 
-1. inside the source server, from ``u`` to an *egress* access point (a node of
-   the server linked to a switch: a NIC, or the host itself on a plain fabric);
-2. across the fabric, from the egress to an *ingress* access point of the
-   destination server, routed by :func:`netemu.routing.route` (``'spray'``,
-   ``'hash'`` or ``'dmodk'``), so the fabric part is exactly what
-   :func:`netemu.solve` would use;
-3. inside the destination server, from the ingress to ``v``.
-
-Inside a server the transfer is split evenly over all shortest paths of the
-server's own graph, and it charges every node with a ``capacity`` it touches
-(host memory, for instance, when ``u`` or ``v`` is a ``memory`` node).
-
-Choice of NICs
---------------
-A node's *own* access point is the one nearest it inside its server (GPU ``i``
-of an H800 node: NIC ``i``; every GPU of a Fire-Flyer node: its one NIC).
-
-- With ``pxn=True`` (NCCL PXN) a GPU sends through the NIC of its server that
-  sits on the destination's plane or rail (same ``plane``/``rail`` attribute as
-  the destination's own NIC), reaching it through the GPU next to that NIC (the
-  proxy) over NVLink; the fabric delivers to the destination's own NIC.
-- With ``pxn=False`` the transfer leaves through the source's own NIC; the
-  fabric delivers to the destination's own NIC when the two NICs share a
-  plane-free fabric (multi-rail: rails meet at the spines), otherwise to the
-  destination server's NIC on the source's plane, and the last hop is forwarded
-  inside the destination server.
+A transfer ``u -> v`` between servers is cut into segments: inside the source
+server (to the egress NIC, through a proxy GPU under PXN), across the fabric,
+inside the destination server.  Failed NICs, cables, switches and planes are
+routed around as the hardware does (see :mod:`netemu.serverpaths`); a transfer
+with no path at all raises :class:`netemu.errors.RoutingError` naming its GPUs.
 
 GPUDirect limit
 ---------------
@@ -40,12 +26,12 @@ netemu counts it once per direction, as an extra resource named
 ``n17/nic0:p2p-out`` (GPU -> NIC) or ``n17/nic0:p2p-in``.
 """
 
-import networkx as nx
 import numpy as np
 
 from netemu.errors import ParameterError
 from netemu.graph import SWITCH_ROLES
-from netemu.routing import Resources, natural_key, route, server_key
+from netemu.policies import PathSpec
+from netemu.routing import Resources, natural_key, server_key
 
 __all__ = ["PathModel"]
 
@@ -55,10 +41,11 @@ class PathModel:
 
     Parameters
     ----------
-    G : networkx.Graph
-        A validated netemu graph: a cluster, a server, or a plain fabric.
-    routing : {'spray', 'hash', 'dmodk'}
-        Path choice across the fabric (:mod:`netemu.routing`).
+    G : networkx.Graph or netemu.policies.PathSpec
+        A validated netemu graph: a cluster, a server, or a plain fabric; or a
+        :class:`~netemu.policies.PathSpec` holding graph, routing, PXN and seed.
+    routing : {'spray', 'hash', 'dmodk', 'adaptive'} or RoutingPolicy
+        How a transfer picks among equal-cost paths (:mod:`netemu.policies`).
     pxn : bool
         Plane/rail-aware forwarding inside the source server.
     seed : int
@@ -66,7 +53,7 @@ class PathModel:
 
     Examples
     --------
-    >>> from topologies.servers import pcie_a100_server
+    >>> from netemu.topologies.servers import pcie_a100_server
     >>> pm = PathModel(pcie_a100_server())
     >>> sh = pm.shares([("n0/gpu0", "n0/gpu1")])[0]
     >>> [pm.name(r) for r in sh]
@@ -74,10 +61,13 @@ class PathModel:
     """
 
     def __init__(self, G, routing="dmodk", *, pxn=True, seed=0):
-        self.G = G
-        self.routing = routing
-        self.pxn = bool(pxn)
-        self.seed = seed
+        # PathModel(spec) with a netemu.policies.PathSpec, or the loose arguments.
+        self.spec = spec = G if isinstance(G, PathSpec) else PathSpec(G, routing, pxn, seed)
+        G = self.G = spec.graph
+        self.policy = spec.policy
+        self.routing = spec.policy.name
+        self.pxn = spec.pxn
+        self.seed = spec.seed
         self.res = Resources(G)
         self._extra_index = {}
         self._extra_names = []
@@ -86,10 +76,11 @@ class PathModel:
         for n, role in G.nodes(data="role"):
             if role not in SWITCH_ROLES:
                 self._members.setdefault(server_key(n), []).append(n)
-        self._intra_cache = {}
-        self._own_ap = {}
         self._aps = {}
-        self._proxy = {}
+        self._p2p_cache = {}
+        self._checked = set()
+        # GPUDirect limits exist only on some servers (Fire-Flyer's); skip the walk elsewhere.
+        self._has_p2p = any(b for _, b in G.nodes(data="p2p_bandwidth"))
         self._edge_latency = None
 
     # -- resources ------------------------------------------------------------------------------
@@ -141,6 +132,14 @@ class PathModel:
         return float(sum(s * self._edge_latency[r] for r, s in shares.items() if r < m))
 
     # -- nodes ----------------------------------------------------------------------------------
+    def _sp(self):
+        from netemu.routing import _fabric
+        from netemu.serverpaths import server_paths
+        return server_paths(_fabric(self.G))
+
+    def _index(self, node):
+        return self.res.node_index[node]
+
     def server(self, node):
         if node not in self.G:
             raise ParameterError(f"node {node!r} is not in the graph")
@@ -158,128 +157,91 @@ class PathModel:
         return hit
 
     def own_ap(self, node):
-        """The access point nearest ``node`` inside its server (ties: lowest name)."""
-        hit = self._own_ap.get(node)
-        if hit is None:
-            s = self.server(node)
-            aps = self.access_points(s)
-            if not aps:
-                raise ParameterError(f"server {s!r} of {node!r} has no link to the fabric")
-            H = self._server_graph(s)
-            dist = nx.single_source_shortest_path_length(H, node)
-            reach = [a for a in aps if a in dist]
-            if not reach:
-                raise ParameterError(f"{node!r} reaches no access point inside server {s!r}")
-            hit = self._own_ap[node] = min(reach, key=lambda a: (dist[a], natural_key(a)))
-        return hit
-
-    def _server_graph(self, s):
-        return self.G.subgraph(self._members[s])
-
-    def _lane(self, ap):
-        d = self.G.nodes[ap]
-        for key in ("plane", "rail"):
-            if key in d:
-                return key, d[key]
-        return None
-
-    def _ap_on_lane(self, server, lane):
-        for a in self.access_points(server):
-            if self._lane(a) == lane:
-                return a
-        return None
+        """The access point ``node`` uses by itself: its own port (the nearest NIC inside its
+        server) when alive, else the nearest live one (ties: lowest name)."""
+        self.server(node)
+        sp = self._sp()
+        i = self._index(node)
+        own = sp.own_port(i)
+        if own < 0 or not sp.is_ap[own]:
+            near = sp.nearest(i, sp.aps.get(int(sp.fab.server_of[i]), []))
+            if not near:
+                raise ParameterError(f"{node!r} reaches no access point inside server "
+                                     f"{server_key(node)!r}")
+            own = near[0]
+        return self.res.nodes[own]
 
     def proxy(self, ap):
         """The GPU next to access point ``ap`` (PXN's forwarding GPU), or None."""
-        if ap not in self._proxy:
-            H = self._server_graph(self.server(ap))
-            dist = nx.single_source_shortest_path_length(H, ap)
-            gpus = [n for n in dist if self.G.nodes[n].get("role") == "gpu"]
-            self._proxy[ap] = min(gpus, key=lambda g: (dist[g], natural_key(g))) if gpus else None
-        return self._proxy[ap]
+        p = self._sp().proxy(self._index(ap))
+        return None if p < 0 else self.res.nodes[p]
 
     # -- shares ---------------------------------------------------------------------------------
-    def plan(self, u, v):
-        """The segments of ``u -> v``: ``[('intra', a, b) | ('fabric', a, b), ...]``."""
-        su, sv = self.server(u), self.server(v)
+    def _check(self, u, v):
+        for x in (u, v):
+            if x not in self._checked:
+                self.server(x)
+                self._checked.add(x)
         if u == v:
             raise ParameterError(f"a transfer needs two different nodes, got {u!r} twice")
-        if su == sv:
-            return [("intra", u, v)]
-        dst_ap = self.own_ap(v)
-        src_ap = self.own_ap(u)
-        segs = []
-        if self.pxn and self._lane(dst_ap) is not None:
-            e = self._ap_on_lane(su, self._lane(dst_ap)) or src_ap
-            if e != src_ap and self.G.nodes[u].get("role") == "gpu":
-                p = self.proxy(e)
-                if p is not None and p != u:
-                    segs.append(("intra", u, p))
-                    u = p
-            src_ap = e
-            ingress = dst_ap
-        else:
-            lane_s, lane_d = self._lane(src_ap), self._lane(dst_ap)
-            ingress = dst_ap
-            if lane_s and lane_d and lane_s[0] == "plane" and lane_s != lane_d:
-                ingress = self._ap_on_lane(sv, lane_s)
-                if ingress is None:
-                    raise ParameterError(f"server {sv!r} has no NIC on {lane_s[0]} {lane_s[1]}, "
-                                         f"so {u!r} cannot reach it without PXN")
-        if u != src_ap:
-            segs.append(("intra", u, src_ap))
-        segs.append(("fabric", src_ap, ingress))
-        if ingress != v:
-            segs.append(("intra", ingress, v))
-        return segs
+
+    def plan(self, u, v):
+        """The segments of ``u -> v``: ``[('intra', a, b) | ('fabric', a, b), ...]``.
+
+        Where the engine spreads a transfer over several alternatives (failover), the
+        segments of all of them.
+        """
+        self._check(u, v)
+        sp = self._sp()
+        alts = sp.plan(self._index(u), self._index(v), self.pxn, self.policy)
+        nodes = self.res.nodes
+        seen = dict.fromkeys((k, nodes[a], nodes[b]) for _, segs in alts for k, a, b in segs)
+        return list(seen)
 
     def shares(self, transfers):
         """``[{resource id: share}, ...]`` for transfers ``[(u, v), ...]``."""
-        plans = [self.plan(u, v) for u, v in transfers]
-        fabric = sorted({(a, b) for p in plans for k, a, b in p if k == "fabric"})
-        fab_shares = {}
-        if fabric:
-            routes = route(self.G, [a for a, _ in fabric], [b for _, b in fabric], self.routing,
-                           seed=self.seed, pxn=False)
-            for i, pair in enumerate(fabric):
-                fab_shares[pair] = routes.row_shares(int(routes.row_of_flow[i]))
+        from netemu.routing import _fabric
+        from netemu.serverpaths import route_general
+
+        transfers = list(transfers)
+        if not transfers:
+            return []
+        for u, v in transfers:
+            self._check(u, v)
+        idx = self.res.node_index
+        s = np.array([idx[u] for u, _ in transfers], dtype=np.int64)
+        d = np.array([idx[v] for _, v in transfers], dtype=np.int64)
+        fab = _fabric(self.G)
+        shares, plans = route_general(fab, s, d, self.policy, self.seed, self.pxn)
         out = []
-        for p in plans:
-            acc = {}
-            for kind, a, b in p:
-                part = fab_shares[(a, b)] if kind == "fabric" else self._intra(a, b)
-                for r, s in part.items():
-                    acc[r] = acc.get(r, 0.0) + s
-            out.append(acc)
+        for (u, v), sh, p in zip(transfers, shares, plans):
+            extra = self._p2p_cache.get((u, v)) if self._has_p2p else {}
+            if extra is None:
+                extra = self._p2p_cache[(u, v)] = self._p2p(p)
+            if extra:
+                sh = dict(sh)
+                for r, x in extra.items():
+                    sh[r] = sh.get(r, 0.0) + x
+            out.append(sh)
         return out
 
-    def _intra(self, a, b):
-        key = (a, b)
-        hit = self._intra_cache.get(key)
-        if hit is not None:
-            return hit
-        H = self._server_graph(server_key(a))
-        try:
-            paths = list(nx.all_shortest_paths(H, a, b))
-        except nx.NetworkXNoPath:
-            raise ParameterError(f"no path from {a!r} to {b!r} inside their server") from None
-        w = 1.0 / len(paths)
-        acc = {}
-        idx = self.res.node_index
-        for path in paths:
-            for x, y in zip(path, path[1:]):
-                r = self.res.edge_id(idx[x], idx[y])
-                acc[r] = acc.get(r, 0.0) + w
-            for x in path:
-                r = self.res.node(x)
-                if r >= 0:
-                    acc[r] = acc.get(r, 0.0) + w
-        roles = (self.G.nodes[a].get("role"), self.G.nodes[b].get("role"))
-        if roles in (("gpu", "nic"), ("nic", "gpu")) and len(paths[0]) > 1:
-            nic = b if roles[1] == "nic" else a
-            limit = self.G.nodes[nic].get("p2p_bandwidth")
-            if limit:
-                direction = "both" if self.G.nodes[nic].get("p2p_shared") else "out" if nic == b else "in"
-                acc[self.extra(f"{nic}:p2p-{direction}", limit)] = 1.0
-        self._intra_cache[key] = acc
-        return acc
+    def _p2p(self, plan):
+        """GPUDirect limits crossed by a plan's GPU<->NIC segments (extra resources)."""
+        out = {}
+        nodes = self.res.nodes
+        for w, segs in plan:
+            for kind, a, b in segs:
+                if kind != "intra":
+                    continue
+                a, b = nodes[a], nodes[b]
+                roles = (self.G.nodes[a].get("role"), self.G.nodes[b].get("role"))
+                if roles not in (("gpu", "nic"), ("nic", "gpu")):
+                    continue
+                nic = b if roles[1] == "nic" else a
+                limit = self.G.nodes[nic].get("p2p_bandwidth")
+                if limit:
+                    direction = ("both" if self.G.nodes[nic].get("p2p_shared")
+                                 else "out" if roles[1] == "nic" else "in")
+                    r = self.extra(f"{nic}:p2p-{direction}", limit)
+                    out[r] = out.get(r, 0.0) + w
+        return out

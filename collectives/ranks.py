@@ -4,12 +4,14 @@ import numbers
 
 import networkx as nx
 
+from netemu.checks import check_choice
 from netemu.errors import ParameterError
 from netemu.graph import SWITCH_ROLES, endpoints
 from netemu.routing import natural_key, server_key
 
 __all__ = ["cluster_gpus", "pick_ranks", "by_server", "ring_orders", "double_binary_tree",
-           "tree_depth", "deepest_path"]
+           "server_zone", "ZONE_JOINS", "zoned_double_binary_tree", "crossing_edges", "tree_depth",
+           "deepest_path", "crossing_pairs"]
 
 
 def cluster_gpus(G):
@@ -128,6 +130,112 @@ def double_binary_tree(n):
     else:
         t2 = [(n - 1 - c, n - 1 - p) for c, p in t1]
     return t1, t2
+
+
+def server_zone(pm, server):
+    """Zone of ``server``: the ``zone`` of the switches its access points link to, else None.
+
+    Fire-Flyer 2's leaves carry ``zone`` (:func:`topologies.fire_flyer.fire_flyer_2`);
+    fabrics without zones, and a server whose links reach switches of several zones
+    (a storage server), give None.
+    """
+    G = pm.G
+    zones = {G.nodes[m].get("zone") for a in pm.access_points(server) for m in G.adj[a]
+             if G.nodes[m].get("role") in SWITCH_ROLES}
+    return zones.pop() if len(zones) == 1 else None
+
+
+def _root(edges, n):
+    kids = {c for c, _ in edges}
+    return next(r for r in range(n) if r not in kids)
+
+
+#: How a zone's gateway sits in its zone's trees (see :func:`zoned_double_binary_tree`).
+ZONE_JOINS = ("roots", "nccl")
+
+
+def zoned_double_binary_tree(zones, join="roots"):
+    """Double binary tree over ranks ``0..n-1`` whose ranks sit in ``zones``: one pair crosses.
+
+    [FF] §III-B: "NCCL and HFReduce ... across zones ... use the double binary
+    tree algorithm, so only one pair of nodes communicates across zones".  Each
+    zone gets its own NCCL double binary tree (:func:`double_binary_tree` over its
+    ranks in order), and its first rank is the zone's *gateway*.  The zones, in order
+    of first appearance, are chained gateway to gateway in both trees: the gateway of
+    zone ``i`` becomes a child of the gateway of zone ``i - 1``.  With two zones
+    exactly one pair of ranks (the two gateways) is joined across zones, the same
+    pair in both trees, and every rank keeps at most two children.  With a single
+    zone this is :func:`double_binary_tree` itself.
+
+    A gateway that hangs from another zone must top its zone in both trees, so in
+    the second tree it swaps places with that tree's root (the shape stays NCCL's).
+    The paper does not say where the first zone's gateway sits, so ``join`` is a
+    choice:
+
+    - ``'roots'`` (default): it too is the root of both of its zone's trees; each
+      tree is one level deeper than a zone's own, and the first gateway has two
+      children in both trees (one more child's data to receive and add).
+    - ``'nccl'``: the first zone keeps NCCL's trees untouched; its gateway is
+      NCCL's root of the first tree, a leaf of the second for an even count (a free
+      child slot for an odd one), so the other zones hang from a leaf of the second
+      tree, which becomes about twice as deep.
+
+    Parameters
+    ----------
+    zones : sequence
+        Zone label of each rank (any hashable; None is a zone of its own kind).
+    join : {'roots', 'nccl'}
+        Where the first zone's gateway sits (above).
+
+    Returns
+    -------
+    (list, list)
+        The two trees as ``(child, parent)`` edges over ``0..n-1``.
+
+    Examples
+    --------
+    >>> t1, t2 = zoned_double_binary_tree([0, 0, 0, 1, 1, 1])
+    >>> [(c, p) for c, p in t1 + t2 if (c < 3) != (p < 3)]
+    [(3, 0), (3, 0)]
+    >>> zoned_double_binary_tree([0, 0, 0, 0]) == double_binary_tree(4)
+    True
+    """
+    check_choice("join", join, ZONE_JOINS)
+    members = {}
+    for i, z in enumerate(zones):
+        members.setdefault(z, []).append(i)
+    if len(members) <= 1:
+        return double_binary_tree(len(zones))
+    trees = ([], [])
+    gateways = []
+    for j, ranks in enumerate(members.values()):
+        a1, a2 = double_binary_tree(len(ranks))
+        kids2 = [p for _, p in a2].count(0)
+        if j > 0 or join == "roots" or kids2 > 1:
+            # A zone below the first hangs from its gateway, which must then top the zone
+            # in both trees; with 'nccl' the first zone's gateway only needs a free child
+            # slot in both (NCCL's root of the first tree is a leaf of the second for even
+            # sizes).
+            r2 = _root(a2, len(ranks)) if a2 else 0
+            swap = {0: r2, r2: 0}
+            a2 = [(swap.get(c, c), swap.get(p, p)) for c, p in a2]
+        trees[0].extend((ranks[c], ranks[p]) for c, p in a1)
+        trees[1].extend((ranks[c], ranks[p]) for c, p in a2)
+        gateways.append(ranks[0])
+    for up, down in zip(gateways, gateways[1:]):
+        for t in trees:
+            t.append((down, up))
+    return trees
+
+
+def crossing_edges(edges, zones):
+    """The ``(child, parent)`` edges of a tree whose two ends are in different zones."""
+    return [(c, p) for c, p in edges if zones[c] != zones[p]]
+
+
+def crossing_pairs(trees, zones):
+    """The distinct unordered pairs of ranks that ``trees`` join across zones."""
+    return {frozenset(e) for t in trees for e in crossing_edges(t, zones)}
 
 
 def deepest_path(edges):

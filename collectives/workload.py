@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netemu import flow as _flow
-from netemu.errors import ParameterError
+from netemu.errors import ParameterError, RoutingError
+from netemu.policies import PathSpec
 from netemu.solution import SATURATED
 
 from .metrics import bus_factor
@@ -137,14 +138,17 @@ def path_model(G, routing="dmodk", *, pxn=True, seed=0):
     A graph changed in place since (a link's bandwidth or latency, a node's capacity,
     nodes or links added or removed) gets a new model: the check sums those attributes.
     """
-    key = (id(G), routing, bool(pxn), seed)
+    # (graph, routing policy, PXN, seed) as one value; the policy name is resolved (and
+    # checked) once, in netemu.policies.
+    spec = PathSpec(G, routing, pxn, seed)
+    key = spec.key()
     mark = _fingerprint(G)
     hit = _MODELS.get(key)
     if hit is not None and hit.G is G and hit._fingerprint == mark:
         return hit
     if len(_MODELS) > 8:
         _MODELS.clear()
-    pm = _MODELS[key] = PathModel(G, routing, pxn=pxn, seed=seed)
+    pm = _MODELS[key] = PathModel(spec)
     pm._fingerprint = mark
     return pm
 
@@ -176,12 +180,34 @@ def evaluate(G, workload, *, routing="dmodk", pxn=True, seed=0):
     for st in workload.stages:
         if st.mode not in _MODES:
             raise ParameterError(f"stage mode must be one of {_MODES}, got {st.mode!r}")
-        out = _pipeline(pm, st, S) if st.mode == "pipeline" else _flows(pm, st, S)
+        try:
+            out = _pipeline(pm, st, S) if st.mode == "pipeline" else _flows(pm, st, S)
+        except RoutingError as exc:
+            _raise_by_rank(exc, workload, st)
         out["name"] = st.name
         stages.append(out)
         total += out["time"]
     return Result(workload.collective, workload.algorithm, workload.n, S, total, stages,
                   dict(workload.info))
+
+
+def _raise_by_rank(exc, workload, stage):
+    """Re-raise a routing failure naming the ranks (number and GPU) of the transfers cut off."""
+    pairs = getattr(exc, "pairs", None)
+    if not pairs:
+        raise exc
+    rank = {str(g): i for i, g in enumerate(workload.ranks)}
+
+    def who(x):
+        return f"rank {rank[str(x)]} ({x})" if str(x) in rank else str(x)
+    shown = sorted(pairs, key=lambda p: (rank.get(str(p[0]), -1), rank.get(str(p[1]), -1)))
+    text = ", ".join(f"{who(a)} -> {who(b)}" for a, b in shown[:10])
+    more = f" (and {len(shown) - 10} more)" if len(shown) > 10 else ""
+    err = RoutingError(f"{workload.collective} {workload.algorithm}, stage {stage.name!r}: no path "
+                       f"for {len(shown)} transfer(s) even over the surviving NICs and planes: "
+                       f"{text}{more}")
+    err.pairs = set(pairs)
+    raise err from None
 
 
 def _work_resource(pm, spec):

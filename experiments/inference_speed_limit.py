@@ -7,6 +7,18 @@ expert on other devices; FP8 dispatch, BF16 combine; two micro-batches overlap
 two generated topologies: hosts with one 400 Gb/s ConnectX-7 each on a
 non-blocking two-layer fat-tree (every copy over the network), and the 72 GPUs of
 a GB200 NVL72 domain at 900 GB/s.  TPOT = 61 layers x 2 micro-batches x one step.
+
+Those two rows re-run the paper's own arithmetic (its bandwidth, its byte count, no
+latency): they are *checks*, labelled so and never counted as agreement.
+
+The *prediction* beside them: the same workload (32 tokens per device, 9 experts per token,
+hidden 7,000, FP8 dispatch, BF16 combine, balanced) timed by the flow model on the actual
+DeepSeek-V3 cluster (``deepseek-v3-cluster`` on MPFT, 256 GPUs, one routed expert each):
+one message per token per expert over RDMA, PXN where a message changes plane, NVLink for
+the copies that stay in a node, and the slowest path's latency from the catalogue (which
+§2.3.2 leaves out).  Its NIC and NVLink rates are the ``nominal`` option of
+:mod:`netemu.experiments.deepep_modes` (the paper's 50 GB/s); the CSV also gives the
+``achievable`` option ([ISCA] §4.3: 40 GB/s per NIC, 160 GB/s NVLink).
 """
 
 from netemu.experiments.published import ISCA_INFERENCE
@@ -20,10 +32,17 @@ TOKENS, HIDDEN, ROUTED, SHARED = 32, 7000, 8, 1
 LAYERS, MICRO_BATCHES = 61, 2
 #: Devices of the scale-out case: any EP group works; 64 hosts fill a radix-16 fat-tree.
 SCALE_OUT_DEVICES = 64
+#: Devices of the prediction on the DeepSeek-V3 cluster: one per routed expert (256, [ISCA]
+#: §4.3), the shared expert's copy on another device.
+CLUSTER_DEVICES = 256
+#: The systems whose rows re-run the paper's arithmetic.
+CHECKS = ("scale-out", "nvl72")
 
 
 def points():
-    return [{"system": "scale-out"}, {"system": "nvl72"}]
+    return [{"system": "scale-out"}, {"system": "nvl72"},
+            {"system": "deepseek-v3-cluster", "rates": "nominal"},
+            {"system": "deepseek-v3-cluster", "rates": "achievable"}]
 
 
 def _graph(system):
@@ -36,8 +55,26 @@ def _graph(system):
     return scale_up_domain(), GB200_NVL72.gpus
 
 
+def cluster_step(rates):
+    """Seconds of one EP step (dispatch + combine) of the section's workload on the cluster."""
+    from netemu.collectives.moe import moe_dispatch_combine
+    from netemu.collectives.ranks import pick_ranks
+    from netemu.collectives.workload import evaluate, path_model
+    from netemu.experiments.deepep_modes import deepep_cluster, endpoint_overhead
+    G = deepep_cluster(rates)
+    w = moe_dispatch_combine(path_model(G), pick_ranks(G, CLUSTER_DEVICES), tokens=TOKENS,
+                             hidden=HIDDEN, topk=ROUTED, shared=SHARED, routing="balanced",
+                             per_expert=True, overhead=endpoint_overhead(CLUSTER_DEVICES))
+    return evaluate(G, w).time
+
+
 def run_point(point):
     from netemu.collectives import run
+    if point["system"] == "deepseek-v3-cluster":
+        t = cluster_step(point["rates"])
+        tpot = LAYERS * MICRO_BATCHES * t
+        return [{"system": point["system"], "rates": point["rates"], "devices": CLUSTER_DEVICES,
+                 "ep_step_us": t * 1e6, "tpot_ms": tpot * 1e3, "tokens_per_s": 1 / tpot}]
     G, n = _graph(point["system"])
     r = run(G, "moe", "rdma", n, None, tokens=TOKENS, hidden=HIDDEN, topk=ROUTED, shared=SHARED,
             experts=n, node_limit=None, token_routing="balanced")
@@ -51,9 +88,16 @@ def report(rows, out_dir):
     _plot(rows, out_dir)
     out = []
     for r in rows:
-        paper = ISCA_INFERENCE[r["system"]]
+        if r["system"] in CHECKS:
+            paper, point, kind = ISCA_INFERENCE[r["system"]], r["system"], "check"
+            note = "the paper's arithmetic re-run (its bandwidth and bytes, no latency)"
+        elif r.get("rates") == "nominal":
+            paper, point, kind = ISCA_INFERENCE["scale-out"], "MPFT cluster, 256 GPUs", "prediction"
+            note = "flow model on deepseek-v3-cluster, PXN, NVLink in a node, catalogue latency"
+        else:
+            continue
         for metric in ("ep_step_us", "tpot_ms", "tokens_per_s"):
-            out.append(compare_row(r["system"], metric, paper[metric], r[metric]))
+            out.append(compare_row(point, metric, paper[metric], r[metric], kind=kind, note=note))
     return out
 
 
@@ -65,11 +109,13 @@ def _plot(rows, out_dir):
     from netemu.plot import save_figure
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [ISCA_INFERENCE[r["system"]]["tpot_ms"] for r in rows], 0.4,
-           label="paper", color="#999999")
+    paper = [ISCA_INFERENCE["nvl72" if r["system"] == "nvl72" else "scale-out"]["tpot_ms"]
+             for r in rows]
+    ax.bar([x - 0.2 for x in xs], paper, 0.4, label="paper's arithmetic", color="#999999")
     ax.bar([x + 0.2 for x in xs], [r["tpot_ms"] for r in rows], 0.4, label="netemu",
            color="#2b83ba")
-    ax.set_xticks(list(xs), [r["system"] for r in rows])
+    labels = [r["system"] + (f"\n{r['rates']}" if r.get("rates") else " (check)") for r in rows]
+    ax.set_xticks(list(xs), labels, fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("time per output token bound (ms, log)")
     ax.set_title(TITLE)

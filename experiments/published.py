@@ -92,3 +92,67 @@ ISCA_TABLE5_US = {
     "ib": {"same leaf": 2.8, "cross leaf": 3.7},
     "nvlink": {"intra node": 3.33},
 }
+
+#: [FF] §IV-D3: HFReduce's host-memory traffic, 24 bytes per byte of gradient (D2H 8 writes;
+#: reduce 8 reads + 1 write; IB send 2 reads, receive 2 writes, reduce-add 1 read; GDRCopy H2D
+#: 2 reads); "theoretical" 320 GB/s / 24 = 13.3 GB/s; "realistically" about 12 GB/s with the
+#: allreduce algorithm and network limits; measured "slightly over 8 GB/s".
+FF_HFREDUCE_BOUNDS = {"memory_bytes_per_byte": 24, "theoretical_GBps": 13.3,
+                      "practical_GBps": 12.0, "measured_GBps": 8.0}
+
+#: [FF] §IX: "with a 128-port 400 Gbps RoCE switch, a 4-Plane Two-Layer Fat-Trees network can
+#: support up to 32,768 GPUs" (1:1 GPU:NIC).  The design's inputs (4 planes, 128 ports) are in
+#: topologies/hardware.py (ROCE_400G_128) and the experiment; the GPU count is the stated result.
+FF_NEXT_GEN_GPUS = 32_768
+
+#: [FF] Table III: server price and total price (same unstated units as FF_TABLE3's network
+#: price).  The server prices are the paper's own inputs to its totals (11250 + 350 = 11600).
+FF_TABLE3_PRICES = {
+    "fire-flyer-2": {"server_price": 11_250, "total_price": 11_600},
+    "ff-pcie-3layer": {"server_price": 11_250, "total_price": 11_850},
+    "ff-dgx-3layer": {"server_price": 19_000, "total_price": 23_000},
+}
+
+#: [DeepEP-legacy] (deepseek-ai/DeepEP ``docs/legacy.md``, "Low-latency kernels with pure RDMA"):
+#: DeepEP V1 low-latency kernels on H800 with one 400 Gb/s CX7 per GPU, 128 tokens per batch,
+#: hidden 7,168, top-8 experts, FP8 dispatch, BF16 combine.  EP -> (dispatch latency us,
+#: dispatch RDMA GB/s, combine latency us, combine RDMA GB/s).  Results of another system
+#: version than [ISCA]'s (DeepEP V1, fabric unstated); the bandwidth is DeepEP's logical
+#: metric (``tests/test_low_latency.py``: every selection's bytes over the kernel time).
+DEEPEP_LOW_LATENCY = {
+    8: (77, 98, 114, 127),
+    16: (118, 63, 195, 74),
+    32: (155, 48, 273, 53),
+    64: (173, 43, 314, 46),
+    128: (192, 39, 369, 39),
+    256: (194, 39, 360, 40),
+}
+
+#: [ISCA] Fig. 6: NCCL all-to-all latency on 16 GPUs, 64 B to 16 GiB, MPFT vs MRFT.  Per-point
+#: values not recovered; the text says the two are "nearly identical" and the figure's
+#: relative-difference axis spans -1.5% to +1.5%.  The stated relation, as a ratio and a bound.
+ISCA_FIG6_GPUS = 16
+ISCA_FIG6_SIZES = tuple(64 * 4**i for i in range(15))
+ISCA_FIG6_RATIO = 1.0
+ISCA_FIG6_BOUND = 0.015
+
+#: [ISCA] §4.3: node-limited routing.  A token's 8 routed experts on 8 different nodes cost
+#: "8t" over IB; with NVLink forwarding the cost is "M·t", M < 8 distinct target nodes; with
+#: the 256 experts in 8 groups of 32 (one group per node) "each token is routed to at most 4
+#: nodes"; the intra- to inter-node bandwidth ratio is about 4:1 (160 / 40 GB/s).
+ISCA_NODE_LIMIT = {"cost_without_limit_t": 8, "max_nodes": 4, "bandwidth_ratio": 4.0}
+#: [FF] Fig. 9: training step time (s) by GPU count, strong scaling (papers.md B4): 9a
+#: LLaMA-13B (sequence 2048, batch 4096, PP 4), 9b DeepSeekMoE-16B (sequence 4096, batch 4608,
+#: PP 10).  From the figure's data labels.
+FF_FIG9 = {
+    "9a": {64: 64.118, 128: 32.508, 256: 17.448, 512: 9.717},
+    "9b": {40: 79.615, 80: 40.352, 160: 20.784, 320: 10.71, 640: 6.535},
+}
+
+#: [ISCA] Table 4: DeepSeek-V3 training on 2,048 H800 GPUs, MPFT against MRFT.
+ISCA_TABLE4 = {
+    "mpft": {"tokens_per_day_B": 272.80, "step_time_s": 19.926, "mfu_noncausal": 0.4373,
+             "mfu_causal": 0.3894},
+    "mrft": {"tokens_per_day_B": 272.52, "step_time_s": 19.946, "mfu_noncausal": 0.4368,
+             "mfu_causal": 0.3890},
+}

@@ -4,6 +4,18 @@ Builds every preset with netemu's generators, counts endpoints, switches and
 switch-to-switch links, prices them with :mod:`topologies.cost`, and sets the
 result beside the published tables.  Fire-Flyer's prices are in unstated
 units, so they are compared as ratios to the Fire-Flyer 2 network.
+
+Kinds of row: the counts follow from each preset's radix arithmetic and the
+structure the papers state (the papers' own inputs), so they are **checks**; the
+costs and price ratios come from netemu's cost model (switch and cable price fits,
+physical layout), so they are **predictions**.
+
+Fire-Flyer Table III's server and total prices: netemu has no server price model
+(no sourced server prices are in the catalogue), so the server prices are the
+paper's own; a total is the paper's server price plus netemu's network price in
+the paper's units (netemu's price ratio times the paper's Fire-Flyer 2 network
+price, the unit of the table).  Servers are 97 % of every total, so the total rows
+follow from the paper's inputs: **checks**, shown beside the network price.
 """
 
 from pathlib import Path
@@ -14,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from netemu.experiments.common import relative_error  # noqa: E402
-from netemu.experiments.published import FF_TABLE3, ISCA_TABLE3  # noqa: E402
+from netemu.experiments.published import FF_TABLE3, FF_TABLE3_PRICES, ISCA_TABLE3  # noqa: E402
 from netemu.experiments.support import write_rows  # noqa: E402
 from netemu.plot import save_figure  # noqa: E402
 from netemu.topologies.presets import preset  # noqa: E402
@@ -41,32 +53,69 @@ def compare(measured):
         for metric, ours in (("endpoints", s["endpoints"]), ("switches", s["switches"]),
                              ("links", s["links"]), ("cost_musd", s["cost_usd"] / 1e6)):
             rows.append(dict(table="ISCA Table 3", point=name, metric=metric, paper=paper[metric],
-                             netemu=ours, error=relative_error(ours, paper[metric])))
+                             netemu=ours, error=relative_error(ours, paper[metric]),
+                             kind="prediction" if metric == "cost_musd" else "check"))
         rows.append(dict(table="ISCA Table 3", point=name, metric="cost_per_endpoint_kusd",
                          paper=paper["cost_musd"] * 1e3 / paper["endpoints"],
                          netemu=s["cost_per_endpoint_usd"] / 1e3,
                          error=relative_error(s["cost_per_endpoint_usd"] / 1e3,
-                                              paper["cost_musd"] * 1e3 / paper["endpoints"])))
+                                              paper["cost_musd"] * 1e3 / paper["endpoints"]),
+                         kind="prediction"))
     base_paper = FF_TABLE3["fire-flyer-2"]["network_price"]
     base_ours = measured["fire-flyer-2"]["cost_usd"]
     for name, paper in FF_TABLE3.items():
         s = measured[name]
         rows.append(dict(table="FF Table III", point=name, metric="switches", paper=paper["switches"],
-                         netemu=s["switches"], error=relative_error(s["switches"], paper["switches"])))
+                         netemu=s["switches"], error=relative_error(s["switches"], paper["switches"]),
+                         kind="check"))
         ratio_paper = paper["network_price"] / base_paper
         ratio_ours = s["cost_usd"] / base_ours
         rows.append(dict(table="FF Table III", point=name, metric="price_vs_ff2", paper=ratio_paper,
-                         netemu=ratio_ours, error=relative_error(ratio_ours, ratio_paper)))
+                         netemu=ratio_ours, error=relative_error(ratio_ours, ratio_paper),
+                         # Fire-Flyer 2 against itself is 1 by construction.
+                         kind="check" if name == "fire-flyer-2" else "prediction"))
+    rows += table3_totals(measured)
+    return rows
+
+
+def table3_totals(measured):
+    """[FF] Table III's server and total prices beside netemu's network price (checks).
+
+    In the table's units: netemu's network price is its price ratio to Fire-Flyer 2
+    times the paper's Fire-Flyer 2 network price; servers are the paper's prices.
+    """
+    unit = FF_TABLE3["fire-flyer-2"]["network_price"] / measured["fire-flyer-2"]["cost_usd"]
+    totals, rows = {}, []
+    for name, paper in FF_TABLE3_PRICES.items():
+        network = measured[name]["cost_usd"] * unit
+        server = paper["server_price"]
+        totals[name] = (paper["total_price"], server + network)
+        for metric, p, ours in (
+                ("server_price", server, server),
+                ("total_price", paper["total_price"], server + network),
+                ("network_share_of_total", FF_TABLE3[name]["network_price"] / paper["total_price"],
+                 network / (server + network))):
+            rows.append(dict(table="FF Table III", point=name, metric=metric, paper=p, netemu=ours,
+                             error=relative_error(ours, p), kind="check",
+                             note="servers: the paper's own prices"))
+    base_paper, base_ours = totals["fire-flyer-2"]
+    for name, (p, ours) in totals.items():
+        rows.append(dict(table="FF Table III", point=name, metric="total_vs_ff2", paper=p / base_paper,
+                         netemu=ours / base_ours, error=relative_error(ours / base_ours, p / base_paper),
+                         kind="check", note="servers: the paper's own prices"))
     return rows
 
 
 def plot(rows, path):
     isca = [r for r in rows if r["table"] == "ISCA Table 3" and r["metric"] == "cost_musd"]
     ff = [r for r in rows if r["table"] == "FF Table III" and r["metric"] == "price_vs_ff2"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [5, 3]})
+    total = [r for r in rows if r["table"] == "FF Table III" and r["metric"] == "total_vs_ff2"]
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [5, 3, 3]})
     for ax, data, ylabel, title in (
             (a, isca, "network cost (M$, log scale)", "ISCA Table 3: cost by topology"),
-            (b, ff, "network price relative to Fire-Flyer 2", "Fire-Flyer Table III")):
+            (b, ff, "network price relative to Fire-Flyer 2", "Fire-Flyer Table III: network"),
+            (c, total, "total price relative to Fire-Flyer 2\n(servers: the paper's prices)",
+             "Fire-Flyer Table III: total (check)")):
         x = range(len(data))
         ax.bar([i - 0.2 for i in x], [r["paper"] for r in data], 0.4, label="paper", color="#999999")
         ax.bar([i + 0.2 for i in x], [r["netemu"] for r in data], 0.4, label="netemu", color="#2b83ba")

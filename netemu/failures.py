@@ -7,6 +7,12 @@ recomputes on whatever graph it gets; :func:`netemu.solve` with
 ``disconnected='report'`` names the pairs the failures cut apart instead of
 raising, and never gives them a rate of 0.
 
+Transfers that start or end inside servers (every collective's) fail over as
+the hardware does (:mod:`netemu.serverpaths`): a GPU whose NIC is lost sends
+through the other NICs of its server (PXN proxies), traffic for a GPU whose NIC
+is lost arrives on its server's other NICs, spread evenly, then NVLink; only a
+transfer with no path left at all is reported, by its GPUs (ranks).
+
 Failure modes
 -------------
 links

@@ -14,8 +14,6 @@ such as host memory or a shared PCIe root port.
 import math
 import numbers
 
-import networkx as nx
-
 from .errors import GraphError
 
 __all__ = [
@@ -36,6 +34,8 @@ MEDIA = frozenset({"nvlink", "pcie", "ib", "ethernet", "xgmi", "infinity_fabric"
 
 def new_graph(name, params):
     """An empty graph carrying the generator's ``name`` and its arguments ``params``."""
+    import networkx as nx  # on first use: `netemu topo list` needs no graph library
+
     G = nx.Graph()
     G.graph["name"] = name
     G.graph["params"] = dict(params)
@@ -77,8 +77,22 @@ def endpoints(G):
             if r not in SWITCH_ROLES and any(is_switch(G, m) for m in G.adj[n])]
 
 
+#: Types whose numbers need no ABC check (``isinstance(x, numbers.Real)`` costs about 1 µs,
+#: which is most of validating a large graph).  bool is deliberately not here.
+_PLAIN = frozenset({float, int})
+_INF = math.inf
+
+
 def _positive_finite(x):
+    if type(x) in _PLAIN:
+        return 0 < x < _INF
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def _nonnegative_finite(x):
+    if type(x) in _PLAIN:
+        return 0 <= x < _INF
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
 
 
 def validate(G, *, connected=True, allow_disconnected=False):
@@ -94,6 +108,8 @@ def validate(G, *, connected=True, allow_disconnected=False):
     that records its failures (graph attribute ``failures``, set by
     :func:`netemu.fail`); an ordinary graph must still be connected.
     """
+    import networkx as nx
+
     if not isinstance(G, nx.Graph):
         raise GraphError(f"expected a networkx graph, got {type(G).__name__}")
     if G.is_directed():
@@ -120,15 +136,15 @@ def validate(G, *, connected=True, allow_disconnected=False):
             raise GraphError(f"edge {u!r}-{v!r} has bandwidth {bw!r}; "
                              "expected a finite number of bytes/s > 0")
         lat = data.get("latency", 0.0)
-        if not (isinstance(lat, numbers.Real) and not isinstance(lat, bool)
-                and math.isfinite(lat) and lat >= 0):
+        if not _nonnegative_finite(lat):
             raise GraphError(f"edge {u!r}-{v!r} has latency {lat!r}; expected finite seconds >= 0")
         medium = data.get("medium")
         if medium is not None and medium not in MEDIA:
             raise GraphError(f"edge {u!r}-{v!r} has unknown medium {medium!r}; allowed: "
                              f"{', '.join(sorted(MEDIA))}")
         cables = data.get("cables", 1)
-        if isinstance(cables, bool) or not isinstance(cables, numbers.Integral) or cables < 1:
+        if not (type(cables) is int and cables >= 1) and (
+                isinstance(cables, bool) or not isinstance(cables, numbers.Integral) or cables < 1):
             raise GraphError(f"edge {u!r}-{v!r} has cables {cables!r}; expected a whole number >= 1")
     if allow_disconnected and G.graph.get("failures"):
         connected = False

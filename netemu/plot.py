@@ -17,7 +17,7 @@ from .io import write_atomically  # noqa: E402
 from .units import to_gbps  # noqa: E402
 
 __all__ = ["save_figure", "draw_layered", "layered_positions", "along_edge", "place_labels",
-           "DETAIL_LIMIT", "LAYER_OF_ROLE", "SERVER_ROW"]
+           "DETAIL_LIMIT", "GROUP_LIMIT", "LINE_LIMIT", "LAYER_OF_ROLE", "SERVER_ROW"]
 
 #: Above this many nodes a drawing shows groups of alike nodes instead of each node.
 DETAIL_LIMIT = 300
@@ -157,7 +157,12 @@ LABEL_SPOTS = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8, 0.12, 0.88)
 def along_edge(a, b, spots=LABEL_SPOTS):
     """Candidate label positions on the segment ``a``-``b``, in order of preference."""
     (x1, y1), (x2, y2) = a, b
-    return [(x1 + t * (x2 - x1), y1 + t * (y2 - y1)) for t in spots]
+    on = [(x1 + t * (x2 - x1), y1 + t * (y2 - y1)) for t in spots]
+    # Last resorts: beside the midpoint, off the line (a short edge between wide boxes).
+    length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5 or 1.0
+    nx, ny = -(y2 - y1) / length, (x2 - x1) / length
+    mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+    return on + [(mx + d * nx, my + d * ny) for d in (0.35, -0.35, 0.6, -0.6)]
 
 
 def place_labels(ax, labels, obstacles, **text_kw):
@@ -168,7 +173,20 @@ def place_labels(ax, labels, obstacles, **text_kw):
     text artists.  Labels get a white backing so the lines they sit on stay readable.
     """
     renderer = ax.figure.canvas.get_renderer()
-    taken = [_extent(o, renderer) for o in obstacles]
+    # Boxes are bucketed on a coarse pixel grid, so a label is checked only against its
+    # neighbours: a grouped drawing may carry a thousand lines and stays a matter of seconds.
+    grid = defaultdict(list)
+
+    def cells(box):
+        return [(i, j) for i in range(int(box.x0 // _CELL), int(box.x1 // _CELL) + 1)
+                for j in range(int(box.y0 // _CELL), int(box.y1 // _CELL) + 1)]
+
+    def add(box):
+        for c in cells(box):
+            grid[c].append(box)
+
+    for o in obstacles:
+        add(_extent(o, renderer))
     out = []
     for text, spots, *own in labels:
         t = ax.text(*spots[0], text, ha="center", va="center", zorder=2,
@@ -178,15 +196,20 @@ def place_labels(ax, labels, obstacles, **text_kw):
         for spot in spots:
             t.set_position(spot)
             box = _extent(t, renderer).padded(5)   # a visible gap between neighbours
-            cost = sum(_overlap(box, o) for o in taken)
+            near = {id(o): o for c in cells(box) for o in grid.get(c, ())}
+            cost = sum(_overlap(box, o) for o in near.values())
             if best_cost is None or cost < best_cost:
                 best, best_cost = spot, cost
             if cost == 0:
                 break
         t.set_position(best)
-        taken.append(_extent(t, renderer))
+        add(_extent(t, renderer))
         out.append(t)
     return out
+
+
+#: Pixel size of the grid place_labels buckets boxes on.
+_CELL = 64
 
 
 def _extent(artist, renderer):
@@ -207,15 +230,25 @@ def _group_key(n, data):
     return (data.get("role"),) + pos
 
 
+#: A grouped drawing with more boxes or lines than this is unreadable (and slow: the
+#: 511-group dragonfly has 130,305 group pairs); it is drawn by role alone instead.
+GROUP_LIMIT = 150
+LINE_LIMIT = 1500
+
+
 def draw_layered(G, path, title=None):
     """Draw ``G`` in layers (endpoints at the bottom, core at the top) into ``path``.
 
     Graphs up to :data:`DETAIL_LIMIT` nodes are drawn node by node with edge
     bandwidths; larger ones are summarised: one box per group of alike nodes
     (role and plane/pod/zone/group) with its count, and one line per group pair
-    labelled with its number of cables.
+    labelled with its number of cables.  When that still gives more than
+    :data:`GROUP_LIMIT` boxes or :data:`LINE_LIMIT` lines, nodes are grouped by
+    role alone, and each box also gives the cables among its own members.
     """
     detail = G.number_of_nodes() <= DETAIL_LIMIT
+    internal = {}
+    coarse = False
     if detail:
         # Inside a server's frame its name is said once: boxes show "gpu3", not "n0/gpu3".
         nodes = {n: (n.split("/", 1)[-1] if d.get("role") in SERVER_ROW or
@@ -224,21 +257,10 @@ def draw_layered(G, path, title=None):
         edges = {(u, v): (d.get("cables", 1), d.get("bandwidth", 0.0), d.get("medium"))
                  for u, v, d in G.edges(data=True)}
     else:
-        key_of = {n: _group_key(n, d) for n, d in G.nodes(data=True)}
-        counts = Counter(key_of.values())
-        rep = {}
-        for n, d in G.nodes(data=True):
-            rep.setdefault(key_of[n], d)
-        nodes = {k: (_label(k), counts[k], rep[k]) for k in counts}
-        agg = defaultdict(lambda: [0, 0.0, None])
-        for u, v, d in G.edges(data=True):
-            a, b = sorted((key_of[u], key_of[v]), key=repr)
-            if a == b:
-                continue
-            agg[(a, b)][0] += d.get("cables", 1)
-            agg[(a, b)][1] += d.get("bandwidth", 0.0)
-            agg[(a, b)][2] = d.get("medium")
-        edges = {k: tuple(v) for k, v in agg.items()}
+        nodes, edges, internal = _grouped(G, _group_key)
+        if len(nodes) > GROUP_LIMIT or len(edges) > LINE_LIMIT:
+            coarse = True
+            nodes, edges, internal = _grouped(G, lambda n, d: (d.get("role"),))
 
     pos = layered_positions(nodes)
     servers = _server_count(G)
@@ -277,6 +299,8 @@ def draw_layered(G, path, title=None):
         x, y = pos[k]
         colour = _COLOURS.get(d.get("role"), "#dddddd")
         text = label if count == 1 else f"{label}\n×{count:,}"
+        if internal.get(k):
+            text += f"\n{internal[k]:,} cables within"
         boxes.append(ax.text(x, y, text, ha="center", va="center", fontsize=6 if detail else 8,
                              zorder=3, bbox=dict(boxstyle="round,pad=0.25", fc=colour,
                                                  ec="#333333", lw=0.5)))
@@ -289,8 +313,34 @@ def draw_layered(G, path, title=None):
     else:
         link_text = ""
     ax.set_title(title or f"{name}: {G.number_of_nodes()} nodes, {G.number_of_edges()} links"
-                 + link_text + ("" if detail else " (alike nodes grouped)"))
+                 + link_text + ("" if detail else " (grouped by role)" if coarse
+                                else " (alike nodes grouped)"))
     save_figure(fig, path)
+
+
+def _grouped(G, key):
+    """Boxes, lines and within-box cable counts of ``G`` summarised by ``key(node, data)``."""
+    key_of = {n: key(n, d) for n, d in G.nodes(data=True)}
+    counts = Counter(key_of.values())
+    rep = {}
+    for n, d in G.nodes(data=True):
+        rep.setdefault(key_of[n], d)
+    nodes = {k: (_label(k), counts[k], rep[k]) for k in counts}
+    rank = {k: i for i, k in enumerate(sorted(counts, key=repr))}  # order each pair once
+    agg = defaultdict(lambda: [0, 0.0, None])
+    internal = Counter()
+    for u, v, d in G.edges(data=True):
+        a, b = key_of[u], key_of[v]
+        if a == b:
+            internal[a] += d.get("cables", 1)
+            continue
+        if rank[a] > rank[b]:
+            a, b = b, a
+        e = agg[(a, b)]
+        e[0] += d.get("cables", 1)
+        e[1] += d.get("bandwidth", 0.0)
+        e[2] = d.get("medium")
+    return nodes, {k: tuple(v) for k, v in agg.items()}, internal
 
 
 def _label(key):

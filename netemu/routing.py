@@ -8,8 +8,9 @@ Path model
 ----------
 Every routing mode shares one path enumerator, as ripl's engines do: the
 *equal-cost next hops* of a node towards a destination (the neighbours one hop
-closer to it, fewest hops first).  The modes differ only in how they pick among
-them:
+closer to it, fewest hops first).  The modes are policy objects
+(:mod:`netemu.policies`, where names are resolved and validated) that differ
+only in how they pick among them:
 
 ``'spray'``
     Ideal packet spraying: the flow is split evenly over *all* shortest paths.
@@ -39,6 +40,12 @@ them:
     spines this sends every flow to host ``d`` through spine ``d mod S``; in
     a k-ary three-layer tree it is Zahavi's ``(d // (k/2)^l) mod (k/2)`` at
     level ``l``.
+``'adaptive'``
+    Switch adaptive routing: flows are placed one after another in flow order,
+    and at every node with several equal-cost next hops a flow takes the one
+    whose link carries the least load placed so far (its size in bytes, or 1
+    per flow without sizes; ties in natural port order).  Deterministic; see
+    :mod:`netemu.policies` for why the load is the demand.
 explicit paths
     A mapping ``{(src, dst): [node, ...]}`` gives every flow's path.
 
@@ -60,6 +67,11 @@ network.  The fabric always delivers to the destination endpoint itself.  Two
 endpoints of one server talk over the server's own links.  ``pxn=False``
 keeps every flow on its source's own links to the fabric.
 
+Flows that start or end inside a server (a GPU, host memory: not linked to a
+switch) are planned by :mod:`netemu.serverpaths` -- own NICs, PXN proxy GPUs,
+and failover onto surviving NICs and planes -- which every collective uses too;
+their fabric segments are routed here, access point to access point.
+
 Scale
 -----
 Flows are routed per attachment, not per flow: shares between the source's
@@ -73,9 +85,7 @@ in factored form by :mod:`netemu.product` (:meth:`_Router.route_groups`).
 """
 
 import math
-import numbers
 import re
-from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -84,11 +94,11 @@ from scipy.sparse import csgraph
 from .errors import ParameterError, RoutingError
 from .flow import FlowSet
 from .graph import SWITCH_ROLES
+from .policies import MODES, check_seed, resolve
 
 __all__ = ["MODES", "Resources", "Routes", "route", "natural_key", "server_key",
            "DEFAULT_DPORT", "DEFAULT_SPORT_BASE", "UDP"]
 
-MODES = ("spray", "hash", "dmodk")
 #: RoCEv2 runs over UDP to this port; the source port is what varies per queue pair.
 DEFAULT_DPORT = 4791
 DEFAULT_SPORT_BASE = 49152      # IANA dynamic port range, 49152..65535
@@ -446,13 +456,17 @@ class _Fabric:
         return out
 
     def intra_walk(self, src, dst, dag, pick):
-        """One path src -> dst inside a server; ``pick(node, candidates)`` chooses each hop."""
+        """One path src -> dst inside a server.
+
+        ``pick(node, options)`` chooses each hop with several candidates; ``options`` are
+        the resource ids of the directed edges to them, in natural order.
+        """
         dist, _ = dag
         path = [src]
         u = src
         while u != dst:
             nh = [v for v in self.intra_adj(u) if dist.get(v) == dist[u] - 1]
-            u = nh[pick(u, len(nh))] if len(nh) > 1 else nh[0]
+            u = nh[pick(u, [self.res.edge_id(u, v) for v in nh])] if len(nh) > 1 else nh[0]
             path.append(u)
         return path
 
@@ -646,14 +660,19 @@ def route(G, src, dst, routing="spray", *, seed=0, sport=None, sizes=None, pxn=T
     G : networkx.Graph
         A graph meeting the graph contract (not re-validated here).
     src, dst : sequences of node names, or ``(names, index array)`` pairs
-        The flows' endpoints.  Every name must be an access point (a non-switch
-        node linked to a switch, :func:`netemu.graph.endpoints`).
-    routing : {'spray', 'hash', 'dmodk'} or mapping
-        Path choice (see the module docstring), or ``{(src, dst): [node, ...]}``.
+        The flows' endpoints: access points (non-switch nodes linked to a switch,
+        :func:`netemu.graph.endpoints`), or any node inside a server (a GPU, host
+        memory ...), whose paths through its server :mod:`netemu.serverpaths`
+        decides (ports, PXN proxies, failover) -- the same for every collective.
+    routing : {'spray', 'hash', 'dmodk', 'adaptive'}, mapping or RoutingPolicy
+        Path choice (see the module docstring and :mod:`netemu.policies`), or
+        ``{(src, dst): [node, ...]}``.
     seed : int
         Seed of the ``'hash'`` mode.
     sport : int array, optional
         Source port of every flow (``'hash'``); default ``49152 + i mod 16384``.
+        Flows with an end inside a server hash their fabric segment by its own
+        index among the distinct segments instead (:mod:`netemu.serverpaths`).
     sizes : float array, optional
         Flow sizes; flows of different sizes never share a row.
     pxn : bool
@@ -674,26 +693,30 @@ def route(G, src, dst, routing="spray", *, seed=0, sport=None, sizes=None, pxn=T
     if s_nodes.size != d_nodes.size:
         raise ParameterError(f"src has {s_nodes.size} flows but dst has {d_nodes.size}")
     n = s_nodes.size
-    if isinstance(routing, Mapping):
-        return _route_explicit(fab, s_nodes, d_nodes, routing)
-    if routing not in MODES:
-        raise ParameterError(f"routing must be one of {', '.join(map(repr, MODES))} or a mapping "
-                             f"{{(src, dst): path}}, got {routing!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ParameterError(f"seed must be an integer, got {seed!r}")
+    policy = resolve(routing)
+    if policy.name == "explicit":
+        return _route_explicit(fab, s_nodes, d_nodes, policy.paths)
+    seed = check_seed(seed)
     if n == 0:
         raise RoutingError("no flows to route")
+    inside = np.zeros(n, dtype=bool)
     for role, nodes in (("source", s_nodes), ("destination", d_nodes)):
         bad = fab.ap_sig[nodes] < 0
         if bad.any():
-            name = fab.res.nodes[nodes[np.flatnonzero(bad)[0]]]
-            raise RoutingError(f"{role} {name!r} is not linked to any switch, so it cannot be "
-                               f"routed; endpoints are nodes with a link to a switch")
+            loose = bad & (fab.server_of[nodes] < 0)
+            if loose.any():
+                name = fab.res.nodes[nodes[np.flatnonzero(loose)[0]]]
+                raise RoutingError(f"{role} {name!r} is a switch; flows start and end at "
+                                   f"endpoints or inside servers")
+            inside |= bad
+    if inside.any():
+        from .serverpaths import routes_of
+        return routes_of(fab, s_nodes, d_nodes, policy, seed, pxn, sizes)
     if sport is None:
         sport = DEFAULT_SPORT_BASE + np.arange(n, dtype=np.int64) % 16384
     else:
         sport = np.asarray(sport, dtype=np.int64)
-    return _Router(fab, s_nodes, d_nodes, routing, int(seed), sport, sizes, pxn).run()
+    return _Router(fab, s_nodes, d_nodes, policy, seed, sport, sizes, pxn).run()
 
 
 def _as_nodes(fab, names, what):
@@ -776,9 +799,12 @@ def _check_path(fab, s, d, path):
 
 
 class _Router:
-    def __init__(self, fab, s, d, mode, seed, sport, sizes, pxn):
-        self.fab, self.s, self.d, self.mode, self.seed = fab, s, d, mode, seed
+    def __init__(self, fab, s, d, policy, seed, sport, sizes, pxn):
+        self.policy = policy = resolve(policy)
+        self.fab, self.s, self.d, self.mode, self.seed = fab, s, d, policy.name, seed
         self.sport, self.sizes, self.pxn = sport, sizes, pxn
+        # Adaptive routing: load charged so far per resource (bytes, or flows without sizes).
+        self.ar_load = {}
         self.n = s.size
         self.src_groups = _Groups()      # intra segment + access up (+ source capacity)
         self.fab_groups = _Groups()      # switch-to-switch part
@@ -791,31 +817,43 @@ class _Router:
         return flow_hash(self.seed, gid[self.s[idx]], gid[self.d[idx]], self.sport[idx],
                          DEFAULT_DPORT, UDP)
 
-    def _picker(self, i):
-        """Per-hop chooser for flow i inside a server (hash or d-mod-k)."""
-        if self.mode == "hash":
-            base = self._base_hash(np.array([i]))
-            return lambda node, count: int(_hop_choice(base, [node], [count])[0])
+    def dst_rank(self, idx):
+        """D-mod-k rank of the destinations of flows ``idx``."""
         _, rank = self.fab.ranks()
-        state = {"prod": 1, "dst": int(rank[self.d[i]])}
+        return rank[self.d[idx]]
 
-        def pick(node, count):
-            k = (state["dst"] // state["prod"]) % count
-            state["prod"] *= count
-            return k
-        return pick
+    def _weight(self, i):
+        return 1.0 if self.sizes is None else float(self.sizes[i])
+
+    def _picker(self, i):
+        """Per-hop chooser ``pick(node, options)`` for flow i inside a server."""
+        policy = self.policy
+        if policy.name == "dmodk":
+            # Successive choices use successive digits of the destination's rank.
+            state = {"prod": 1, "dst": int(self.dst_rank(np.array([i]))[0])}
+
+            def pick(node, options):
+                k = (state["dst"] // state["prod"]) % len(options)
+                state["prod"] *= len(options)
+                return k
+            return pick
+        return lambda node, options: policy.pick_one(self, i, node, options)
 
     def _intra_group(self, table, s, e, i, extra=None):
         """Group id of the intra-server segment s -> e (plus ``extra`` shares) for flow i."""
         fab = self.fab
         dag = fab.intra_dag(s, e)
-        if self.mode == "spray" or dag[1][s] == 1:
+        if self.policy.splits or dag[1][s] == 1:
             key = (s, e, None if extra is None else extra[0])
             if key in table.ids:
                 return table.ids[key]
             sh = fab.intra_shares(s, e, dag)
         else:
             path = fab.intra_walk(s, e, dag, self._picker(i))
+            if self.policy.sequential:
+                w = self._weight(i)
+                for r in self.fab.res.edge_ids(path[:-1], path[1:]).tolist():
+                    self.ar_load[r] = self.ar_load.get(r, 0.0) + w
             key = (s, e, tuple(path), None if extra is None else extra[0])
             if key in table.ids:
                 return table.ids[key]
@@ -858,7 +896,7 @@ class _Router:
         keep = ~split
         net, e, sig_e, tau = net[keep], e[keep], sig_e[keep], tau[keep]
         if net.size:
-            if self.mode == "spray":
+            if self.policy.splits:
                 self._spray(net, e, sig_e, tau)
             else:
                 self._walk(net, e, sig_e, tau)
@@ -910,26 +948,25 @@ class _Router:
                                            np.where(winners.sum(axis=1) > 1, -2, pick))
         sel = np.flatnonzero(in_multi)
         e[sel] = table[row[s[sel]], tau_all[sel]]
-        if self.mode != "spray" and (e == -2).any():
+        if not self.policy.splits and (e == -2).any():
             for j in np.flatnonzero(e == -2).tolist():
                 e[j] = self._tied_egress(int(net[j]), int(s[j]), int(tau_all[j]), aps_of)
         return e
 
     def _tied_candidates(self, s, tau, aps_of):
+        from .serverpaths import server_paths
         fab = self.fab
-        Dss = fab.distances()[2]
         cands = aps_of[int(fab.server_of[s])] if aps_of else None
-        if cands is None:
-            cands = [a for a in fab.aps.tolist() if fab.server_of[a] == fab.server_of[s]]
-        hops_map = fab.intra_hops_from(s)
-        scored = [(int(Dss[fab.ap_sig[c], tau]), hops_map[c], c) for c in cands if c in hops_map]
-        best = min(scored)[:2]
-        return sorted((c for dd, h, c in scored if (dd, h) == best),
-                      key=lambda c: natural_key(fab.res.nodes[c]))
+        return server_paths(fab).egress_candidates(s, None, cands, tau=tau)
 
     def _tied_egress(self, i, s, tau, aps_of):
         cands = self._tied_candidates(s, tau, aps_of)
-        return cands[self._picker(i)(s, len(cands))]
+        # The options are the candidates' first uplinks (what adaptive routing weighs).
+        k = self._picker(i)(s, [self.fab.ap_up[c][0][1] for c in cands])
+        if self.policy.sequential:
+            r = self.fab.ap_up[cands[k]][0][1]
+            self.ar_load[r] = self.ar_load.get(r, 0.0) + self._weight(i)
+        return cands[k]
 
     def _route_split(self, flows, taus):
         """Spray flows whose source has several equally good egress points: direct rows."""
@@ -1124,17 +1161,16 @@ class _Router:
         ckey, cv = ckey[order], cv[order]
         ncand = np.bincount(ckey, minlength=X * K)
         offs = np.concatenate([[0], np.cumsum(ncand)[:-1]])
-        if self.mode == "hash":
-            base = self._base_hash(net)
-            # A switch salts with its node index; a virtual source node with one past the node
-            # range, so the uplink choice does not depend on which access point it stands for.
-            salt = np.concatenate([fab.sw_nodes, fab.N + usig])
-        else:
-            _, rank = fab.ranks()
-            dst_rank = rank[d]
-            prod = np.ones(net.size, dtype=np.int64)
+        policy = self.policy
+        # A switch salts with its node index; a virtual source node with one past the node
+        # range, so the uplink choice does not depend on which access point it stands for.
+        salt = np.concatenate([fab.sw_nodes, fab.N + usig])
         cur = S + scol
         hops = int(Dx[S + scol, tcol].max()) if net.size else 0
+        if policy.sequential:
+            picks = self._place_sequential(net, e, cur, tcol, Dx, ncand, offs, cv, K, S, hops)
+        else:
+            state = policy.begin(self, net)
         visited = []
         # The path is fixed by (source signature, target) and the choices; encode the choices
         # in mixed radix (digit h has base = candidates at hop h), exact and compact.
@@ -1146,11 +1182,10 @@ class _Router:
             cnt = np.where(act, ncand[key], 1)
             k = np.zeros(net.size, dtype=np.int64)
             many = np.flatnonzero(cnt > 1)
-            if self.mode == "hash":
-                k[many] = _hop_choice(base[many], salt[cur[many]], cnt[many])
-            else:
-                k[many] = (dst_rank[many] // prod[many]) % cnt[many]
-                prod[many] *= cnt[many]
+            if policy.sequential:
+                k[many] = picks[many, h]
+            elif many.size:
+                k[many] = policy.choose(self, state, many, salt[cur[many]], cnt[many])
             cur = np.where(act, cv[np.minimum(offs[key] + k, cv.size - 1)], cur)
             visited.append(np.where(act, cur, -1))
             code += k * radix
@@ -1189,6 +1224,36 @@ class _Router:
         self.g[net, 0] = self._walk_src(net, s, e, first)
         self.g[net, 2] = self._side_groups(self.dst_groups, d, d, last,
                                            lambda a, b, w: self._single_down(a, w))
+
+    def _place_sequential(self, net, e, cur0, tcol, Dx, ncand, offs, cv, K, S, hops):
+        """Adaptive routing: each flow in index order takes, at every hop with several
+        equal-cost next hops, the one whose link carries the least load placed so far
+        (natural port order breaks ties); its demand is then charged on its links."""
+        fab = self.fab
+        picks = np.zeros((net.size, max(hops, 1)), dtype=np.int64)
+        load = self.ar_load
+        sw = fab.sw_nodes.tolist()
+        ncand_l, offs_l, cv_l = ncand.tolist(), offs.tolist(), cv.tolist()
+        edge_id = fab.res.edge_id
+        for j in range(net.size):
+            w = self._weight(int(net[j]))
+            cur, t = int(cur0[j]), int(tcol[j])
+            for h in range(hops):
+                if Dx[cur, t] <= 0:
+                    break
+                key = cur * K + t
+                c, o = ncand_l[key], offs_l[key]
+                cands = cv_l[o:o + c]
+                # A virtual source node stands for the egress point's uplinks.
+                tail = sw[cur] if cur < S else int(e[j])
+                rids = [edge_id(tail, sw[v]) for v in cands]
+                k = 0
+                if c > 1:
+                    k = min(range(c), key=lambda q: (load.get(rids[q], 0.0), q))
+                    picks[j, h] = k
+                load[rids[k]] = load.get(rids[k], 0.0) + w
+                cur = cands[k]
+        return picks
 
     def _walk_src(self, net, s, e, first):
         fab = self.fab

@@ -16,6 +16,7 @@ from . import product as _product
 from .errors import ParameterError, RoutingError
 from .graph import validate
 from .memory import check_fits, solve_bytes
+from .policies import resolve
 from .routing import route
 from .traffic import AllToAll, Traffic
 from .disconnect import attach_disconnected, cut_pairs, raise_disconnected, split_disconnected
@@ -213,8 +214,9 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None,
         Validated first (:func:`netemu.graph.validate`).
     traffic : Traffic
         From :mod:`netemu.traffic` (``all_to_all``, ``permutation``, ``from_csv`` ...).
-    routing : {'spray', 'hash', 'dmodk'} or mapping
-        See :mod:`netemu.routing`.
+    routing : {'spray', 'hash', 'dmodk', 'adaptive'}, mapping or RoutingPolicy
+        How flows pick among equal-cost paths: see :mod:`netemu.policies` (names
+        are resolved there, in one place) and :mod:`netemu.routing`.
     seed : int
         Seed of hashed ECMP.
     pxn : bool
@@ -306,14 +308,15 @@ def _solve(G, traffic, routing, seed, pxn):
 def _factored(G, traffic, routing, pxn, required):
     """The factored solve where it applies (and is wanted), else None."""
     why = None
+    policy = resolve(routing)
     if not isinstance(traffic, AllToAll):
         why = "the traffic is not an all-to-all"
     elif traffic.size is not None:
         why = "the flows have sizes (completion times need one row per flow)"
-    elif isinstance(routing, str) and routing != "spray":
-        why = f"routing {routing!r} picks a path per flow; only 'spray' factors"
-    elif not isinstance(routing, str):
+    elif policy.name == "explicit":
         why = "explicit paths are given per flow"
+    elif not policy.splits:
+        why = f"routing {policy.name!r} picks a path per flow; only 'spray' factors"
     if why is not None:
         if required:
             raise ParameterError(f"factored=True needs a sprayed all-to-all without sizes: {why}")

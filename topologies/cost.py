@@ -138,6 +138,13 @@ class Layout:
         Length of a cable inside one rack (default 1 m).  ASSUMPTION.
     switches_per_rack : int
         Switches in a rack of switches only (default 16).  ASSUMPTION.
+    copper_reach_m : float
+        The electric/optical threshold: an inter-rack cable no longer than this is
+        electric (a direct-attach copper cable), a longer one optical.  Default 0:
+        every cable that leaves a rack is optical, since 200-400 Gb/s copper reaches
+        only a few metres (NVIDIA LinkX HDR/NDR DAC cables are sold up to 2-3 m;
+        read from product listings, UNCONFIRMED).  ASSUMPTION; the ``sensitivity``
+        experiment sweeps it.
     """
     packing: str = "tor"
     rack_width_m: float = 0.6
@@ -145,6 +152,7 @@ class Layout:
     overhead_m: float = 2.0
     intra_rack_m: float = 1.0
     switches_per_rack: int = 16
+    copper_reach_m: float = 0.0
 
     def __post_init__(self):
         check_choice("packing", self.packing, PACKINGS)
@@ -153,6 +161,7 @@ class Layout:
         check_nonnegative("overhead_m", self.overhead_m)
         check_positive("intra_rack_m", self.intra_rack_m)
         check_int("switches_per_rack", self.switches_per_rack, minimum=1)
+        check_nonnegative("copper_reach_m", self.copper_reach_m)
 
 
 DEFAULT_LAYOUT = Layout()
@@ -361,8 +370,10 @@ def cost(G, *, layout=None, prices=PRICES):
             kind, length = "electric", layout.intra_rack_m
         else:
             (xu, yu), (xv, yv) = position[ru], position[rv]
-            kind, length = "optical", abs(xu - xv) + abs(yu - yv) + layout.overhead_m
-            metres += length * cables
+            length = abs(xu - xv) + abs(yu - yv) + layout.overhead_m
+            kind = "electric" if length <= layout.copper_reach_m else "optical"
+            if kind == "optical":
+                metres += length * cables
         gbps = d["bandwidth"] / cables * 8 / 1e9
         sums[kind][0] += cables
         sums[kind][1] += cables * cable_price(kind, length, gbps, prices)

@@ -59,8 +59,9 @@ References
 import math
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, maximum_flow, shortest_path
+
+# scipy loads on first use (it costs more than the rest of the package together), so that
+# `import netemu.topologies` and `netemu topo list` stay quick.
 
 from netemu.graph import SWITCH_ROLES
 
@@ -101,6 +102,8 @@ class _Fabric:
     def adjacency(self):
         n = len(self.switches)
         ones = np.ones(2 * len(self.su), dtype=np.int8)
+        import scipy.sparse as sp
+
         return sp.csr_matrix((ones, (np.r_[self.su, self.sv], np.r_[self.sv, self.su])),
                              shape=(n, n))
 
@@ -145,6 +148,9 @@ def bisection_bandwidth(G, *, _fabric=None):
     rows = np.r_[F.su, F.sv, np.full(len(si), S), di]
     cols = np.r_[F.sv, F.su, si, np.full(len(di), T)]
     caps = np.floor(np.r_[F.sbw, F.sbw, src_cap[si], dst_cap[di]] / unit + 1e-9)
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import maximum_flow
+
     A = sp.csr_matrix((caps.astype(np.int32), (rows, cols)), shape=(n + 2, n + 2))
     return float(maximum_flow(A, S, T).flow_value) * unit, unit
 
@@ -181,6 +187,8 @@ def endpoint_diameter(G, *, _fabric=None):
     far = _switch_diameter(A, singles) if len(singles) else 0
     if multis:
         members = sorted({i for c in multis for i in c})
+        from scipy.sparse.csgraph import shortest_path
+
         rows = dict(zip(members, shortest_path(A, unweighted=True, indices=members)))
         reach = [np.min([rows[i] for i in c], axis=0) for c in multis]
         for k, dist in enumerate(reach):
@@ -197,6 +205,8 @@ def fabric_parts(G, *, _fabric=None):
     >>> fabric_parts(multi_plane_fat_tree(4, 4))
     4
     """
+    from scipy.sparse.csgraph import connected_components
+
     F = _fabric or _Fabric(G)
     _, label = connected_components(F.adjacency(), directed=False)
     return len({int(label[i]) for e in F.endpoints for i, _, _ in F.attach[e]})
@@ -219,6 +229,8 @@ def _switch_diameter(A, targets):
     target of its connected part is done; the search ends when no row
     changes.
     """
+    from scipy.sparse.csgraph import connected_components
+
     A = A.tocsr()
     n, far = A.shape[0], 0
     _, label = connected_components(A, directed=False)

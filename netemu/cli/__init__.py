@@ -13,8 +13,8 @@ import sys
 from ..errors import NetemuError
 
 #: Command modules, in the order ``netemu --help`` lists them.
-COMMAND_MODULES = ["netemu.cli.topo", "netemu.cli.solve", "netemu.cli.bench", "netemu.cli.emulate",
-                   "netemu.cli.experiments"]
+COMMAND_MODULES = ["netemu.cli.topo", "netemu.cli.solve", "netemu.cli.bench", "netemu.cli.step",
+                   "netemu.cli.emulate", "netemu.cli.experiments"]
 
 
 class _Parser(argparse.ArgumentParser):

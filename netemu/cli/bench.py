@@ -9,7 +9,8 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
              file; preset parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
 --gpus       ``16,32,64`` or ``16:1440`` (doubling from 16, then 1440)
 --size       ``186MiB`` or ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
---routing    dmodk | hash | spray across the fabric (default dmodk, InfiniBand's static)
+--routing    dmodk | hash | spray | adaptive across the fabric (default dmodk, InfiniBand's
+             static; adaptive = switch adaptive routing, see netemu.policies)
 --seed N     seed of hashed ECMP and of MoE token routing (default 0)
 --no-pxn     no forwarding across planes/rails inside a server
 --tokens --hidden --topk --node-limit --experts --shared    MoE parameters
@@ -80,6 +81,7 @@ def run(args):
     import netemu.collectives as collectives
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
+    from ..policies import resolve
 
     flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS, repeatable=FAIL_OPTIONS)
     coll = args.collective
@@ -96,8 +98,7 @@ def run(args):
     if algo not in allowed:
         raise ParameterError(f"unknown algorithm {algo!r} for {coll}; allowed: {', '.join(allowed)}")
     routing = opts.get("routing", "dmodk")
-    if routing not in ("spray", "hash", "dmodk"):
-        raise ParameterError(f"--routing must be dmodk, hash or spray, got {routing!r}")
+    resolve(routing, "--routing", mappings=False)
     seed = _int_option(opts, "seed", 0, minimum=0)
     gpus = parse_range(opts["gpus"], "gpus", _gpu_count)
     sizes = parse_range(opts["size"], "size", parse_size) if coll != "moe" else [None]
@@ -107,7 +108,10 @@ def run(args):
             if coll != "moe":
                 raise ParameterError(f"--{key} applies to the moe collective only")
             moe[key.replace("-", "_")] = _int_option(opts, key, None, minimum=1 if key != "shared" else 0)
-    G = load_topology(opts["cluster"], rest)
+    from ..progress import working
+
+    with working(f"building {opts['cluster']}"):
+        G = load_topology(opts["cluster"], rest)
     G = apply_cli_failures(G, opts, seed=seed)
     have = len(collectives.ranks.cluster_gpus(G))
     too_many = [n for n in gpus if n > have]
@@ -116,8 +120,9 @@ def run(args):
     rows = []
     for n in gpus:
         for size in sizes:
-            r = collectives.run(G, coll, algo, n, size, routing=routing, seed=seed,
-                                pxn="no-pxn" not in flags, **moe)
+            with working(f"{coll} {algo} on {n} GPUs"):
+                r = collectives.run(G, coll, algo, n, size, routing=routing, seed=seed,
+                                    pxn="no-pxn" not in flags, **moe)
             row = r.row()
             if coll == "moe":
                 row.update({k: v for k, v in r.info.items() if k.endswith("_bw")})

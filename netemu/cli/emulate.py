@@ -55,8 +55,6 @@ import time
 
 from .solve import load_topology, make_traffic, split_options
 from ..errors import EmulationError, ParameterError
-from ..failures import FAIL_OPTIONS
-from ..graph import is_switch
 
 _FLAGS = ("json", "cli", "force", "clean", "acks")
 _OPTIONS = ("traffic", "routing", "scale", "duration", "warmup", "seed", "queue", "offload",
@@ -97,6 +95,8 @@ def _float(opts, name, default, lo, hi):
 
 def parse(args):
     tokens = ([args.topo] if args.topo and args.topo.startswith("--") else []) + args.params
+    from ..failures import FAIL_OPTIONS  # networkx loads only when a command needs it
+
     topo = None if not args.topo or args.topo.startswith("--") else args.topo
     flags, opts, rest = split_options(tokens, _FLAGS, _OPTIONS, repeatable=FAIL_OPTIONS)
     if getattr(args, "clean_first", False):
@@ -252,6 +252,7 @@ def _prepare(topo, flags, opts, rest):
     if "fail-at" in opts:
         # Check every failure on the full request, then build with the links still up.
         from ..failures import cli_failures, fail
+        from ..graph import is_switch
         fail(G, seed=seed, **cli_failures(opts))
         later = cli_failures({"fail-link": opts["fail-link"]})["links"]
         for u, v in later:

@@ -6,7 +6,7 @@ its parameters (``two-layer-fat-tree --radix 8``) or a preset (``isca-ft2``).
 Options (anywhere after TOPO):
 
 --traffic all-to-all | permutation | incast:DST | shift:K | FILE.csv   (default all-to-all)
---routing spray | hash | dmodk                                        (default spray)
+--routing spray | hash | dmodk | adaptive                             (default spray)
 --seed N            seed of the permutation and of hashed ECMP (default 0)
 --size SIZE         bytes per generated flow (``64MiB``); gives completion times
 --no-pxn            keep flows on their source's own NIC (no forwarding inside servers)
@@ -38,7 +38,7 @@ def register(sub):
     p = sub.add_parser("solve", help="route a traffic pattern and compute max-min fair rates",
                        description=__doc__.splitlines()[0],
                        usage="netemu solve TOPO [--param VALUE ...] [--traffic PATTERN] "
-                             "[--routing spray|hash|dmodk] [--seed N] [--size SIZE] [--json] "
+                             "[--routing spray|hash|dmodk|adaptive] [--seed N] [--size SIZE] [--json] "
                              "[--heatmap FILE.png] [--fail-link U--V] [--fail-switch NAME] "
                              "[--fail-plane K] [--fail-fraction F]",
                        epilog="\n".join(__doc__.splitlines()[2:]),
@@ -131,15 +131,14 @@ def make_traffic(G, spec, seed=0, size=None):
 
 
 def run(args):
-    from ..solution import solve
     from ..units import parse_size
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
+    from ..policies import resolve
 
     flags, opts, rest = split_options(args.params, repeatable=FAIL_OPTIONS)
     routing = opts.get("routing", "spray")
-    if routing not in ("spray", "hash", "dmodk"):
-        raise ParameterError(f"--routing must be spray, hash or dmodk, got {routing!r}")
+    resolve(routing, "--routing", mappings=False)
     seed = _int_option(opts, "seed", 0, minimum=0)
     top = _int_option(opts, "top", 10, minimum=0)
     size = parse_size(opts["size"]) if "size" in opts else None
@@ -152,7 +151,11 @@ def run(args):
     traffic = make_traffic(G, opts.get("traffic", "all-to-all"), seed, size)
     H = apply_cli_failures(G, opts, seed=seed)
     report = "report" if H is not G or H.graph.get("failures") else "raise"
-    sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
+    from ..progress import working
+    from ..solution import solve  # numba and scipy load once the arguments are known good
+
+    with working(f"solving {traffic.n_flows:,} flows"):
+        sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
     G = H
     if heatmap is not None:
         write_heatmap(sol, heatmap)

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..io import FORMATS, save
 
 
 def register(sub):
@@ -35,10 +34,14 @@ def register(sub):
 
 def resolve_topo(topo, tokens, extra_flags=(), extra_options=()):
     """Build TOPO from the command line; return (graph, flags set, options given)."""
+    from ..progress import working
     from .solve import load_topology, split_options
 
     flags, options, rest = split_options(tokens, extra_flags, extra_options)
-    return load_topology(topo, rest), flags, options
+    verb = "reading" if Path(topo).suffix.lower() in (".graphml", ".json") else "building"
+    with working(f"{verb} {topo}"):
+        G = load_topology(topo, rest)
+    return G, flags, options
 
 
 def _list(args):
@@ -60,8 +63,11 @@ def _list(args):
 def _info(args):
     from netemu.topologies.summary import summary
 
+    from ..progress import working
+
     G, flags, _ = resolve_topo(args.topo, args.params, extra_flags=("json",))
-    s = summary(G)
+    with working(f"measuring {G.number_of_nodes():,} nodes, {G.number_of_edges():,} links"):
+        s = summary(G)
     if "json" in flags:
         print(json.dumps({"name": G.graph.get("preset") or G.graph.get("name"), **s}, indent=2,
                          default=float))
@@ -86,26 +92,47 @@ def _fmt(key, value):
 
 
 def _build(args):
+    from ..io import FORMATS, save
+    from ..progress import counter, working
+
     G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
     out = _need_out(opts, FORMATS)
-    save(G, out)
+    if Path(out).suffix.lower() == ".graphml":  # written element by element: a bar
+        save(G, out, progress=counter(f"writing {out}", unit=" elements"))
+    else:
+        with working(f"writing {out}"):  # JSON is one dump: time spent only
+            save(G, out)
     print(f"wrote {out} ({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
     return 0
 
 
 def _draw(args):
+    # Checked before the graph is built (which can take a while) and matplotlib loads.
+    out = _need_out(_out_option(args.params), (".png",))
     from netemu.graph import switches
     from netemu.plot import draw_layered
 
+    from ..progress import working
+
     G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
-    out = _need_out(opts, (".png",))
-    if not switches(G) and any(r == "gpu" for _, r in G.nodes(data="role")):
-        from netemu.topologies.servers import draw_server
-        draw_server(G, out)
-    else:
-        draw_layered(G, out)
+    with working(f"drawing {out}"):
+        if not switches(G) and any(r == "gpu" for _, r in G.nodes(data="role")):
+            from netemu.topologies.servers import draw_server
+            draw_server(G, out)
+        else:
+            draw_layered(G, out)
     print(f"wrote {out}")
     return 0
+
+
+def _out_option(tokens):
+    """``--out FILE`` (or ``--out=FILE``) from the raw tokens, before anything is built."""
+    for i, tok in enumerate(tokens):
+        if tok == "--out" and i + 1 < len(tokens):
+            return {"out": tokens[i + 1]}
+        if tok.startswith("--out="):
+            return {"out": tok[len("--out="):]}
+    return {}
 
 
 def _need_out(opts, suffixes):

@@ -4,11 +4,12 @@ import csv
 
 import pytest
 
-from netemu.experiments import (deepep_mpft, hfreduce_nvlink, hfreduce_vs_nccl, inference_speed_limit,
-                         mpft_vs_mrft_alltoall)
+from netemu.experiments import (deepep_modes, deepep_mpft, hfreduce_nvlink, hfreduce_vs_nccl,
+                                inference_speed_limit, mpft_vs_mrft_alltoall, mpft_vs_mrft_latency,
+                                node_limited_routing)
 
 MODULES = [hfreduce_vs_nccl, hfreduce_nvlink, mpft_vs_mrft_alltoall, deepep_mpft,
-           inference_speed_limit]
+           inference_speed_limit, deepep_modes, mpft_vs_mrft_latency, node_limited_routing]
 
 
 @pytest.mark.parametrize("m", MODULES, ids=lambda m: m.NAME)
@@ -19,9 +20,12 @@ def test_points_are_distinct_and_picklable(m):
 
 
 def test_inference_speed_limit_is_exact(tmp_path):
-    rows = [r for p in inference_speed_limit.points() for r in inference_speed_limit.run_point(p)]
+    # The paper's arithmetic re-run on generated topologies: exact, and labelled a check.
+    rows = [r for p in inference_speed_limit.points() if p["system"] in inference_speed_limit.CHECKS
+            for r in inference_speed_limit.run_point(p)]
     cmp = inference_speed_limit.report(rows, tmp_path)
     exact = {(c["point"], c["metric"]): c for c in cmp}
+    assert {c["kind"] for c in cmp} == {"check"}
     for system in ("scale-out", "nvl72"):
         for metric, digits in (("ep_step_us", 2), ("tpot_ms", 2)):
             c = exact[(system, metric)]
@@ -58,11 +62,15 @@ def test_mpft_and_mrft_agree_at_a_point():
 
 
 def test_report_writes_csv_png_and_comparisons(tmp_path):
-    rows = deepep_mpft.run_point({"gpus": 16})
-    # report() expects the whole sweep; give it the one point for every GPU count
-    full = [dict(r, gpus=n) for n in deepep_mpft.GPUS for r in rows]
+    rows = deepep_mpft.run_point({"gpus": 16, "rates": "nominal"})
+    # report() expects the whole sweep; give it the one point for every GPU count and option
+    full = [dict(r, gpus=n, rates=q) for q in deepep_modes.RATES for n in deepep_mpft.GPUS
+            for r in rows]
     cmp = deepep_mpft.report(full, tmp_path)
-    assert len(cmp) == 8 and {"point", "metric", "paper", "netemu", "error"} <= set(cmp[0])
+    assert len(cmp) == 16 and {"point", "metric", "paper", "netemu", "error"} <= set(cmp[0])
+    assert {c["kind"] for c in cmp} == {"prediction"}
+    # DeepEP's figure counts the sender's own node; the network does not carry that share.
+    assert all(r["deepep_GBps"] > r["network_GBps_per_gpu"] > 0 for r in rows)
     with open(tmp_path / "deepep_mpft.csv") as fh:
         assert len(list(csv.DictReader(fh))) == len(full)
     assert (tmp_path / "deepep_mpft.png").stat().st_size > 0

@@ -77,7 +77,7 @@ def test_heatmap_failure_leaves_no_file(capsys, graph_file, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--routing", "random"], "--routing must be spray, hash or dmodk"),
+    (["--routing", "random"], "--routing must be one of 'spray', 'hash', 'dmodk', 'adaptive'"),
     (["--traffic", "bogus"], "unknown traffic 'bogus'"),
     (["--traffic", "incast:leaf0"], "'leaf0'"),
     (["--traffic", "shift:x"], "shift:K needs an integer"),

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netemu.errors import SolverInputError
-from netemu.flow import FlowSet, _kernel_rates, completion_times, max_min_rates
+from netemu.flow import FlowSet, _filler_rates, _kernel_rates, completion_times, max_min_rates
 
 from . import flow_reference as ref
 
@@ -135,8 +135,10 @@ def test_flowset_groups_and_counts_equal_expanded_members(inst):
     rates = max_min_rates(cap, fs)
     close(rates[row], ref.max_min(cap, flows))
     assert_max_min(cap, flows, rates[row])
-    # the compiled solver used by completion_times gives the same rates
+    # the compiled solver used by completion_times gives the same rates, and so does the
+    # vectorised filling (max_min_rates uses the first without weights or demands)
     np.testing.assert_allclose(_kernel_rates(cap, fs), rates, rtol=RTOL)
+    close(_filler_rates(cap, fs)[row], ref.max_min(cap, flows))
 
 
 @examples(250)
@@ -158,6 +160,7 @@ def test_flowset_with_weights_and_demands(inst, data):
 def test_kernel_matches_reference(inst):
     cap, flows, _, _ = inst
     close(_kernel_rates(cap, flows), ref.max_min(cap, flows))
+    close(_filler_rates(cap, flows), ref.max_min(cap, flows))
 
 
 def test_larger_random_case_three_ways():
@@ -294,6 +297,7 @@ def test_cancellation_guard_on_a_millionfold_shrinking_load():
     cap = [1e9, 1.0, 1e12]
     expected = np.r_[1.0 / m, (1e9 - 1 / 3) / 0.1, np.full(16, 1e12 / 16)]
     np.testing.assert_allclose(max_min_rates(cap, fs), expected, rtol=1e-12)
+    np.testing.assert_allclose(_filler_rates(cap, fs), expected, rtol=1e-12)
     np.testing.assert_allclose(_kernel_rates(cap, fs), expected, rtol=1e-12)
 
 
@@ -476,3 +480,35 @@ def test_completion_times_rejects(kwargs, match):
     args.update(kwargs)
     with pytest.raises(SolverInputError, match=match):
         completion_times(**args)
+
+
+def test_from_mappings_fast_and_checked_paths_agree():
+    # Plain dicts with int keys take the vectorised conversion; OrderedDicts and numpy
+    # keys take the per-entry one.  Both must give the same matrix, entry by entry.
+    from collections import OrderedDict
+
+    rng = np.random.default_rng(3)
+    flows = [{int(r): float(s) for r, s in zip(rng.choice(9, size=k, replace=False),
+                                                rng.uniform(0.1, 2.0, size=k))}
+             for k in rng.integers(0, 5, size=40)]
+    fast = FlowSet.from_mappings(9, flows).direct.toarray()
+    slow = FlowSet.from_mappings(9, [OrderedDict(m) for m in flows]).direct.toarray()
+    numpy_keys = FlowSet.from_mappings(9, [{np.int64(r): s for r, s in m.items()}
+                                           for m in flows]).direct.toarray()
+    expected = np.zeros((40, 9))
+    for f, m in enumerate(flows):
+        for r, s in m.items():
+            expected[f, r] = s
+    assert np.array_equal(fast, expected)
+    assert np.array_equal(slow, expected)
+    assert np.array_equal(numpy_keys, expected)
+
+
+@pytest.mark.parametrize("flows,match", [
+    ([{0: 1.0}, {True: 1.0}], r"flow 1 names resource True"),
+    ([{0: 1.0}, {1: 1.0, 2: 1.0}], r"flow 1 names resource 2; allowed: integers 0..1"),
+    ([{0: 1.0}, {1: 1.0, 0: -3.0}], r"flow 1 puts share -3.0 on resource 0"),
+])
+def test_from_mappings_fast_path_names_the_bad_entry(flows, match):
+    with pytest.raises(SolverInputError, match=match):
+        FlowSet.from_mappings(2, flows)

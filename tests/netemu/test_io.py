@@ -1,6 +1,7 @@
 import json
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from netemu.errors import GraphFileError
@@ -67,9 +68,11 @@ def test_unwritable_directory_leaves_no_file(tmp_path):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    import netemu.io
+
     def boom(*a, **k):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(nx, "write_graphml", boom)
+    monkeypatch.setattr(netemu.io, "_write_graphml", boom)
     with pytest.raises(RuntimeError):
         save(small(), tmp_path / "g.graphml")
     assert list(tmp_path.iterdir()) == []
@@ -96,3 +99,92 @@ def test_saved_file_has_umask_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "g.json").stat().st_mode & 0o777 == 0o644
+
+
+def _typed_graph():
+    G = small()
+    G.graph["params"] = {"radix": 64}
+    G.graph["preset"] = "a & <b>"                  # text that XML must escape
+    G.nodes["n0"]["capacity"] = 3.2e11
+    G.nodes["n0"]["label"] = 'quote " and \' and \u00e9'
+    G.nodes["leaf0"]["plane"] = 3
+    G.nodes["leaf0"]["spare"] = True
+    G.nodes["leaf1"]["plane"] = 2.5                # the same name with another type elsewhere
+    G.add_node("odd <id> & \"x\"", role="host")
+    G.add_edge("odd <id> & \"x\"", "leaf0", bandwidth=np.float64(1e9))  # numpy value
+    return G
+
+
+def test_graphml_stream_reads_back_as_networkx_own_file(tmp_path):
+    # The streamed writer and networkx's ElementTree writer must give files that
+    # networkx's reader turns into the same graph: same nodes, edges, values and types.
+    G = _typed_graph()
+    save(G, tmp_path / "ours.graphml")
+    H = G.copy()
+    H.graph["params"] = json.dumps(G.graph["params"], sort_keys=True)
+    nx.write_graphml(H, tmp_path / "theirs.graphml")
+    ours = nx.read_graphml(tmp_path / "ours.graphml")
+    theirs = nx.read_graphml(tmp_path / "theirs.graphml")
+    assert nx.utils.graphs_equal(ours, theirs)
+    assert ours.graph == theirs.graph
+    for n in theirs:
+        for k, v in theirs.nodes[n].items():
+            assert type(ours.nodes[n][k]) is type(v)
+    back = load(tmp_path / "ours.graphml")
+    assert back.graph["params"] == {"radix": 64}
+    assert back.graph["preset"] == "a & <b>"
+    assert back.nodes["leaf0"]["spare"] is True
+    assert back.nodes["leaf1"]["plane"] == 2.5 and isinstance(back.nodes["leaf0"]["plane"], int)
+    assert back.nodes["n0"]["label"] == 'quote " and \' and \u00e9'
+    assert back.edges["odd <id> & \"x\"", "leaf0"]["bandwidth"] == 1e9
+
+
+def test_graphml_progress_reaches_the_total(tmp_path):
+    G = small()
+    seen = []
+    save(G, tmp_path / "g.graphml", progress=lambda done, total: seen.append((done, total)))
+    total = G.number_of_nodes() + G.number_of_edges()
+    assert seen[-1] == (total, total)
+    assert all(a <= b for (a, _), (b, _) in zip(seen, seen[1:]))
+
+
+def test_graphml_refuses_values_it_cannot_hold(tmp_path):
+    G = small()
+    G.nodes["n0"]["where"] = [1, 2]
+    with pytest.raises(GraphFileError, match=r"node attribute 'where' is a list"):
+        save(G, tmp_path / "g.graphml")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_streaming_reader_gives_networkx_graph(tmp_path):
+    # Our own files take the streaming reader; networkx's reader is the reference.
+    import netemu.io as nio
+
+    G = _typed_graph()
+    save(G, tmp_path / "g.graphml")
+    fast = nio._read_graphml(tmp_path / "g.graphml")
+    assert fast is not None
+    ref = nx.read_graphml(tmp_path / "g.graphml")
+    assert nx.utils.graphs_equal(fast, ref)
+    assert fast.graph == ref.graph
+    assert list(fast.nodes) == list(ref.nodes) and list(fast.edges) == list(ref.edges)
+    for n in ref:
+        for k, v in ref.nodes[n].items():
+            assert type(fast.nodes[n][k]) is type(v)
+
+
+def test_unusual_graphml_falls_back_to_networkx(tmp_path):
+    # Key defaults are networkx's business: the streaming reader declines, load still reads it.
+    import netemu.io as nio
+
+    G = small()
+    G.graph.pop("params", None)
+    for n in G:
+        G.nodes[n]["weight"] = 1
+    G.graph["node_default"] = {"weight": 1}
+    nx.write_graphml(G, tmp_path / "d.graphml")
+    assert nio._read_graphml(tmp_path / "d.graphml") is None
+    H = load(tmp_path / "d.graphml")
+    assert dict(H.nodes(data=True)) == dict(G.nodes(data=True))
+    assert {frozenset((u, v)): d for u, v, d in H.edges(data=True)} == \
+        {frozenset((u, v)): d for u, v, d in G.edges(data=True)}

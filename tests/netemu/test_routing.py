@@ -307,10 +307,14 @@ def test_explicit_paths():
         route(G, ["n0"], ["n1"], {("n0", "n1"): ["n0", "spine0", "leaf1", "n1"]})
 
 
-def test_non_endpoint_source_is_refused():
+def test_switch_source_is_refused_and_server_node_goes_through_its_port():
     G = mpft(planes=1, leaves=1, spines=1, servers=2)
-    with pytest.raises(RoutingError, match="'n0' is not linked to any switch"):
-        route(G, ["n0"], ["n1/nic0"])
+    with pytest.raises(RoutingError, match="is a switch"):
+        route(G, ["p0/leaf0"], ["n1/nic0"])
+    # A node inside a server (not linked to a switch) leaves through its server's port.
+    r = route(G, ["n0"], ["n1/nic0"])
+    assert r.shares(0) == {"n0->n0/nic0": 1.0, "n0/nic0->p0/leaf0": 1.0,
+                           "p0/leaf0->n1/nic0": 1.0}
 
 
 def test_identical_flows_share_a_row():

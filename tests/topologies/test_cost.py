@@ -202,6 +202,24 @@ def test_cost_grows_with_the_floor():
     assert big["switches_usd"] == small["switches_usd"]
 
 
+def test_copper_reach_turns_exactly_the_short_inter_rack_cables_electric():
+    # On the point floor every inter-rack cable is overhead_m long (plus a floor of
+    # 1e-12 m racks): a reach below it changes nothing, a reach just above it makes every
+    # one of them a copper cable of that length.
+    G = two_layer_fat_tree(8)
+    base = cost(G, layout=POINT)
+    short = cost(G, layout=replace(POINT, copper_reach_m=POINT.overhead_m * 0.99))
+    assert short == base
+    reach = cost(G, layout=replace(POINT, copper_reach_m=POINT.overhead_m + 1e-6))
+    n_e, n_o = kinds(base)
+    assert kinds(reach) == (n_e + n_o, 0)
+    assert reach["optical_metres"] == 0
+    assert reach["electric_cables_usd"] == pytest.approx(
+        n_e * cable_price("electric", POINT.intra_rack_m, 400)
+        + n_o * cable_price("electric", POINT.overhead_m, 400), rel=1e-9)
+    assert reach["switches_usd"] == base["switches_usd"]
+
+
 # ------------------------------------------------------------------ guard clauses
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -211,6 +229,7 @@ def test_cost_grows_with_the_floor():
     (dict(overhead_m=-1), r"overhead_m must be a finite number >= 0"),
     (dict(intra_rack_m=float("nan")), r"intra_rack_m must be a finite number > 0"),
     (dict(switches_per_rack=0), r"switches_per_rack must be an integer >= 1, got 0"),
+    (dict(copper_reach_m=-3), r"copper_reach_m must be a finite number >= 0"),
 ])
 def test_layout_guard_clauses(kwargs, message):
     with pytest.raises(ParameterError, match=message):

@@ -1,0 +1,716 @@
+"""A training step of a model on a cluster, with every collective on the real fabric at once.
+
+:func:`run_step` turns jobs -- a :class:`~netemu.collectives.models.Transformer`, a
+:class:`~netemu.collectives.layout.Layout`, a sequence length and a global batch, on a set
+of GPUs -- into compute and communication tasks (:mod:`netemu.collectives.timeline`) and
+runs them together, so data-parallel gradient sums, expert all-to-alls, tensor-parallel
+all-reduces and pipeline sends contend wherever they share a link, a NIC or host memory,
+within a job and between jobs.
+
+What a step is made of
+----------------------
+Per pipeline stage ``s`` (every GPU that holds stage ``s``'s layers runs the same program,
+so one program per stage stands for all of them) and micro-batch ``i``:
+
+- ``F(s, i)``: forward compute, FLOPs / (GEMM throughput x ``tp``), with the FLOPs of
+  :class:`~netemu.collectives.models.Transformer` (attention at its causal half, as
+  FlashAttention computes it); ``B(s, i)`` the backward, twice that (three times with
+  recomputation).
+- tensor parallelism: two all-reduces of the micro-batch's activations per layer in each
+  direction (Megatron-LM's f and g operators), in line with the compute;
+- expert parallelism: dispatch and combine per MoE layer (DeepEP's node-limited transport or
+  plain all-to-all, :func:`~netemu.collectives.moe.moe_dispatch_combine`), in line, or beside
+  the compute with ``overlap_ep`` (the micro-batch ends when both have);
+- pipeline parallelism: the activations go to the next stage after ``F`` and their gradients
+  back after ``B``, on streams of their own, in the 1F1B order (warm-up forwards, then one
+  forward one backward, then the remaining backwards);
+- data parallelism: once the last backward has produced a bucket of gradients
+  (``overlap_dp``), the bucket is summed across the stage's data-parallel ranks by the
+  layout's library; routed-expert gradients among the ranks that hold the same experts;
+  ZeRO-1/2 reduce-scatter, then all-gather the updated shards; ZeRO-3 all-gathers the
+  stage's parameters before every forward and backward and reduce-scatters after it;
+- the optimizer: Adam with FP32 master weights touches 30 bytes of GPU memory per local
+  parameter (read master, gradient, two moments; write master, moments and the BF16 copy:
+  Micikevicius et al., Mixed Precision Training, ICLR 2018), at the GPU's memory bandwidth.
+
+Every collective is built by :mod:`netemu.collectives` on the GPUs it really runs on and
+routed by the one path model, so its bytes land on the same resources as ``netemu bench``'s.
+
+Outputs
+-------
+:class:`StepResult` per job: step time, tokens/s, MFU against the BF16 peak (causal and
+non-causal FLOPs), the compute time of a stage, and the time the stages' GPUs waited,
+split by what was in flight while they waited (``dp``, ``ep``, ``tp``, ``pp`` or
+``bubble`` when nothing of theirs was).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netemu.errors import ParameterError
+
+from .layout import Layout
+from .models import Transformer
+from .timeline import Phase, Task, simulate
+
+__all__ = ["Job", "StepResult", "run_step", "place", "PLACEMENTS", "ADAM_BYTES_PER_PARAM"]
+
+#: GPU memory bytes Adam touches per parameter with FP32 master weights and moments and a BF16
+#: working copy: read 4+4+4+4 (master, gradient, m, v), write 4+4+4+2 (Micikevicius et al.,
+#: "Mixed Precision Training", ICLR 2018, for the FP32 master copy; Adam's two moments).
+ADAM_BYTES_PER_PARAM = 30
+#: Placement policies for several jobs: ``packed`` gives each job the next free servers in
+#: order; ``interleaved`` deals servers to the jobs in turn, so their traffic meets on leaves.
+PLACEMENTS = ("packed", "interleaved")
+
+
+@dataclass
+class Job:
+    """One training job: what it trains, how it is split, and where it runs.
+
+    Attributes
+    ----------
+    name : str
+    model : Transformer
+    layout : Layout
+    seq : int
+        Sequence length, tokens.
+    batch : int
+        Global batch, sequences per step.
+    gpus : list of str or None
+        The job's GPUs in rank order (None: placed by :func:`run_step`).
+    """
+    name: str
+    model: Transformer
+    layout: Layout
+    seq: int
+    batch: int
+    gpus: list = None
+
+    def __post_init__(self):
+        if not isinstance(self.model, Transformer):
+            raise ParameterError(f"job {self.name!r}: model must be a Transformer, got "
+                                 f"{type(self.model).__name__}")
+        if not isinstance(self.layout, Layout):
+            raise ParameterError(f"job {self.name!r}: layout must be a Layout, got "
+                                 f"{type(self.layout).__name__}")
+        for k in ("seq", "batch"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2**40:
+                raise ParameterError(f"job {self.name!r}: {k} must be a whole number >= 1, "
+                                     f"got {v!r}")
+        lay = self.layout
+        if self.batch % (lay.dp * lay.microbatch):
+            raise ParameterError(f"job {self.name!r}: batch {self.batch} is not a multiple of "
+                                 f"dp x microbatch = {lay.dp} x {lay.microbatch}")
+        if lay.pp > self.model.layers:
+            raise ParameterError(f"job {self.name!r}: pp={lay.pp} is more than the model's "
+                                 f"{self.model.layers} layers")
+        if self.model.moe and lay.ep > 1 and self.model.experts % lay.ep:
+            raise ParameterError(f"job {self.name!r}: {self.model.experts} experts do not "
+                                 f"spread evenly over ep={lay.ep}")
+
+    @property
+    def microbatches(self):
+        return self.batch // (self.layout.dp * self.layout.microbatch)
+
+    @property
+    def tokens(self):
+        return self.batch * self.seq
+
+
+@dataclass
+class StepResult:
+    """One job's step (seconds, tokens/s, fractions)."""
+    job: str
+    gpus: int
+    step_time: float
+    tokens: int
+    model_flops: float
+    model_flops_noncausal: float
+    peak: float
+    compute_time: float
+    waits: dict
+    timeline: object = field(default=None, repr=False)
+    task_ids: list = field(default_factory=list, repr=False)
+    simulated_microbatches: int = 0
+
+    @property
+    def tokens_per_s(self):
+        return self.tokens / self.step_time
+
+    @property
+    def mfu(self):
+        """Model FLOPs (causal attention) / (step time x GPUs x BF16 peak)."""
+        return self.model_flops / (self.step_time * self.gpus * self.peak)
+
+    @property
+    def mfu_noncausal(self):
+        return self.model_flops_noncausal / (self.step_time * self.gpus * self.peak)
+
+    @property
+    def exposed_comm(self):
+        """Waiting time of the GPUs with a collective of the job in flight (s)."""
+        return sum(v for k, v in self.waits.items() if k != "bubble")
+
+    def row(self):
+        return {"job": self.job, "gpus": self.gpus, "step_time_s": self.step_time,
+                "tokens_per_s": self.tokens_per_s, "mfu": self.mfu,
+                "mfu_noncausal": self.mfu_noncausal, "compute_s": self.compute_time,
+                **{f"wait_{k}_s": v for k, v in sorted(self.waits.items())}}
+
+
+# -- placement -----------------------------------------------------------------------------------
+
+def place(G, sizes, policy="packed"):
+    """GPU lists for jobs of ``sizes`` GPUs: whole servers, by ``policy`` (:data:`PLACEMENTS`)."""
+    from .ranks import by_server, cluster_gpus
+    if policy not in PLACEMENTS:
+        raise ParameterError(f"placement policy must be one of {', '.join(PLACEMENTS)}, got "
+                             f"{policy!r}")
+    servers = [m for _, m in by_server(cluster_gpus(G))]
+    per = len(servers[0]) if servers else 0
+    need = []
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ParameterError(f"a job's GPU count must be a whole number >= 1, got {n!r}")
+        need.append(-(-n // per))
+    if sum(need) > len(servers):
+        raise ParameterError(f"jobs of {list(sizes)} GPUs need {sum(need)} servers of {per} "
+                             f"GPUs; the cluster has {len(servers)}")
+    if policy == "packed":
+        out, k = [], 0
+        for n, c in zip(sizes, need):
+            out.append([g for s in servers[k:k + c] for g in s][:n])
+            k += c
+        return out
+    got = [[] for _ in sizes]
+    k = 0
+    while any(len(g) < c for g, c in zip(got, need)):
+        for j, c in enumerate(need):
+            if len(got[j]) < c:
+                got[j].append(servers[k])
+                k += 1
+    return [[g for s in srv for g in s][:n] for srv, n in zip(got, sizes)]
+
+
+# -- phases of collectives -----------------------------------------------------------------------
+
+class _Shares:
+    """The path model's shares, asked for in batches and kept (a route call has a fixed cost
+    per call on a large cluster, so one call for many transfers beats many calls)."""
+
+    def __init__(self, pm):
+        self.pm, self.cache = pm, {}
+
+    def __call__(self, pairs):
+        missing = list(dict.fromkeys(p for p in pairs if p not in self.cache))
+        if missing:
+            self.cache.update(zip(missing, self.pm.shares(missing)))
+        return [self.cache[p] for p in pairs]
+
+
+def _stage_phase(pm, st, S, scale=1.0, shares_of=None):
+    """The :class:`Phase` of a workload stage of size ``S`` repeated ``scale`` times in a row."""
+    shares_of = shares_of or pm.shares
+    shares = shares_of([(u, v) for u, v, _ in st.transfers])
+    load = {}
+    for (_, _, amount), sh in zip(st.transfers, shares):
+        for r, s in sh.items():
+            load[r] = load.get(r, 0.0) + amount * s
+    for spec, amount in st.work:
+        r = pm.extra(*spec) if isinstance(spec, tuple) else pm.res.node(spec)
+        load[r] = load.get(r, 0.0) + amount
+    if st.mode == "pipeline":
+        chain = shares_of(st.chain) if st.chain else []
+        alpha = sum(pm.latency(sh) for sh in chain) + _overhead(pm, st, chain)
+        work = S + (max(len(chain), 1) - 1) * st.chunk
+    else:
+        alpha = max(pm.latency(sh) for sh in shares) + (
+            st.step_overhead if not isinstance(st.step_overhead, dict) else 0.0)
+        work = S
+    return load, work * scale, alpha * scale
+
+
+def _overhead(pm, st, chain_shares):
+    """The stage's software latency (as :func:`~netemu.collectives.workload.evaluate` charges
+    it), from the chain's shares already at hand."""
+    from .workload import _hop_kind
+    o = st.step_overhead
+    if not isinstance(o, dict):
+        return len(st.chain) * float(o)
+    return o.get("base", 0.0) + sum(o[_hop_kind(pm, u, v, sh)]
+                                    for (u, v), sh in zip(st.chain, chain_shares))
+
+
+def _merged(pm, workloads, scale=1.0, stages=None, shares_of=None):
+    """One phase per workload stage, summed over ``workloads`` (alike collectives on disjoint
+    groups that run together): loads add up, latency is the largest."""
+    if not workloads:
+        return []
+    if isinstance(shares_of, _Shares):
+        # One routing call for every transfer and chain hop of the merge.
+        shares_of([(u, v) for w in workloads for st in w.stages
+                   for u, v in [(a, b) for a, b, _ in st.transfers] + list(st.chain)])
+    out = []
+    idx = range(len(workloads[0].stages)) if stages is None else stages
+    for k in idx:
+        load, work, alpha = {}, 0.0, 0.0
+        for w in workloads:
+            l, wk, a = _stage_phase(pm, w.stages[k], w.size, scale, shares_of)
+            # Loads are per byte of the group's own S; groups of a merge share one S.
+            for r, s in l.items():
+                load[r] = load.get(r, 0.0) + s
+            work, alpha = max(work, wk), max(alpha, a)
+        out.append(Phase(load, work, alpha))
+    return out
+
+
+def _collective(G, pm, kind, algorithm, groups, size, routing, pxn, seed):
+    """Workloads of ``kind`` by ``algorithm`` on each group of two or more GPUs (the path
+    model ``pm`` is the job's).  ``'nccl'`` picks as :func:`netemu.collectives.run` does, on
+    the first group; the others of the same size and server count run the same (the groups
+    of one stage are alike)."""
+    from . import ALGORITHMS, _nccl
+    from .ranks import by_server
+    out, chosen = [], {}
+    for g in (list(g) for g in groups if len(g) > 1):
+        if algorithm != "nccl":
+            out.append(ALGORITHMS[kind][algorithm](pm, g, size))
+            continue
+        shape = (len(g), len(by_server(g)))
+        if shape not in chosen:
+            w = _nccl(G, pm, kind, g, size, routing, seed)
+            chosen[shape] = w.algorithm if "nccl_choice" not in w.info else w.info["nccl_choice"]
+            out.append(w)
+            continue
+        algo = chosen[shape]
+        w = (ALGORITHMS[kind][algo] if algo in ALGORITHMS[kind] else
+             ALGORITHMS[kind]["ring"])(pm, g, size)
+        out.append(w)
+    return out
+
+
+# -- one job's tasks -------------------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self, G, pm, job, ranks, compute, routing, pxn, seed, memo=None):
+        self.G, self.pm, self.job, self.ranks = G, pm, job, ranks
+        self.lay, self.model = job.layout, job.model
+        self.routing, self.pxn, self.seed = routing, pxn, seed
+        self.flops_per_s = compute.throughput(self.lay.precision)
+        self.hbm = compute.hbm
+        self.tasks = []          # (key, Task, dep keys)
+        self.keys = {}
+        self.compute_time_stage = {}
+        self._memo = {} if memo is None else memo
+        self.shares = self._memo.setdefault("shares", _Shares(pm))
+
+    def add(self, key, task, deps=()):
+        self.keys[key] = len(self.tasks)
+        self.tasks.append((key, task, [d for d in deps if d is not None]))
+        return key
+
+    def rank(self, s, d, t):
+        return self.ranks[self.lay.rank(s, d, t)]
+
+    def build(self):
+        lay, m = self.lay, self.model
+        stage_layers = np.array_split(np.arange(m.layers), lay.pp)
+        self.stage_layers = [list(map(int, x)) for x in stage_layers]
+        mb = self.job.microbatches
+        # One routing call for every pipeline send of the job.
+        self.shares([(self.rank(s, d, t), self.rank(s2, d, t)) for s in range(lay.pp)
+                     for s2 in (s - 1, s + 1) if 0 <= s2 < lay.pp
+                     for d in range(lay.dp) for t in range(lay.tp)])
+        if "comm" not in self._memo:
+            self._memo["comm"] = [self._stage_comm(s) for s in range(lay.pp)]
+        comm = self._memo["comm"]
+        self.compute_time = 0.0
+        order = {s: _order_1f1b(s, lay.pp, mb) for s in range(lay.pp)}
+        self.last_parts = {}
+        for s in range(lay.pp):
+            for kind, i in order[s]:
+                self._micro(s, kind, i, comm[s], mb)
+        for s in range(lay.pp):
+            self._sync(s, comm[s], mb)
+        return self._resolve()
+
+    def _resolve(self):
+        out = []
+        for key, task, deps in self.tasks:
+            task.deps = [self.keys[d] for d in deps]
+            out.append(task)
+        return out
+
+    # -- per stage: collectives and compute times
+    def _stage_comm(self, s):
+        lay, m, job, pm = self.lay, self.model, self.job, self.pm
+        tokens = lay.microbatch * job.seq
+        layers = self.stage_layers[s]
+        fwd = sum(m.layer_forward_flops(i, job.seq, causal=True) for i in layers) * tokens
+        if s == lay.pp - 1:
+            fwd += m.head_forward_flops() * tokens
+        t_f = fwd / lay.tp / self.flops_per_s
+        out = {"F": t_f, "B": t_f * (3 if lay.recompute else 2)}
+        args = (self.routing, self.pxn, self.seed)
+        act = tokens * m.hidden * lay.act_bytes
+        if lay.tp > 1:
+            groups = [[self.rank(s, d, t) for t in range(lay.tp)] for d in range(lay.dp)]
+            ws = _collective(self.G, pm, "allreduce", "nccl", groups, act, *args)
+            out["tp"] = _merged(pm, ws, scale=2 * len(layers), shares_of=self.shares)
+        n_moe = sum(m.is_moe_layer(i) for i in layers)
+        if m.moe and lay.ep > 1 and n_moe:
+            out["ep_f"], out["ep_b"] = self._ep(s, tokens, n_moe)
+        if s < lay.pp - 1:
+            out["pp"] = self._p2p(s, s + 1, act / lay.tp)
+        if s > 0:
+            out["pp_back"] = self._p2p(s, s - 1, act / lay.tp)
+        dense = sum(m.dense_params(i) for i in layers) + \
+            (m.vocab * m.hidden if s in (0, lay.pp - 1) else 0) * (2 if lay.pp == 1 else 1)
+        expert = sum(m.expert_params(i) for i in layers)
+        out["dense"] = dense / lay.tp
+        out["expert"] = expert / lay.tp / (lay.ep if m.moe else 1)
+        return out
+
+    def _p2p(self, s, s2, size):
+        from .workload import Stage
+        lay = self.lay
+        transfers = [(self.rank(s, d, t), self.rank(s2, d, t), 1.0)
+                     for d in range(lay.dp) for t in range(lay.tp)]
+        if lay.stagger_pp:
+            from netemu.routing import server_key
+            first = {}
+            for u, v, a in transfers:
+                first.setdefault(server_key(u), (u, v, a))
+            transfers = list(first.values())
+        load, work, alpha = _stage_phase(self.pm, Stage("pp", transfers, mode="flows"), size,
+                                         shares_of=self.shares)
+        return [Phase(load, work, alpha)]
+
+    def _ep(self, s, tokens, n_moe):
+        """Dispatch and combine phases of the stage's expert groups, forward and backward.
+
+        The groups of a job are alike (``ep`` consecutive data-parallel ranks, the same
+        number per server), so the token routing is drawn once, on the first group, and
+        carried to the others rank by rank: the same pattern of bytes on their own GPUs."""
+        from .moe import moe_dispatch_combine
+        from .workload import Workload
+        lay, m = self.lay, self.model
+        groups = [[self.rank(s, g * lay.ep + e, t) for e in range(lay.ep)]
+                  for t in range(lay.tp) for g in range(lay.dp // lay.ep)]
+        key = ("ep", tokens)
+        if key not in self._memo:
+            self._memo[key] = (groups[0], moe_dispatch_combine(
+                self.pm, groups[0], tokens=tokens, hidden=m.hidden, topk=m.topk,
+                experts_per_gpu=m.experts // lay.ep, node_limit=m.node_limit or None,
+                routing="random", forward=lay.ep_library == "deepep",
+                dispatch_bytes=lay.dispatch_bytes, combine_bytes=lay.combine_bytes,
+                seed=self.seed))
+        first, w0 = self._memo[key]
+        ws = []
+        for g in groups:
+            to = dict(zip(first, g))
+            stages = [type(st)(st.name, [(to[u], to[v], a) for u, v, a in st.transfers],
+                               mode=st.mode) for st in w0.stages]
+            ws.append(Workload(w0.collective, w0.algorithm, g, w0.size, stages, w0.info))
+        fwd = _merged(self.pm, ws, scale=n_moe, shares_of=self.shares)
+        # Backward: the combine's gradient goes the dispatch's way, the dispatch's gradient the
+        # combine's way, both in the combine's (gradient) precision.
+        ratio = lay.combine_bytes / lay.dispatch_bytes
+        back = [Phase(fwd[0].load, fwd[0].work * ratio, fwd[0].latency), fwd[1]]
+        return fwd, back
+
+    # -- the 1F1B program of one stage
+    def _micro(self, s, kind, i, c, mb):
+        lay, j = self.lay, self.job.name
+        gpu = f"{j}/s{s}/gpu"
+        key = (kind, s, i)
+        if kind == "F":
+            deps = [("send", s - 1, i)] if s > 0 else []
+            if lay.zero == 3:
+                deps.append(self._zero3_gather(s, c, ("F", i)))
+            self._compute_and_comm(key, gpu, s, c, "F", deps, "ep_f")
+            if s < lay.pp - 1:
+                self.add(("send", s, i), Task(f"{j} s{s} send mb{i}", f"{j}/s{s}/pp",
+                                              phases=c["pp"], tag="pp", group=f"s{s}"),
+                         [self.last_parts[key]])
+        else:
+            deps = [("bsend", s + 1, i)] if s < lay.pp - 1 else [self.last_parts[("F", s, i)]]
+            if lay.zero == 3:
+                deps.append(self._zero3_gather(s, c, ("B", i)))
+            slices = self._slices(s, c) if i == mb - 1 else 1
+            self._compute_and_comm(key, gpu, s, c, "B", deps, "ep_b", slices)
+            if s > 0:
+                self.add(("bsend", s, i), Task(f"{j} s{s} grad send mb{i}", f"{j}/s{s}/ppb",
+                                               phases=c["pp_back"], tag="pp", group=f"s{s}"),
+                         [self.last_parts[key]])
+            if lay.zero == 3:
+                self._dp_collective(s, c, "reducescatter", ("rs", s, i), [self.last_parts[key]])
+
+    def _compute_and_comm(self, key, gpu, s, c, kind, deps, ep_key, slices=1):
+        lay, j = self.lay, self.job.name
+        dur = c[kind]
+        self.compute_time_stage[s] = self.compute_time_stage.get(s, 0.0) + dur
+        parts = []
+        for k in range(slices):
+            name = f"{j} s{s} {kind} mb{key[2]}" + (f" part{k}" if slices > 1 else "")
+            pk = key if k == 0 else key + (k,)
+            self.add(pk, Task(name, gpu, duration=dur / slices, group=f"s{s}"),
+                     deps if k == 0 else [])
+            parts.append(pk)
+        self.slice_keys = parts
+        last = parts[-1]
+        if "tp" in c:
+            last = self.add(key + ("tp",), Task(f"{j} s{s} {kind} tp mb{key[2]}", gpu,
+                                                phases=c["tp"], tag="tp", group=f"s{s}"),
+                            [last])
+        if ep_key in c:
+            if lay.overlap_ep:
+                ek = self.add(key + ("ep",), Task(f"{j} s{s} {kind} ep mb{key[2]}",
+                                                  f"{j}/s{s}/ep", phases=c[ep_key], tag="ep",
+                                                  group=f"s{s}"), deps)
+                join = self.add(key + ("join",), Task(f"{j} s{s} {kind} join mb{key[2]}",
+                                                      gpu, duration=0.0, group=f"s{s}"),
+                                [last, ek])
+                last = join
+            else:
+                last = self.add(key + ("ep",), Task(f"{j} s{s} {kind} ep mb{key[2]}", gpu,
+                                                    phases=c[ep_key], tag="ep", group=f"s{s}"),
+                                [last])
+        self.last_parts[key] = last
+
+    # -- data parallelism
+    def _dp_groups(self, s, expert):
+        lay = self.lay
+        if not expert:
+            return [[self.rank(s, d, t) for d in range(lay.dp)] for t in range(lay.tp)]
+        return [[self.rank(s, g * lay.ep + e, t) for g in range(lay.dp // lay.ep)]
+                for t in range(lay.tp) for e in range(lay.ep)]
+
+    def _dp_phases(self, s, collective, size, expert=False):
+        key = (s, collective, size, expert)
+        if key not in self._memo:
+            lay = self.lay
+            groups = [g for g in self._dp_groups(s, expert) if len(g) > 1]
+            if not groups or size <= 0:
+                self._memo[key] = []
+            else:
+                algo = lay.dp_library if collective == "allreduce" else "nccl"
+                ws = _collective(self.G, self.pm, collective, algo, groups, size, self.routing,
+                                 self.pxn, self.seed)
+                self._memo[key] = _merged(self.pm, ws, shares_of=self.shares)
+        return self._memo[key]
+
+    def _slices(self, s, c):
+        if self.lay.zero or not self.lay.overlap_dp:
+            return 1
+        grads = (c["dense"] + c["expert"]) * self.lay.grad_bytes
+        return max(1, min(64, int(np.ceil(grads / self.lay.bucket))))
+
+    def _dp_collective(self, s, c, collective, key, deps):
+        lay, j = self.lay, self.job.name
+        # Parameters travel in the activations' precision, gradients in their own.
+        width = lay.grad_bytes if collective == "reducescatter" else lay.act_bytes
+        phases = []
+        for expert in (False, True):
+            n = c["expert" if expert else "dense"]
+            phases += self._dp_phases(s, collective, n * width, expert)
+        if phases:
+            return self.add(key, Task(f"{j} s{s} {collective} {key[-1]}", f"{j}/s{s}/dp",
+                                      phases=phases, tag="dp", group=f"s{s}"), deps)
+        return None
+
+    def _zero3_gather(self, s, c, which):
+        return self._dp_collective(s, c, "allgather", ("ag", s) + which, [])
+
+    def _sync(self, s, c, mb):
+        lay, j = self.lay, self.job.name
+        last_b = self.last_parts[("B", s, mb - 1)]
+        gpu = f"{j}/s{s}/gpu"
+        deps_opt = [last_b]
+        if lay.zero in (0, 1, 2):
+            collective = "allreduce" if lay.zero == 0 else "reducescatter"
+            grads = {False: c["dense"] * lay.grad_bytes, True: c["expert"] * lay.grad_bytes}
+            slices = self.slice_keys_for(s, mb)
+            nb = len(slices)
+            prev = None
+            for k, sk in enumerate(slices):
+                phases = []
+                for expert in (False, True):
+                    size = grads[expert] / nb
+                    phases += self._dp_phases(s, collective, size, expert)
+                if not phases:
+                    continue
+                prev = self.add(("dp", s, k), Task(f"{j} s{s} grad {collective} {k}",
+                                                   f"{j}/s{s}/dp", phases=phases, tag="dp",
+                                                   group=f"s{s}"),
+                                [sk if lay.overlap_dp else last_b])
+            if prev is not None:
+                deps_opt.append(prev)
+        else:
+            deps_opt += [("rs", s, i) for i in range(mb) if ("rs", s, i) in self.keys]
+        local = c["dense"] + c["expert"]
+        if lay.zero:
+            local = c["dense"] / lay.dp + c["expert"] / max(1, lay.dp // lay.ep)
+        opt = self.add(("opt", s), Task(f"{j} s{s} optimizer", gpu,
+                                        duration=local * ADAM_BYTES_PER_PARAM / self.hbm,
+                                        group=f"s{s}"), deps_opt)
+        if lay.zero in (1, 2):
+            self._dp_collective(s, c, "allgather", ("ag-params", s), [opt])
+
+    def slice_keys_for(self, s, mb):
+        key = ("B", s, mb - 1)
+        ks = [k for k in self.keys if k[:3] == key and (len(k) == 3 or isinstance(k[3], int))]
+        return sorted(ks, key=lambda k: (len(k), k[3] if len(k) > 3 else 0))
+
+
+def _order_1f1b(s, pp, mb):
+    warm = min(pp - s - 1, mb)
+    order = [("F", i) for i in range(warm)]
+    for k in range(mb - warm):
+        order += [("F", warm + k), ("B", k)]
+    order += [("B", i) for i in range(mb - warm, mb)]
+    return order
+
+
+def run_step(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement="packed",
+             exact=False):
+    """Run one step of every job in ``jobs`` at once on cluster ``G``.
+
+    Parameters
+    ----------
+    G : networkx.Graph
+        A cluster (servers inside a fabric).
+    jobs : Job or list of Job
+        Jobs without ``gpus`` are placed by ``placement``.
+    routing, pxn, seed
+        As :func:`netemu.collectives.run`.
+    gpu : GpuCompute, optional
+        Default: the cluster's GPUs (:func:`netemu.topologies.compute.gpu_compute`).
+    exact : bool
+        A single job's 1F1B steady state repeats the same cycle for every further
+        micro-batch, so by default a job of many micro-batches is simulated with
+        ``2 pp + 4`` and ``3 pp + 4`` of them and its times extended along the line through
+        the two (tested against full simulation); ``exact=True`` simulates every one.
+        Several jobs at once are always simulated in full (their cycles need not align).
+
+    Returns
+    -------
+    list of StepResult, one per job, in order.
+    """
+    if isinstance(jobs, Job):
+        jobs = [jobs]
+    jobs = list(jobs)
+    if not jobs:
+        raise ParameterError("run_step needs at least one job")
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"job names must differ, got {names}")
+    if gpu is None:
+        from netemu.topologies.compute import gpu_compute
+        gpu = gpu_compute(G)
+    _place_all(G, jobs, placement)
+    j = jobs[0]
+    m1, m2 = 2 * j.layout.pp + 4, 3 * j.layout.pp + 4
+    if exact or len(jobs) > 1 or j.microbatches <= m2:
+        return _simulate(G, jobs, routing, pxn, seed, gpu)
+    short = [_with_microbatches(j, m) for m in (m1, m2)]
+    memo = {}
+    (r1,), (r2,) = (_simulate(G, [s], routing, pxn, seed, gpu, {s.name: memo}) for s in short)
+    k = (j.microbatches - m2) / (m2 - m1)
+
+    def line(a, b):
+        return b + k * (b - a)
+
+    waits = {w: line(r1.waits.get(w, 0.0), r2.waits.get(w, 0.0))
+             for w in set(r1.waits) | set(r2.waits)}
+    m = j.model
+    return [StepResult(j.name, j.layout.world, line(r1.step_time, r2.step_time), j.tokens,
+                       m.train_flops_per_token(j.seq, causal=True) * j.tokens,
+                       m.train_flops_per_token(j.seq, causal=False) * j.tokens, gpu.peak_bf16,
+                       line(r1.compute_time, r2.compute_time), waits, r2.timeline, r2.task_ids,
+                       simulated_microbatches=m2)]
+
+
+def _with_microbatches(job, m):
+    lay = job.layout
+    return Job(job.name, job.model, lay, job.seq, m * lay.dp * lay.microbatch, job.gpus)
+
+
+def _place_all(G, jobs, placement):
+    unplaced = [j for j in jobs if j.gpus is None]
+    if unplaced:
+        if len(unplaced) != len(jobs):
+            raise ParameterError("give every job its GPUs, or none (to place them all)")
+        for j, g in zip(jobs, place(G, [j.layout.world for j in jobs], placement)):
+            j.gpus = g
+    seen = set()
+    for j in jobs:
+        if len(j.gpus) != j.layout.world:
+            raise ParameterError(f"job {j.name!r}: layout needs {j.layout.world} GPUs, got "
+                                 f"{len(j.gpus)}")
+        clash = seen & set(j.gpus)
+        if clash:
+            raise ParameterError(f"job {j.name!r} shares GPU(s) {sorted(clash)[:3]} with "
+                                 f"another job")
+        seen |= set(j.gpus)
+
+
+def _simulate(G, jobs, routing, pxn, seed, gpu, memos=None):
+    from .workload import path_model
+    pm = path_model(G, routing, pxn=pxn, seed=seed)
+    tasks, spans, meta = [], [], []
+    for j in jobs:
+        b = _Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed,
+                     (memos or {}).get(j.name))
+        t = b.build()
+        off = len(tasks)
+        for task in t:
+            task.deps = [d + off for d in task.deps]
+        tasks += t
+        spans.append(range(off, off + len(t)))
+        meta.append(b)
+    tl = simulate(pm.capacity, tasks)
+    out = []
+    for j, span, b in zip(jobs, spans, meta):
+        step = float(tl.end[list(span)].max())
+        m = j.model
+        flops = m.train_flops_per_token(j.seq, causal=True) * j.tokens
+        flops_nc = m.train_flops_per_token(j.seq, causal=False) * j.tokens
+        waits = _waits(tl, span, j.layout.pp, j.name, step)
+        comp = max(b.compute_time_stage.values())
+        out.append(StepResult(j.name, j.layout.world, step, j.tokens, flops, flops_nc,
+                              gpu.peak_bf16, comp, waits, tl, list(span),
+                              simulated_microbatches=j.microbatches))
+    return out
+
+
+def _waits(tl, span, pp, job, step):
+    """Mean over stages of the time their GPUs waited, by what of the job was in flight."""
+    total = {}
+    span = np.asarray(list(span))
+    for s in range(pp):
+        gpu, grp = f"{job}/s{s}/gpu", f"s{s}"
+        busy = sorted((tl.start[i], tl.end[i]) for i in span
+                      if tl.tasks[i].stream == gpu and not tl.tasks[i].phases)
+        idle, t = [], 0.0
+        for a, b in busy:
+            if a > t:
+                idle.append((t, a))
+            t = max(t, b)
+        if t < step:
+            idle.append((t, step))
+        ci = [i for i in span if tl.tasks[i].phases and tl.tasks[i].group == grp]
+        cs, ce = tl.start[ci], tl.end[ci]
+        tags = np.array([tl.tasks[i].tag for i in ci], dtype=object)
+        for a, b in idle:
+            hit = np.flatnonzero((cs < b) & (ce > a))
+            cuts = sorted({a, b} | {float(x) for x in np.concatenate([cs[hit], ce[hit]])
+                                    if a < x < b})
+            for x, y in zip(cuts, cuts[1:]):
+                on = sorted({tags[k] for k in hit if cs[k] <= x and ce[k] >= y})
+                for tag in on or ["bubble"]:
+                    total[tag] = total.get(tag, 0.0) + (y - x) / max(1, len(on))
+    return {k: float(v / pp) for k, v in total.items()}

@@ -1,0 +1,272 @@
+"""Compute and communication tasks on streams, with dependencies, sharing one fabric.
+
+A step of a training job (or several jobs at once) is a set of :class:`Task`: compute
+kernels that take a fixed time on their GPUs, and collectives whose bytes cross the
+cluster's resources.  Tasks on one *stream* run one after the other, in the order they were
+added (a CUDA stream, or a rank group's compute); a task also waits for the tasks it depends
+on.  :func:`simulate` runs them in time:
+
+- every communication task that is moving bytes is one flow of the max-min solver
+  (:func:`netemu.flow.max_min_rates`), so collectives that run at the same time share the
+  links, NICs and host memory they have in common, max-min fairly;
+- a collective is a *coflow*: its transfers progress in proportion (its load vector is the
+  sum of its transfers' resource shares per byte), so it moves at the rate its most loaded
+  resource allows while other collectives take their share -- the steady-state model of
+  pipelined rings and trees, and of an all-to-all whose transfers are alike;
+- a communication task has phases run in order (dispatch, then combine), each with bytes
+  and a latency added once its bytes have drained (the α of the α-β model);
+- rates are re-solved whenever a task starts or ends.
+
+Examples
+--------
+Two 1 GB transfers over one 1 GB/s link at the same time take 2 s; on a second stream a
+1.5 s kernel runs meanwhile:
+
+>>> import numpy as np
+>>> tasks = [Task("a", "comm0", phases=[Phase({0: 1.0}, 1e9)]),
+...          Task("b", "comm1", phases=[Phase({0: 1.0}, 1e9)]),
+...          Task("k", "gpu", duration=1.5)]
+>>> tl = simulate(np.array([1e9]), tasks)
+>>> [round(float(tl.end[i]), 9) for i in range(3)]
+[2.0, 2.0, 1.5]
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from netemu import flow as _flow
+from netemu.errors import ParameterError
+
+__all__ = ["Phase", "Task", "Timeline", "simulate"]
+
+#: Relative tolerance on remaining work (bytes) and times.
+_EPS = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class Phase:
+    """Bytes moved with a fixed resource load, then a latency.
+
+    ``load`` maps resource id -> capacity used per byte/s of the phase's rate (the sum of
+    its transfers' shares per byte); ``work`` is the bytes to move; ``latency`` is added
+    after they drained.  Phases are compared by identity: the solver's results are reused
+    for the same set of phases in flight.
+    """
+    load: dict
+    work: float
+    latency: float = 0.0
+
+    def __post_init__(self):
+        cols = np.fromiter(self.load.keys(), dtype=np.int64, count=len(self.load))
+        vals = np.fromiter(self.load.values(), dtype=np.float64, count=len(self.load))
+        order = np.argsort(cols)
+        object.__setattr__(self, "_cols", cols[order])
+        object.__setattr__(self, "_vals", vals[order])
+
+
+@dataclass
+class Task:
+    """A compute kernel (``duration``) or a communication (``phases``) on ``stream``.
+
+    Attributes
+    ----------
+    name : str
+    stream : str
+        Tasks of one stream run one at a time, in order of addition.
+    duration : float
+        Seconds of compute (for a task without phases).
+    phases : list of Phase
+    deps : list of int
+        Indices of tasks that must end before this one starts.
+    tag : str
+        What the task is, for breakdowns (``'compute'``, ``'dp'``, ``'ep'``, ...).
+    group : str
+        The rank group it runs on, for timelines.
+    """
+    name: str
+    stream: str
+    duration: float = 0.0
+    phases: list = field(default_factory=list)
+    deps: list = field(default_factory=list)
+    tag: str = "compute"
+    group: str = ""
+
+
+@dataclass
+class Timeline:
+    """Start and end time of every task (seconds), in the order given."""
+    tasks: list
+    start: np.ndarray
+    end: np.ndarray
+    events: int
+
+    @property
+    def makespan(self):
+        return float(self.end.max()) if self.end.size else 0.0
+
+
+def _check(tasks, n_res):
+    for i, t in enumerate(tasks):
+        if t.phases:
+            for p in t.phases:
+                if not (p.work >= 0 and np.isfinite(p.work)) or not p.latency >= 0:
+                    raise ParameterError(f"task {t.name!r}: phase work and latency must be "
+                                         f"finite and >= 0, got {p.work!r}, {p.latency!r}")
+                for r, s in p.load.items():
+                    if not 0 <= r < n_res or not s > 0:
+                        raise ParameterError(f"task {t.name!r}: load {r}: {s} names no "
+                                             f"resource of {n_res} or is not > 0")
+        elif not (t.duration >= 0 and np.isfinite(t.duration)):
+            raise ParameterError(f"task {t.name!r}: duration must be finite and >= 0, got "
+                                 f"{t.duration!r}")
+        for d in t.deps:
+            if not 0 <= d < len(tasks) or d == i:
+                raise ParameterError(f"task {t.name!r}: dependency {d!r} is not another task")
+
+
+def simulate(capacity, tasks):
+    """Run ``tasks`` on resources of ``capacity`` (bytes/s); see the module notes.
+
+    Raises
+    ------
+    ParameterError
+        For a malformed task, or tasks that can never start (a dependency cycle, or a
+        dependency on a later task of the same stream).
+    """
+    capacity = np.asarray(capacity, dtype=float)
+    _check(tasks, capacity.size)
+    n = len(tasks)
+    start = np.full(n, np.nan)
+    end = np.full(n, np.nan)
+    queues = {}
+    for i, t in enumerate(tasks):
+        queues.setdefault(t.stream, []).append(i)
+    head = {s: 0 for s in queues}
+    busy = {}                        # stream -> its running task
+    # Running task -> [phase index, bytes left, latency left, compute left]; None once ended.
+    state = {}
+    done = np.zeros(n, dtype=bool)
+    cache = {}
+    now = 0.0
+    events = 0
+    n_done = 0
+    while n_done < n:
+        _start_ready(tasks, queues, head, busy, state, done, start, now)
+        # Parts with nothing left (0-byte phases, 0-s kernels) end at once.
+        for i in list(state):
+            if _part_over(tasks[i], state[i]):
+                _next_part(tasks[i], state, i)
+        ended = [i for i, st in state.items() if st is None]
+        if ended:
+            n_done += _retire(tasks, ended, state, busy, done, end, now)
+            continue
+        if not state:
+            stuck = [tasks[q[head[s]]].name for s, q in queues.items() if head[s] < len(q)]
+            raise ParameterError(f"{n - n_done} task(s) can never start (a dependency cycle, "
+                                 f"or a wait on a later task of the same stream): "
+                                 f"{', '.join(stuck[:5])}")
+        moving = sorted((i for i, st in state.items() if st[0] is not None and st[2] is None),
+                        key=lambda i: id(tasks[i].phases[state[i][0]]))
+        rates = {}
+        if moving:
+            phases = [tasks[i].phases[state[i][0]] for i in moving]
+            key = tuple(id(p) for p in phases)
+            x = cache.get(key)
+            if x is None:
+                if len(cache) > 4096:
+                    cache.clear()
+                x = cache[key] = _rates(capacity, phases)
+            rates = dict(zip(moving, x))
+        dt = min(st[3] if st[3] is not None else st[2] if st[2] is not None
+                 else st[1] / rates[i] for i, st in state.items())
+        now += dt
+        events += 1
+        for i, st in state.items():
+            if st[3] is not None:
+                st[3] -= dt
+            elif st[2] is not None:
+                st[2] -= dt
+            elif np.isfinite(rates[i]):
+                st[1] -= rates[i] * dt
+            else:
+                st[1] = 0.0
+            if _part_over(tasks[i], st, dt, now):
+                _next_part(tasks[i], state, i)
+        ended = [i for i, st in state.items() if st is None]
+        n_done += _retire(tasks, ended, state, busy, done, end, now)
+    return Timeline(tasks, start, end, events)
+
+
+def _rates(capacity, phases):
+    """Max-min rates of ``phases`` (one flow each), solved on the resources they touch only;
+    a phase that touches none (every transfer inside one GPU) moves at once."""
+    out = np.full(len(phases), np.inf)
+    real = [k for k, p in enumerate(phases) if p._cols.size]
+    if real:
+        out[real] = _solve(capacity, [phases[k] for k in real])
+    return out
+
+
+def _solve(capacity, phases):
+    cols = np.concatenate([p._cols for p in phases])
+    used, local = np.unique(cols, return_inverse=True)
+    indptr = np.zeros(len(phases) + 1, dtype=np.int64)
+    np.cumsum([p._cols.size for p in phases], out=indptr[1:])
+    vals = np.concatenate([p._vals for p in phases])
+    direct = sp.csr_matrix((vals, local, indptr), shape=(len(phases), used.size))
+    return _flow.max_min_rates(capacity[used], _flow.FlowSet(used.size, direct))
+
+
+def _start_ready(tasks, queues, head, busy, state, done, start, now):
+    started = True
+    while started:
+        started = False
+        for s, q in queues.items():
+            if s in busy or head[s] >= len(q):
+                continue
+            i = q[head[s]]
+            t = tasks[i]
+            if all(done[d] for d in t.deps):
+                head[s] += 1
+                busy[s] = i
+                start[i] = now
+                state[i] = [0, t.phases[0].work, None, None] if t.phases else \
+                    [None, None, None, t.duration]
+
+
+def _retire(tasks, ended, state, busy, done, end, now):
+    for i in ended:
+        del state[i]
+        end[i] = now
+        done[i] = True
+        del busy[tasks[i].stream]
+    return len(ended)
+
+
+def _part_over(t, st, dt=0.0, now=0.0):
+    tol = _EPS * max(1.0, now)
+    if st[3] is not None:
+        return st[3] <= tol
+    if st[2] is not None:
+        return st[2] <= tol
+    return st[1] <= _EPS * max(1.0, t.phases[st[0]].work)
+
+
+def _next_part(t, state, i):
+    """Move task ``i`` on: from a phase's bytes to its latency, to the next phase, or to its
+    end (state None)."""
+    st = state[i]
+    if st[3] is not None:
+        state[i] = None
+        return
+    ph = t.phases[st[0]]
+    if st[2] is None and ph.latency > 0:
+        st[1], st[2] = 0.0, ph.latency
+        return
+    k = st[0] + 1
+    if k >= len(t.phases):
+        state[i] = None
+        return
+    state[i] = [k, t.phases[k].work, None, None]

@@ -1,0 +1,204 @@
+"""Unpublished choices, visible: how far netemu's results move across their plausible range.
+
+Two inputs that no source fixes, each swept one at a time around netemu's default:
+
+``chunk``: HFReduce's pipeline chunk
+    [FF] §IV does not publish it; netemu takes NCCL's 4 MiB staging buffer
+    (:data:`collectives.software.HFREDUCE_CHUNK`).  A pipelined tree pays
+    ``(H - 1)`` chunks of fill on a chain of ``H`` hops, so the chunk sets how fast
+    HFReduce falls off with scale.  Swept from 512 KiB to 16 MiB (plausible: a
+    few hundred KiB, the size GDRCopy paths favour, to a few tens of MiB, past
+    which the fill outweighs a 186 MiB message) for Fig. 7a's HFReduce and Fig.
+    7b's NVLink variant within a zone, on the same calibrated cluster as those
+    experiments.  netemu's HFReduce stage charges nothing per chunk (no per-message
+    RDMA, synchronisation or copy-launch cost is modelled), so the sweep shows the
+    fill side only: smaller is always faster here, which real hardware bounds.
+``layout``: the cost model's physical layout (:class:`topologies.cost.Layout`)
+    Rack width, row pitch, cable slack (``overhead_m``), intra-rack cable length,
+    switches per rack, the electric/optical threshold (``copper_reach_m``) and the
+    packing are all ASSUMPTIONS.  Each is swept over a plausible range; the costs of
+    the networks of [ISCA] Table 3 (the dragonfly left out: one pricing takes about
+    half a minute) and [FF] Table III, and the Table III price ratios to Fire-Flyer 2
+    (the compared metric), are recorded.
+
+Files: ``sensitivity_chunk.csv/.png``, ``sensitivity_layout.csv/.png`` (every
+point), ``sensitivity.csv/.png`` (the spread: for each input and result, the
+smallest and largest value over the range and ``(max - min) / default``).  No row
+is compared with a paper: ``report`` returns no comparison rows.
+"""
+
+import functools
+
+from netemu.experiments.support import GB, write_rows
+from netemu.units import KiB, MiB
+
+NAME = "sensitivity"
+TITLE = "Sensitivity of netemu's results to its unpublished choices"
+
+SIZE = 186 * MiB          # [FF] Fig. 7's message
+CHUNKS = tuple(int(512 * KiB * 2 ** i) for i in range(6))          # 512 KiB ... 16 MiB
+CHUNK_CASES = (("hfreduce", (16, 128, 1024, 1440)), ("hfreduce-nvlink", (16, 128, 1024)))
+
+#: Plausible ranges of the layout's assumptions (defaults in topologies.cost.Layout).
+LAYOUT_RANGES = {
+    "rack_width_m": (0.6, 0.7, 0.8),          # 600 mm standard to 800 mm network racks
+    "row_pitch_m": (1.8, 2.4, 3.0, 3.6),      # 1.0-1.2 m deep racks + 0.8-2.4 m aisles
+    "overhead_m": (0.0, 1.0, 2.0, 3.0, 5.0),  # cable slack up and down both racks
+    "intra_rack_m": (0.5, 1.0, 2.0),
+    "switches_per_rack": (8, 16, 32),
+    "copper_reach_m": (0.0, 2.0, 3.0, 5.0),   # electric/optical threshold
+    "packing": ("tor", "group"),
+}
+COST_PRESETS = ("isca-ft2", "isca-mpft", "isca-ft3", "isca-slimfly",
+                "fire-flyer-2", "ff-pcie-3layer", "ff-dgx-3layer")
+RATIOS = ("ff-pcie-3layer", "ff-dgx-3layer")
+
+
+def points():
+    chunk = [{"study": "chunk", "algorithm": a, "gpus": n, "chunk": c}
+             for a, gpus in CHUNK_CASES for n in gpus for c in CHUNKS]
+    layout = [{"study": "layout", "param": p, "value": v}
+              for p, values in LAYOUT_RANGES.items() for v in values]
+    return chunk + layout
+
+
+@functools.lru_cache(maxsize=len(COST_PRESETS))
+def _fabric(name):
+    from netemu.topologies.presets import preset
+    return preset(name)
+
+
+def _chunk_point(point):
+    from netemu.collectives import evaluate, path_model
+    from netemu.collectives.hfreduce import hfreduce, hfreduce_nvlink
+    from netemu.collectives.ranks import pick_ranks
+    from netemu.experiments.hfreduce_vs_nccl import ff_cluster
+    G = ff_cluster()
+    build = hfreduce if point["algorithm"] == "hfreduce" else hfreduce_nvlink
+    w = build(path_model(G), pick_ranks(G, point["gpus"]), SIZE, chunk=point["chunk"])
+    r = evaluate(G, w)
+    return [{**point, "chunk_MiB": point["chunk"] / MiB, "algbw_GBps": r.algbw / GB,
+             "rate_GBps": r.stages[0]["rate"] / GB, "chain_hops": r.stages[0]["hops"]}]
+
+
+def _layout_point(point):
+    from dataclasses import replace
+
+    from netemu.topologies.cost import DEFAULT_LAYOUT, cost
+    layout = replace(DEFAULT_LAYOUT, **{point["param"]: point["value"]})
+    row = dict(point)
+    for name in COST_PRESETS:
+        row[f"{name}_musd"] = cost(_fabric(name), layout=layout)["total_usd"] / 1e6
+    for name in RATIOS:
+        row[f"{name}_vs_ff2"] = row[f"{name}_musd"] / row["fire-flyer-2_musd"]
+    return [row]
+
+
+def run_point(point):
+    return _chunk_point(point) if point["study"] == "chunk" else _layout_point(point)
+
+
+def _default_chunk():
+    from netemu.collectives.software import HFREDUCE_CHUNK
+    return HFREDUCE_CHUNK
+
+
+def spread(rows):
+    """Per input and result: min, max, the default's value and (max - min) / default."""
+    from netemu.topologies.cost import DEFAULT_LAYOUT
+    out = []
+    chunk = [r for r in rows if r["study"] == "chunk"]
+    for a, gpus in CHUNK_CASES:
+        for n in gpus:
+            vals = {r["chunk"]: r["algbw_GBps"] for r in chunk
+                    if r["algorithm"] == a and r["gpus"] == n}
+            out.append(_spread("HFReduce chunk", f"{a} algbw GB/s at {n} GPUs", vals,
+                               _default_chunk(), lambda c: f"{c / MiB:g} MiB"))
+    layout = [r for r in rows if r["study"] == "layout"]
+    metrics = [f"{n}_musd" for n in COST_PRESETS] + [f"{n}_vs_ff2" for n in RATIOS]
+    for p in LAYOUT_RANGES:
+        for m in metrics:
+            vals = {r["value"]: r[m] for r in layout if r["param"] == p}
+            out.append(_spread(f"layout {p}", m, vals, getattr(DEFAULT_LAYOUT, p), str))
+    return out
+
+
+def _spread(choice, result, vals, default, fmt):
+    lo, hi = min(vals, key=vals.get), max(vals, key=vals.get)
+    base = vals[default]
+    return {"choice": choice, "result": result, "default": fmt(default), "at_default": base,
+            "min": vals[lo], "at": fmt(lo), "max": vals[hi], "at_max": fmt(hi),
+            "spread_pct": 100 * (vals[hi] - vals[lo]) / base}
+
+
+def _plots(rows, spreads, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from netemu.plot import save_figure
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for a, gpus in CHUNK_CASES:
+        for n in gpus:
+            pts = sorted((r["chunk"], r["algbw_GBps"]) for r in rows if r["study"] == "chunk"
+                         and r["algorithm"] == a and r["gpus"] == n)
+            ax.plot([c / MiB for c, _ in pts], [v for _, v in pts],
+                    "-o" if a == "hfreduce" else "--s", label=f"{a}, {n} GPUs")
+    ax.axvline(_default_chunk() / MiB, color="k", linestyle=":", label="netemu's default")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("HFReduce chunk (MiB)")
+    ax.set_ylabel("allreduce algbw, 186 MiB (GB/s)")
+    ax.set_title("HFReduce's unpublished chunk size")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, f"{out_dir}/{NAME}_chunk.png")
+
+    params = list(LAYOUT_RANGES)
+    fig, axes = plt.subplots(1, len(params), figsize=(3 * len(params), 4), sharey=True)
+    for ax, p in zip(axes, params):
+        pts = [r for r in rows if r["study"] == "layout" and r["param"] == p]
+        for name in COST_PRESETS:
+            base = next(r for r in pts if r["value"] == _layout_default(p))[f"{name}_musd"]
+            ax.plot([str(r["value"]) for r in pts], [r[f"{name}_musd"] / base for r in pts],
+                    "-o", label=name)
+        ax.set_title(p, fontsize=9)
+        ax.set_xlabel("value")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("cost relative to the default layout")
+    axes[-1].legend(fontsize=7)
+    save_figure(fig, f"{out_dir}/{NAME}_layout.png")
+
+    # One bar per choice and kind of result: the largest spread over the cases.
+    worst = {}
+    for sp in spreads:
+        kind = ("HFReduce algbw" if sp["choice"] == "HFReduce chunk" else
+                "Table III price ratio" if sp["result"].endswith("_vs_ff2") else "network cost")
+        key = (sp["choice"], kind)
+        if key not in worst or sp["spread_pct"] > worst[key]["spread_pct"]:
+            worst[key] = sp
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    keys = list(worst)
+    ax.barh(range(len(keys)), [worst[k]["spread_pct"] for k in keys],
+            color=[{"HFReduce algbw": "C0", "network cost": "C1",
+                    "Table III price ratio": "C2"}[k[1]] for k in keys])
+    ax.set_yticks(range(len(keys)),
+                  [f"{c}: {k} (largest: {worst[c, k]['result']})" for c, k in keys], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("(max - min) / value at netemu's default (%), largest over the cases")
+    ax.set_title(TITLE, fontsize=10)
+    save_figure(fig, f"{out_dir}/{NAME}.png")
+
+
+def _layout_default(param):
+    from netemu.topologies.cost import DEFAULT_LAYOUT
+    return getattr(DEFAULT_LAYOUT, param)
+
+
+def report(rows, out_dir):
+    write_rows(out_dir, f"{NAME}_chunk", [r for r in rows if r["study"] == "chunk"])
+    write_rows(out_dir, f"{NAME}_layout", [r for r in rows if r["study"] == "layout"])
+    spreads = spread(rows)
+    write_rows(out_dir, NAME, spreads)
+    _plots(rows, spreads, out_dir)
+    return []
