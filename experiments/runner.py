@@ -151,7 +151,8 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     comparison row of the experiments run (with its kind, band and note), and the rows
     an earlier run there wrote for the others; ``out_dir/summary_figures.csv`` the
     per-figure agreement (:mod:`netemu.experiments.agreement`); ``out_dir/summary.md``
-    both as Markdown tables.  With ``readme`` (a path), that README's generated blocks
+    both as Markdown tables; ``out_dir/index.html`` one self-contained page with the tables,
+    the figures and the run's parameters (:mod:`netemu.experiments.html_report`).  With ``readme`` (a path), that README's generated blocks
     are rewritten from the summary (:mod:`netemu.experiments.readme_table`).
     """
     names = list(EXPERIMENTS) if names is None else list(dict.fromkeys(names))
@@ -176,6 +177,10 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     if readme is not None:
         from netemu.experiments.readme_table import update_readme
         update_readme(readme, out_dir)
+    # One page to look at the whole run: table, figures, parameters (index.html).
+    from netemu.experiments.html_report import write_report
+    write_report(out_dir, {"experiments": names, "jobs": None if scheduler else _check_jobs(jobs),
+                           "scheduler": scheduler})
     if not quiet:
         _print_totals(summary, out_dir)
     return comparisons
@@ -232,5 +237,5 @@ def _print_totals(summary, out_dir):
           f"inside it), {checks} consistency check{'' if checks == 1 else 's'}"
           + (f"; largest prediction error {100 * worst['error']:+.1f}% ({worst['experiment']}, "
              f"{worst['point']}, {worst['metric']})" if worst else "")
-          + f"\nresults in {out_dir}/ (summary.csv, summary_figures.csv, summary.md, "
+          + f"\nresults in {out_dir}/ (index.html, summary.csv, summary_figures.csv, summary.md, "
             f"one CSV and PNG per experiment)")

@@ -13,6 +13,13 @@ if [ "$(id -u)" = 0 ]; then
             mininet iperf3 ethtool iputils-ping tcpdump >/dev/null \
             || { echo "tests/run.sh: installing mininet and its tools failed" >&2; exit 1; }
     fi
+    # The HTML report test opens results/index.html in Debian's headless chromium.
+    if ! command -v chromium >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        { [ "$missing" = 1 ] || apt-get update -qq; } && apt-get install -y -qq \
+            --no-install-recommends chromium fonts-dejavu-core >/dev/null \
+            || { echo "tests/run.sh: installing chromium failed" >&2; exit 1; }
+    fi
 fi
 # The SimGrid comparison tests (tests/benchmarks/test_simgrid_compare.py) need a Python with
 # SimGrid's bindings: as root, install it (Debian's python3-simgrid: seconds; see the script).

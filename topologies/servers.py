@@ -521,7 +521,7 @@ def draw_server(G, path, *, server=None):
     # Matplotlib loads only when drawing: building graphs should not pay for it.
     from matplotlib.patches import FancyArrowPatch
 
-    from netemu.plot import save_figure  # imported first: it selects the Agg backend
+    from netemu.plot import along_edge, place_labels, save_figure  # first: selects Agg
     import matplotlib.pyplot as plt
 
     if os.path.splitext(str(path))[1].lower() not in _DRAW_SUFFIXES:
@@ -536,9 +536,8 @@ def draw_server(G, path, *, server=None):
 
     width = max(9.0, 1.05 * (max(x for x, _ in pos.values()) + 2))
     fig, ax = plt.subplots(figsize=(width, 7.5))
-    label_box = dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)
     chips = sum(1 for n in H if H.nodes[n]["role"] == "nvswitch")
-    drawn = set()
+    drawn, labels = set(), []
     for u, v, d in H.edges(data=True):
         ru, rv = H.nodes[u]["role"], H.nodes[v]["role"]
         medium = "infinity_fabric" if ru == rv == "cpu" else d.get("medium")
@@ -554,27 +553,30 @@ def draw_server(G, path, *, server=None):
             # Bridged GPU pairs sit side by side: bow the edge below the row so it stays visible.
             ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-", color=colour, lw=lw,
                                          connectionstyle="arc3,rad=0.9", zorder=1))
-            lx, ly = (x0 + x1) / 2, y0 - 0.42 * abs(x1 - x0)
+            spots = [((x0 + x1) / 2, y0 - 0.42 * abs(x1 - x0))]
         else:
             ax.plot([x0, x1], [y0, y1], color=colour, lw=lw, zorder=1)
-            lx, ly = (x0 + x1) / 2, (y0 + y1) / 2
-        ax.text(lx, ly, f"{d['bandwidth'] / 1e9:.3g}", fontsize=7, ha="center", va="center",
-                color=colour, bbox=label_box, zorder=3)
+            spots = along_edge((x0, y0), (x1, y1))
+        labels.append((f"{d['bandwidth'] / 1e9:.3g}", spots, {"color": colour}))
 
+    xs = [x for x, _ in pos.values()]
+    ax.set_xlim(min(xs) - 1.0, max(xs) + 1.0)
+    ax.set_ylim(min(_ROW[d['role']] for _, d in H.nodes(data=True)) - 0.9, 3.9)
+    boxes = []
     for n, d in H.nodes(data=True):
         x, y = pos[n]
-        ax.text(x, y, _node_label(H, n, d), fontsize=7.5, ha="center", va="center", zorder=4,
-                bbox=dict(boxstyle="round,pad=0.35", fc=_NODE_COLOUR.get(d["role"], "white"),
-                          ec="#333333", lw=0.8))
+        boxes.append(ax.text(x, y, _node_label(H, n, d), fontsize=7.5, ha="center", va="center",
+                             zorder=4, bbox=dict(boxstyle="round,pad=0.35",
+                                                 fc=_NODE_COLOUR.get(d["role"], "white"),
+                                                 ec="#333333", lw=0.8)))
+    # Bandwidth labels slide along their edge until they cover no box and no other label.
+    place_labels(ax, labels, boxes, fontsize=7)
 
     handles = [plt.Line2D([], [], color=c, lw=w, label=lab)
                for m, (c, w, lab) in _EDGE_STYLE.items() if m in drawn]
     ax.legend(handles=handles, loc="upper right", fontsize=8, frameon=False,
               title="edge labels: GB/s per direction", title_fontsize=8)
     ax.set_title(f"{G.graph.get('name', 'server')}  —  server {sid}", fontsize=11)
-    xs = [x for x, _ in pos.values()]
-    ax.set_xlim(min(xs) - 1.0, max(xs) + 1.0)
-    ax.set_ylim(min(_ROW[d['role']] for _, d in H.nodes(data=True)) - 0.9, 3.9)
     ax.axis("off")
     save_figure(fig, path)
 

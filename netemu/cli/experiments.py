@@ -1,4 +1,4 @@
-"""``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR] | readme``.
+"""``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR] | readme | report``.
 
 Reproduces the papers' plots and tables (see the ``experiments`` package):
 each experiment writes DIR/NAME.csv and DIR/NAME.png and prints paper against
@@ -13,6 +13,10 @@ netemu; DIR/summary.csv and DIR/summary.md gather every comparison.
 `netemu experiments readme [--results DIR] [--readme FILE] [--check]` regenerates the
 README's tables from DIR/summary.csv (default results, README.md); --check writes nothing
 and exits 1 when the tables are stale.
+
+`netemu experiments report [--results DIR]` rewrites DIR/index.html (written after every
+run): one self-contained page with the comparison tables, every figure, the run's
+parameters and versions; it opens in a browser with no server.
 
 Exit status: 0 done, 1 a point failed (named on stderr), 2 bad arguments.
 """
@@ -47,6 +51,9 @@ def register(sub):
     rd.add_argument("--check", action="store_true",
                     help="write nothing; exit 1 when the README's tables are stale")
     rd.set_defaults(func=_readme)
+    rp = acts.add_parser("report", help="rewrite DIR/index.html: tables, figures, parameters")
+    rp.add_argument("--results", default="results", metavar="DIR")
+    rp.set_defaults(func=_report)
 
 
 def _jobs(text):
@@ -97,4 +104,11 @@ def _readme(args):
         print(f"netemu: {args.readme}'s tables differ from {args.results}/summary.csv; "
               f"run `netemu experiments readme`", file=sys.stderr)
         return 1
+    return 0
+
+
+def _report(args):
+    from netemu.experiments.html_report import write_report
+
+    print(f"wrote {write_report(args.results)}")
     return 0

@@ -127,7 +127,8 @@ def test_python_m_experiments_runs_named_experiments(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "nodes per token" in out and "largest prediction error" in out
     assert {p.name for p in tmp_path.iterdir()} == {
-        f"{FAST}.csv", f"{FAST}.png", "summary.csv", "summary.md", "summary_figures.csv"}
+        f"{FAST}.csv", f"{FAST}.png", "summary.csv", "summary.md", "summary_figures.csv",
+        "index.html", "run.json"}
 
 
 def test_rerunning_one_experiment_keeps_the_others_rows(tmp_path):
