@@ -113,6 +113,9 @@ def run(args):
     with working(f"building {opts['cluster']}"):
         G = load_topology(opts["cluster"], rest)
     G = apply_cli_failures(G, opts, seed=seed)
+    # The sweep only reads the cluster: frozen, the path model needs no walk over it per point.
+    import networkx as nx
+    G = nx.freeze(G)
     have = len(collectives.ranks.cluster_gpus(G))
     too_many = [n for n in gpus if n > have]
     if too_many:

@@ -76,7 +76,8 @@ def run(args):
         G = load_topology(opts["cluster"], rest)
         source = opts["cluster"]
         jobs = [Job(model_name, MODELS[model_name], layout, seq, batch)]
-    results = run_step(G, jobs, routing=routing, seed=seed, placement=placement)
+    import networkx as nx
+    results = run_step(nx.freeze(G), jobs, routing=routing, seed=seed, placement=placement)
     if "timeline" in opts:
         from ..collectives.step_plot import plot_timeline
         plot_timeline(results, opts["timeline"])
