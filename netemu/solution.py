@@ -15,7 +15,7 @@ from . import flow as _flow
 from . import product as _product
 from .errors import ParameterError, RoutingError
 from .graph import validate
-from .memory import check_fits, solve_bytes
+from .memory import check_fits, solve_bytes, solve_estimate
 from .routing import route
 from .traffic import AllToAll, Traffic
 from .disconnect import attach_disconnected, cut_pairs, raise_disconnected, split_disconnected
@@ -261,6 +261,10 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None,
         raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
                              f"{type(traffic).__name__}")
     requested = traffic
+    # Refuse up front what would not fit: the router's distance tables and the factored
+    # classes grow with switches x endpoint switches, not with the flows alone.
+    check_fits(solve_estimate(G, traffic, routing, factored=False if degraded else factored),
+               f"solving {traffic.n_flows:,} flows on {G.number_of_nodes():,} nodes")
     if degraded:
         if factored:
             raise ParameterError("factored=True needs an intact fabric; this graph records "
