@@ -77,6 +77,12 @@ def endpoints(G):
             if r not in SWITCH_ROLES and any(is_switch(G, m) for m in G.adj[n])]
 
 
+def _shown(x):
+    """``repr(x)`` cut to 40 characters (a 400-digit number stays readable)."""
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _finite_real(x):
     """A real number (not a bool) that converts to a finite float; a 400-digit int does not."""
     if not isinstance(x, numbers.Real) or isinstance(x, bool):
@@ -89,6 +95,17 @@ def _finite_real(x):
 
 def _positive_finite(x):
     return _finite_real(x) and x > 0
+
+
+#: Bandwidths and capacities netemu accepts, bytes/s.  A choice, not a hardware figure:
+#: 1 B/s up to 10^16 B/s (80 Pb/s, 10^5 times a 800G port) keeps rates, loads summed over
+#: a billion flows and completion times far inside float range; outside it a sum
+#: overflows (1e308) or a rate underflows to 0 (5e-324).
+BANDWIDTH_RANGE = (1.0, 1e16)
+
+
+def _bandwidth_ok(x):
+    return _finite_real(x) and BANDWIDTH_RANGE[0] <= x <= BANDWIDTH_RANGE[1]
 
 
 #: Keys of a ``failures`` record (written by :func:`netemu.fail`) and their element types.
@@ -158,18 +175,19 @@ def validate(G, *, connected=True, allow_disconnected=False):
         if role not in ROLES:
             raise GraphError(f"node {n!r} has unknown role {role!r}; allowed roles: "
                              f"{', '.join(sorted(ROLES))}")
-        if "capacity" in data and not _positive_finite(data["capacity"]):
-            raise GraphError(f"node {n!r} has capacity {data['capacity']!r}; "
-                             "expected a finite number of bytes/s > 0")
+        if "capacity" in data and not _bandwidth_ok(data["capacity"]):
+            raise GraphError(f"node {n!r} has capacity {_shown(data['capacity'])}; expected "
+                             f"bytes/s from {BANDWIDTH_RANGE[0]:g} to {BANDWIDTH_RANGE[1]:g}")
     for u, v, data in G.edges(data=True):
         if u == v:
             raise GraphError(f"self-loop on node {u!r}; links must join two different nodes")
         bw = data.get("bandwidth")
         if bw is None:
             raise GraphError(f"edge {u!r}-{v!r} has no 'bandwidth' (bytes/s per direction)")
-        if not _positive_finite(bw):
-            raise GraphError(f"edge {u!r}-{v!r} has bandwidth {bw!r}; "
-                             "expected a finite number of bytes/s > 0")
+        if not _bandwidth_ok(bw):
+            raise GraphError(f"edge {u!r}-{v!r} has bandwidth {_shown(bw)}; expected bytes/s "
+                             f"(per direction) from {BANDWIDTH_RANGE[0]:g} to "
+                             f"{BANDWIDTH_RANGE[1]:g}")
         lat = data.get("latency", 0.0)
         if not (_finite_real(lat) and lat >= 0):
             raise GraphError(f"edge {u!r}-{v!r} has latency {lat!r}; expected finite seconds >= 0")

@@ -181,6 +181,14 @@ def solve_estimate(G, traffic, routing="spray", factored=None):
     return need
 
 
+def _gb(n):
+    """``n`` bytes in GB, also for integers too large for a float."""
+    n = int(n)
+    if n < 10**21:
+        return f"{n / 1e9:,.1f} GB"
+    return f"10^{len(str(n)) - 10} GB"
+
+
 def check_fits(need, what, available=None):
     """Raise :class:`ParameterError` when ``need`` bytes exceed the memory limit.
 
@@ -192,6 +200,6 @@ def check_fits(need, what, available=None):
     else:
         have, where = available, "available"
     if have is not None and need > have:
-        raise ParameterError(f"{what} needs about {need / 1e9:,.1f} GB of memory, more than the "
-                             f"{have / 1e9:,.1f} GB {where}; ask for a smaller size")
+        raise ParameterError(f"{what} needs about {_gb(need)} of memory, more than the "
+                             f"{_gb(have)} {where}; ask for a smaller size")
     return need

@@ -16,6 +16,7 @@ file with a ``src,dst,bytes`` header.
 """
 
 import csv
+import io
 import math
 import numbers
 
@@ -25,6 +26,11 @@ from .errors import TrafficError
 from .graph import endpoints as graph_endpoints
 from .memory import check_fits, traffic_bytes
 from .units import parse_size
+
+#: Peak bytes of parsing a traffic CSV per byte of file (see from_csv).
+CSV_BYTES_PER_FILE_BYTE = 20
+#: Largest flow, bytes (2^53: beyond it a float no longer holds every whole number).
+MAX_FLOW_BYTES = float(2**53)
 
 __all__ = ["Traffic", "AllToAll", "all_to_all", "permutation", "incast", "shift", "from_csv"]
 
@@ -305,7 +311,8 @@ def shift(G, k, endpoints=None, size=None):
         raise TrafficError(f"shift k={k} is a multiple of the {N} endpoints, so every endpoint "
                            f"would send to itself")
     src = np.arange(N)
-    return Traffic(eps, src, (src + int(k)) % N, size, name=f"shift:{k}")
+    # k mod N first: a k beyond int64 (shift:99999999999999999999) is still a shift.
+    return Traffic(eps, src, (src + int(k) % N) % N, size, name=f"shift:{k}")
 
 
 def from_csv(path, G=None):
@@ -315,12 +322,18 @@ def from_csv(path, G=None):
     With ``G`` the names are checked against its endpoints here; otherwise when
     the traffic is solved.  Errors name the line.
     """
+    from .io import read_bounded
+
+    raw = read_bounded(path, TrafficError, what="traffic file")
+    # Parsing keeps three Python list entries per row (about 110 bytes) for rows of at
+    # least 6 characters ("a,b,1\n"): at most ~20 bytes per byte of file.
+    check_fits(len(raw) * CSV_BYTES_PER_FILE_BYTE, f"reading {path} ({len(raw):,} bytes)")
     try:
-        fh = open(path, newline="")
-    except FileNotFoundError:
-        raise TrafficError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise TrafficError(f"{path}: cannot read ({exc.strerror})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TrafficError(f"{path}: not a UTF-8 text file") from None
+    del raw
+    fh = io.StringIO(text, newline="")
     names, index = [], {}
     src, dst, sizes = [], [], []
     with fh:
@@ -349,8 +362,8 @@ def from_csv(path, G=None):
                     raise TrafficError(f"{path}: line {line}: {s!r} sends to itself")
                 size = _parse_bytes(b)
                 if size is None:
-                    raise TrafficError(f"{path}: line {line}: bytes {b!r} is not a finite number "
-                                       f"of bytes > 0")
+                    raise TrafficError(f"{path}: line {line}: bytes {b!r} is not a whole number "
+                                       f"of bytes from 1 to {MAX_FLOW_BYTES:.3g}")
                 for x in (s, d):
                     if x not in index:
                         index[x] = len(names)
@@ -360,8 +373,6 @@ def from_csv(path, G=None):
                 sizes.append(size)
         except csv.Error as exc:
             raise TrafficError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
-        except UnicodeDecodeError:
-            raise TrafficError(f"{path}: not a text file") from None
     if header is None:
         raise TrafficError(f"{path}: empty file; expected a header src,dst,bytes")
     if not src:
@@ -370,13 +381,15 @@ def from_csv(path, G=None):
         eps = set(_all_endpoints(G))
         for name in names:
             if name not in eps:
-                line = _first_line_of(path, name)
+                line = _first_line_of(text, name)
                 what = "not a node of the graph" if name not in G else "not an endpoint"
                 raise TrafficError(f"{path}: line {line}: {name!r} is {what}")
     return Traffic(names, np.array(src), np.array(dst), np.array(sizes), name=str(path))
 
 
 def _parse_bytes(text):
+    """A flow size: a whole number of bytes (``4096``, ``1e6``, ``4MiB``) from 1 to
+    :data:`MAX_FLOW_BYTES`, as ``--size`` takes; else None."""
     try:
         v = float(text)
     except ValueError:
@@ -384,13 +397,12 @@ def _parse_bytes(text):
             v = float(parse_size(text))
         except Exception:
             return None
-    return v if math.isfinite(v) and v > 0 else None
+    return v if math.isfinite(v) and v == int(v) and 1 <= v <= MAX_FLOW_BYTES else None
 
 
-def _first_line_of(path, name):
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        for row in reader:
-            if name in (c.strip() for c in row):
-                return reader.line_num
+def _first_line_of(text, name):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in reader:
+        if name in (c.strip() for c in row):
+            return reader.line_num
     return "?"
