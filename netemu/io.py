@@ -104,6 +104,8 @@ def _check_node_link(path, data):
 
 
 def _format(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise GraphFileError(f"path must be a file name, got {type(path).__name__}")
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise GraphFileError(f"{path}: unknown graph file type {suffix or '(none)'!r}; "

@@ -255,6 +255,8 @@ def solve(G, traffic, routing="spray", *, seed=0, pxn=True, factored=None,
         raise ParameterError(f"disconnected must be 'raise' or 'report', got {disconnected!r}")
     if factored not in (None, True, False):
         raise ParameterError(f"factored must be None, True or False, got {factored!r}")
+    if not isinstance(getattr(G, "graph", None), dict):
+        validate(G)             # names the wrong type (GraphError)
     degraded = bool(G.graph.get("failures"))
     validate(G, allow_disconnected=degraded)
     if not isinstance(traffic, Traffic):

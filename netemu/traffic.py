@@ -18,6 +18,7 @@ file with a ``src,dst,bytes`` header.
 import csv
 import io
 import math
+import os
 import numbers
 
 import numpy as np
@@ -79,8 +80,12 @@ class Traffic:
             raise TrafficError(f"flow {i} goes from {self.endpoints[self.src[i]]!r} to itself; "
                                f"source and destination must differ")
         if sizes is not None:
-            sizes = np.asarray(sizes, dtype=np.float64) if not _is_number(sizes) else \
-                np.full(n, float(sizes))
+            try:
+                sizes = np.asarray(sizes, dtype=np.float64) if not _is_number(sizes) else \
+                    np.full(n, float(sizes))
+            except (TypeError, ValueError, OverflowError):
+                raise TrafficError(f"sizes must be numbers of bytes, got {str(sizes)[:60]!r}") \
+                    from None
             if sizes.shape != (n,):
                 raise TrafficError(f"sizes must be one number per flow ({n}), got shape "
                                    f"{sizes.shape}")
@@ -151,6 +156,10 @@ def _all_endpoints(G):
 def _check_endpoints(G, names):
     eps = set(graph_endpoints(G)) | set(_failed_endpoints(G))
     for n in names:
+        try:
+            hash(n)
+        except TypeError:
+            raise TrafficError(f"endpoint names must be node names, got {n!r}") from None
         if n not in eps:
             if n not in G:
                 raise TrafficError(f"{n!r} is not a node of the graph")
@@ -164,7 +173,11 @@ def _endpoint_list(G, endpoints):
     else:
         if isinstance(endpoints, str):
             raise TrafficError(f"endpoints must be a list of names, got the string {endpoints!r}")
-        eps = list(endpoints)
+        try:
+            eps = list(endpoints)
+        except TypeError:
+            raise TrafficError(f"endpoints must be a list of names, got "
+                               f"{type(endpoints).__name__}") from None
         _check_endpoints(G, eps)
     if len(set(eps)) != len(eps):
         raise TrafficError("endpoints lists a name twice")
@@ -276,6 +289,8 @@ def permutation(G, seed=0, endpoints=None, size=None):
 
     A derangement drawn uniformly at random with ``numpy.random.default_rng(seed)``.
     """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TrafficError(f"seed must be an integer >= 0, got {seed!r}")
     eps = _endpoint_list(G, endpoints)
     rng = np.random.default_rng(seed)
     N = len(eps)
@@ -288,6 +303,10 @@ def permutation(G, seed=0, endpoints=None, size=None):
 
 def incast(G, dst, srcs=None, size=None):
     """Every endpoint in ``srcs`` (default: all others) sends to ``dst``."""
+    try:
+        hash(dst)
+    except TypeError:
+        raise TrafficError(f"incast destination must be a node name, got {dst!r}") from None
     if srcs is None:
         eps = _all_endpoints(G)
         _check_endpoints(G, [dst])
@@ -324,6 +343,8 @@ def from_csv(path, G=None):
     """
     from .io import read_bounded
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TrafficError(f"path must be a file name, got {type(path).__name__}")
     raw = read_bounded(path, TrafficError, what="traffic file")
     # Parsing keeps three Python list entries per row (about 110 bytes) for rows of at
     # least 6 characters ("a,b,1\n"): at most ~20 bytes per byte of file.
