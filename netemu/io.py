@@ -87,6 +87,8 @@ def _check_node_link(path, data):
         if key in seen:
             raise GraphFileError(f"{path}: node {key!r} is given twice")
         seen.add(key)
+    # A directed or multi graph is refused as such after parsing; its links may repeat here.
+    plain = not data.get("directed") and not data.get("multigraph")
     pairs = set()
     for i, link in enumerate(links):
         if not isinstance(link, dict) or "source" not in link or "target" not in link:
@@ -97,7 +99,7 @@ def _check_node_link(path, data):
                 raise GraphFileError(f"{path}: link {i} names node {str(end)[:60]!r}, which is "
                                      "not in 'nodes'")
         pair = frozenset((u, v))
-        if pair in pairs:
+        if plain and pair in pairs:
             raise GraphFileError(f"{path}: link {u!r}-{v!r} is given twice; parallel cables are "
                                  "one link with a 'cables' count and their total 'bandwidth'")
         pairs.add(pair)
