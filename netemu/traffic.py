@@ -370,7 +370,7 @@ def from_csv(path, G=None):
                     need = ["src", "dst", "bytes"]
                     if sorted(header) != sorted(need):
                         raise TrafficError(f"{path}: line {line}: header must name the columns "
-                                           f"src,dst,bytes; got {','.join(row)}")
+                                           f"src,dst,bytes; got {','.join(row)[:80]!r}")
                     cols = [header.index(c) for c in need]
                     continue
                 if len(row) != len(header):

@@ -24,7 +24,7 @@ from netemu.traffic import from_csv
 
 from .robust_cases import cli_argv, make_files, mutate_graph, node_link, traffic_csv
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 _DIR = tempfile.mkdtemp(prefix="netemu-robust-fuzz-")
