@@ -66,6 +66,7 @@ reports both that logical metric and the busiest GPU's physical bytes.
 import numpy as np
 
 from netemu.errors import ParameterError
+from netemu.memory import check_fits, moe_bytes
 from netemu.routing import server_key
 
 from .workload import Stage, Workload
@@ -125,6 +126,9 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
     if routing not in _ROUTINGS:
         raise ParameterError(f"routing must be one of {_ROUTINGS}, got {routing!r}")
     copies = topk + shared
+    # Refuse before numpy sizes anything (tokens x experts arrays overflow int64 first).
+    check_fits(moe_bytes(n, tokens, copies, n * experts_per_gpu, len(set(map(server_key, ranks)))),
+               f"MoE routing of {tokens:,} tokens over {n * experts_per_gpu:,} experts")
     if routing == "balanced":
         c = np.arange(tokens * copies).reshape(tokens, copies)
         return [(r + 1 + c % (n - 1)) % n for r in range(n)]

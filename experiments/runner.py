@@ -18,11 +18,16 @@ The progress bar is tqdm's (on stderr): it copes with terminals, pipes and
 notebooks, which a bar of our own would have to relearn.
 """
 
+import contextlib
 import csv
 import importlib
 import io
 import os
+import shutil
+import signal
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 from netemu.errors import ExperimentError, ParameterError
@@ -31,9 +36,16 @@ from netemu.io import write_atomically
 from netemu.experiments import EXPERIMENTS
 from netemu.experiments.agreement import FIGURE_FIELDS, figure_summary, in_band, tolerance_of
 from netemu.experiments.common import print_comparison
-from netemu.experiments.readme_table import SUMMARY_FIELDS, read_summary, summary_markdown
+from netemu.experiments.readme_table import SUMMARY_FIELDS, summary_markdown
 
-__all__ = ["load", "tasks", "run_task", "sweep", "run", "summary_rows", "SUMMARY_FIELDS"]
+__all__ = ["load", "tasks", "run_task", "sweep", "run", "summary_rows", "SUMMARY_FIELDS",
+           "check_out_dir", "read_previous_summary", "STAGING_PREFIX"]
+
+#: A run's files are written under ``out_dir/STAGING_PREFIX<pid>-*`` and moved into
+#: ``out_dir`` together at the end, with SIGINT and SIGTERM held off for those renames.
+STAGING_PREFIX = ".netemu-run-"
+#: Largest summary.csv read back (bytes).
+SUMMARY_LIMIT = 64 << 20
 
 #: How long to wait for a Dask scheduler before giving up on its address.
 CONNECT_TIMEOUT = "10s"
@@ -83,17 +95,28 @@ def _serial(todo):
 def _pool(todo, jobs):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_task, *t): t for t in todo}
-        try:
-            for fut in as_completed(futures):
-                exc = fut.exception()
-                if exc is not None:
-                    raise _failed(futures[fut], exc) from exc
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    futures = {pool.submit(run_task, *t): t for t in todo}
+    try:
+        for fut in as_completed(futures):
+            exc = fut.exception()
+            if exc is not None:
+                raise _failed(futures[fut], exc) from exc
+            yield fut.result()
+    except BaseException:
+        # Interrupted or failed: stop the workers now rather than wait for their points.
+        for fut in futures:
+            fut.cancel()
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _worker_init():
+    """Workers leave Ctrl-C to the parent (which stops them), so they print no traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _dask(todo, scheduler):
@@ -160,20 +183,33 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
         raise ParameterError("no experiment given; allowed: " + ", ".join(EXPERIMENTS))
     for n in names:
         load(n)
-    rows = sweep(names, jobs=jobs, scheduler=scheduler, progress=progress)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    comparisons = {}
-    for n in names:
-        module = load(n)
-        comparisons[n] = module.report(rows[n], out_dir)
-        if not quiet:
-            print_comparison(module.TITLE, comparisons[n])
-    summary = [r for n in names for r in summary_rows(n, comparisons[n])]
-    kept = [r for r in read_summary(out_dir / "summary.csv")
-            if r["experiment"] in EXPERIMENTS and r["experiment"] not in names]
-    order = {n: i for i, n in enumerate(EXPERIMENTS)}
-    _write_summary(out_dir, sorted(kept + summary, key=lambda r: order[r["experiment"]]))
+    # Everything that can refuse the run does so before the first point: the output
+    # directory, the summary it already holds, the README to update.
+    out_dir = check_out_dir(out_dir)
+    previous = read_previous_summary(out_dir / "summary.csv")
+    if readme is not None:
+        _check_readme(readme)
+    with _terminate_as_interrupt():
+        rows = sweep(names, jobs=jobs, scheduler=scheduler, progress=progress)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(out_dir)
+        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING_PREFIX + f"{os.getpid()}-"))
+        try:
+            comparisons = {}
+            for n in names:
+                module = load(n)
+                comparisons[n] = module.report(rows[n], staging)
+            summary = [r for n in names for r in summary_rows(n, comparisons[n])]
+            kept = [r for r in previous
+                    if r["experiment"] in EXPERIMENTS and r["experiment"] not in names]
+            order = {n: i for i, n in enumerate(EXPERIMENTS)}
+            _write_summary(staging, sorted(kept + summary, key=lambda r: order[r["experiment"]]))
+            _commit(staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if not quiet:
+        for n in names:
+            print_comparison(load(n).TITLE, comparisons[n])
     if readme is not None:
         from netemu.experiments.readme_table import update_readme
         update_readme(readme, out_dir)
@@ -184,6 +220,113 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     if not quiet:
         _print_totals(summary, out_dir)
     return comparisons
+
+
+def check_out_dir(out_dir):
+    """``Path(out_dir)``, refused (ParameterError) unless it is a writable directory or can
+    be made one: checked before any point runs, so no sweep is lost to a bad ``--out``."""
+    out = Path(out_dir)
+    probe = out
+    while not probe.exists():           # the first existing ancestor decides
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out}: exists and is not a directory; give a directory "
+                             "for the results")
+    if not probe.is_dir():
+        raise ParameterError(f"--out {out}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ParameterError(f"--out {out}: {probe} is not writable")
+    return out
+
+
+def read_previous_summary(path):
+    """Rows of an earlier ``summary.csv`` (kept for the experiments not re-run); [] when
+    absent or of another layout.  A summary that is not a regular UTF-8 CSV file is
+    refused (ParameterError naming it) before any work, not discovered after the sweep."""
+    from netemu.experiments.readme_table import _parse
+    from netemu.io import read_bounded
+
+    path = Path(path)
+    if not os.path.lexists(path):
+        return []
+    raw = read_bounded(path, ParameterError, limit=SUMMARY_LIMIT, what="summary.csv")
+    try:
+        text = raw.decode("utf-8")
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+        if tuple(reader.fieldnames or ()) != SUMMARY_FIELDS:
+            return []
+        rows = list(reader)
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not UTF-8 text; remove it or give another --out") from None
+    except csv.Error as exc:
+        raise ParameterError(f"{path}: malformed CSV ({exc}); remove it or give another "
+                             "--out") from None
+    numeric = {"paper", "netemu", "error", "band"}
+    for i, r in enumerate(rows, start=2):
+        if None in r or any(v is None for v in r.values()):
+            raise ParameterError(f"{path}: row {i} has the wrong number of fields; remove it or "
+                                 "give another --out")
+    return [{k: _parse(v) if k in numeric else v for k, v in r.items()} for r in rows]
+
+
+def _check_readme(readme):
+    p = Path(readme)
+    if not p.is_file():
+        raise ParameterError(f"--readme {readme}: no such file")
+    if not os.access(p, os.R_OK | os.W_OK):
+        raise ParameterError(f"--readme {readme}: not readable and writable")
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM ends the run like Ctrl-C (KeyboardInterrupt), so cleanup runs."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _remove_stale_staging(out_dir):
+    """Staging directories of runs that were killed (SIGKILL) before they could clean up."""
+    for entry in out_dir.glob(STAGING_PREFIX + "*"):
+        try:
+            pid = int(entry.name[len(STAGING_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+            continue                  # its run is still going
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _commit(staging, out_dir):
+    """Move the staged files into ``out_dir`` with SIGINT/SIGTERM held off: a run leaves
+    the previous complete set or the new one (renames within one directory tree)."""
+    files = sorted(staging.iterdir())
+    for f in files:
+        dest = out_dir / f.name
+        if dest.is_dir() and not dest.is_symlink():
+            raise ParameterError(f"{dest}: is a directory; cannot write results over it")
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        for f in files:
+            os.replace(f, out_dir / f.name)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def summary_rows(name, comparisons):

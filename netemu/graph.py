@@ -77,22 +77,79 @@ def endpoints(G):
             if r not in SWITCH_ROLES and any(is_switch(G, m) for m in G.adj[n])]
 
 
-#: Types whose numbers need no ABC check (``isinstance(x, numbers.Real)`` costs about 1 µs,
-#: which is most of validating a large graph).  bool is deliberately not here.
-_PLAIN = frozenset({float, int})
-_INF = math.inf
+def _shown(x):
+    """``repr(x)`` cut to 40 characters (a 400-digit number stays readable)."""
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _finite_real(x):
+    """A real number (not a bool) that converts to a finite float; a 400-digit int does not."""
+    if type(x) is float:  # the common case, without the ABC check (most of validating a graph)
+        return x - x == 0.0
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except (OverflowError, ValueError):
+        return False
 
 
 def _positive_finite(x):
-    if type(x) in _PLAIN:
-        return 0 < x < _INF
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+    return _finite_real(x) and x > 0
+
+
+#: Bandwidths and capacities netemu accepts, bytes/s.  A choice, not a hardware figure:
+#: 1 B/s up to 10^16 B/s (80 Pb/s, 10^5 times a 800G port) keeps rates, loads summed over
+#: a billion flows and completion times far inside float range; outside it a sum
+#: overflows (1e308) or a rate underflows to 0 (5e-324).
+BANDWIDTH_RANGE = (1.0, 1e16)
+
+
+def _bandwidth_ok(x):
+    return _finite_real(x) and BANDWIDTH_RANGE[0] <= x <= BANDWIDTH_RANGE[1]
+
+
+#: Keys of a ``failures`` record (written by :func:`netemu.fail`) and their element types.
+_FAILURE_LISTS = {"failed_links": str, "switches": str, "planes": int, "lost_endpoints": str}
+_FAILURE_SCALARS = {"fraction": numbers.Real, "seed": numbers.Integral,
+                    "random_links": numbers.Integral}
+
+
+def _check_failures(G, record):
+    """A ``failures`` record must be what :func:`netemu.fail` writes and agree with ``G``:
+    every failed link or switch it names is really gone."""
+    if not isinstance(record, dict):
+        raise GraphError(f"graph attribute 'failures' must be a mapping, got {type(record).__name__}")
+    for key, value in record.items():
+        if key in _FAILURE_LISTS:
+            kind = _FAILURE_LISTS[key]
+            if not isinstance(value, list) or any(
+                    isinstance(x, bool) or not isinstance(x, kind) for x in value):
+                raise GraphError(f"failures record {key!r} must be a list of "
+                                 f"{kind.__name__}, got {str(value)[:60]!r}")
+        elif key in _FAILURE_SCALARS:
+            if isinstance(value, bool) or not isinstance(value, _FAILURE_SCALARS[key]) \
+                    or not _finite_real(value):
+                raise GraphError(f"failures record {key!r} must be a number, got {value!r}")
+        else:
+            raise GraphError(f"failures record has unknown key {key!r}; allowed: "
+                             f"{', '.join(sorted(_FAILURE_LISTS) + sorted(_FAILURE_SCALARS))}")
+    names = {str(n) for n in G.nodes}
+    for name in record.get("switches", []):
+        if name in names:
+            raise GraphError(f"failures record lists switch {name!r} as failed, but the graph "
+                             "still has it")
+    if record.get("failed_links"):
+        edges = {frozenset((str(u), str(v))) for u, v in G.edges}
+        for link in record["failed_links"]:
+            if frozenset(link.split("--", 1)) in edges:
+                raise GraphError(f"failures record lists link {link!r} as failed, but the graph "
+                                 "still has it")
 
 
 def _nonnegative_finite(x):
-    if type(x) in _PLAIN:
-        return 0 <= x < _INF
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+    return _finite_real(x) and x >= 0
 
 
 def validate(G: "nx.Graph", *, connected: bool = True,
@@ -119,35 +176,44 @@ def validate(G: "nx.Graph", *, connected: bool = True,
         raise GraphError("the graph has no nodes")
     for n, data in G.nodes(data=True):
         role = data.get("role")
+        if role is not None and not isinstance(role, str):
+            raise GraphError(f"node {n!r} has role {role!r}; expected one of "
+                             f"{', '.join(sorted(ROLES))}")
         if role is None:
             raise GraphError(f"node {n!r} has no 'role'; allowed roles: {', '.join(sorted(ROLES))}")
         if role not in ROLES:
             raise GraphError(f"node {n!r} has unknown role {role!r}; allowed roles: "
                              f"{', '.join(sorted(ROLES))}")
-        if "capacity" in data and not _positive_finite(data["capacity"]):
-            raise GraphError(f"node {n!r} has capacity {data['capacity']!r}; "
-                             "expected a finite number of bytes/s > 0")
+        if "capacity" in data and not _bandwidth_ok(data["capacity"]):
+            raise GraphError(f"node {n!r} has capacity {_shown(data['capacity'])}; expected "
+                             f"bytes/s from {BANDWIDTH_RANGE[0]:g} to {BANDWIDTH_RANGE[1]:g}")
     for u, v, data in G.edges(data=True):
         if u == v:
             raise GraphError(f"self-loop on node {u!r}; links must join two different nodes")
         bw = data.get("bandwidth")
         if bw is None:
             raise GraphError(f"edge {u!r}-{v!r} has no 'bandwidth' (bytes/s per direction)")
-        if not _positive_finite(bw):
-            raise GraphError(f"edge {u!r}-{v!r} has bandwidth {bw!r}; "
-                             "expected a finite number of bytes/s > 0")
+        if not _bandwidth_ok(bw):
+            raise GraphError(f"edge {u!r}-{v!r} has bandwidth {_shown(bw)}; expected bytes/s "
+                             f"(per direction) from {BANDWIDTH_RANGE[0]:g} to "
+                             f"{BANDWIDTH_RANGE[1]:g}")
         lat = data.get("latency", 0.0)
         if not _nonnegative_finite(lat):
             raise GraphError(f"edge {u!r}-{v!r} has latency {lat!r}; expected finite seconds >= 0")
         medium = data.get("medium")
-        if medium is not None and medium not in MEDIA:
+        if medium is not None and (not isinstance(medium, str) or medium not in MEDIA):
             raise GraphError(f"edge {u!r}-{v!r} has unknown medium {medium!r}; allowed: "
                              f"{', '.join(sorted(MEDIA))}")
         cables = data.get("cables", 1)
         if not (type(cables) is int and cables >= 1) and (
                 isinstance(cables, bool) or not isinstance(cables, numbers.Integral) or cables < 1):
             raise GraphError(f"edge {u!r}-{v!r} has cables {cables!r}; expected a whole number >= 1")
-    if allow_disconnected and G.graph.get("failures"):
+    if "failures" in G.graph and G.graph["failures"] is not None:
+        _check_failures(G, G.graph["failures"])
+    failures = G.graph.get("failures")
+    if allow_disconnected and failures and any(
+            failures.get(k) for k in ("failed_links", "switches", "planes")):
+        # Only a record of something removed explains parts cut off.
         connected = False
     if connected and not nx.is_connected(G):
         parts = sorted(nx.connected_components(G), key=len, reverse=True)

@@ -6,6 +6,7 @@ validates the graph; a file that is unreadable, malformed or breaks the graph
 contract raises :class:`~netemu.errors.GraphFileError` naming the file.
 """
 
+import io
 import json
 import os
 import tempfile
@@ -14,12 +15,98 @@ from pathlib import Path
 from .errors import GraphError, GraphFileError
 from .graph import validate
 
-__all__ = ["save", "load", "write_atomically", "FORMATS"]
+__all__ = ["save", "load", "write_atomically", "read_bounded", "FORMATS", "MAX_FILE_BYTES"]
 
 FORMATS = (".graphml", ".json")
 
+#: Largest graph or traffic file read (bytes).  The largest preset saved as JSON
+#: (isca-dragonfly, 0.9 M nodes and links) is about 0.1 GB; a file ten times that is
+#: refused rather than read into memory.
+MAX_FILE_BYTES = 1 << 30
+
+
+def read_bounded(path, error, limit=None, what="file"):
+    """The bytes of ``path``, refused unless it is a regular file of at most ``limit`` bytes.
+
+    Devices (``/dev/zero``), named pipes and directories raise ``error`` naming the path
+    instead of reading forever or blocking: the file is opened without blocking and
+    checked with ``fstat`` before a byte is read.
+    """
+    import stat
+
+    limit = MAX_FILE_BYTES if limit is None else limit
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else
+                    "a named pipe" if stat.S_ISFIFO(st.st_mode) else
+                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                    "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise error(f"{path}: is {kind}; a {what} must be a regular file")
+        if st.st_size > limit:
+            raise error(f"{path}: {st.st_size:,} bytes, more than the {limit:,} bytes a {what} "
+                        "may have")
+        with os.fdopen(fd, "rb") as fh:
+            fd = None
+            data = fh.read(limit + 1)   # the file may grow after fstat
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if len(data) > limit:
+        raise error(f"{path}: more than the {limit:,} bytes a {what} may have")
+    return data
+
+
+def _check_node_link(path, data):
+    """Structure of node-link JSON, and no duplicated node or link (networkx keeps the last)."""
+    if not isinstance(data, dict):
+        raise GraphFileError(f"{path}: node-link JSON must be an object, got {type(data).__name__}")
+    graph = data.get("graph", {})
+    if not isinstance(graph, dict):
+        raise GraphFileError(f"{path}: 'graph' must be an object, got {type(graph).__name__}")
+    nodes, links = data.get("nodes"), data.get("links", [])
+    if not isinstance(nodes, list) or not isinstance(links, list):
+        raise GraphFileError(f"{path}: 'nodes' and 'links' must be lists")
+    seen = set()
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict) or "id" not in node:
+            raise GraphFileError(f"{path}: node {i} must be an object with an 'id'")
+        key = node["id"]
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise GraphFileError(f"{path}: node {i} has id {str(key)[:60]!r}; expected a string "
+                                 "or an integer")
+        if key in seen:
+            raise GraphFileError(f"{path}: node {key!r} is given twice")
+        seen.add(key)
+    # A directed or multi graph is refused as such after parsing; its links may repeat here.
+    plain = not data.get("directed") and not data.get("multigraph")
+    pairs = set()
+    for i, link in enumerate(links):
+        if not isinstance(link, dict) or "source" not in link or "target" not in link:
+            raise GraphFileError(f"{path}: link {i} must be an object with 'source' and 'target'")
+        u, v = link["source"], link["target"]
+        for end in (u, v):
+            if not isinstance(end, (str, int)) or isinstance(end, bool) or end not in seen:
+                raise GraphFileError(f"{path}: link {i} names node {str(end)[:60]!r}, which is "
+                                     "not in 'nodes'")
+        pair = frozenset((u, v))
+        if plain and pair in pairs:
+            raise GraphFileError(f"{path}: link {u!r}-{v!r} is given twice; parallel cables are "
+                                 "one link with a 'cables' count and their total 'bandwidth'")
+        pairs.add(pair)
+
 
 def _format(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise GraphFileError(f"path must be a file name, got {type(path).__name__}")
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise GraphFileError(f"{path}: unknown graph file type {suffix or '(none)'!r}; "
@@ -288,18 +375,18 @@ def load(path: "str | os.PathLike") -> "nx.Graph":
     import networkx as nx
 
     suffix = _format(path)
+    raw = read_bounded(path, GraphFileError, what="graph file")
     try:
         if suffix == ".graphml":
-            G = _read_graphml(path)
+            G = _read_graphml(io.BytesIO(raw))
             if G is None:  # something the fast reader leaves to networkx
-                G = nx.read_graphml(path)
+                G = nx.parse_graphml(raw)
         else:
-            with open(path, "rb") as fh:
-                G = nx.node_link_graph(json.loads(fh.read()), edges="links")
-    except FileNotFoundError:
-        raise GraphFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise GraphFileError(f"{path}: cannot read ({exc.strerror})") from None
+            data = json.loads(raw)
+            _check_node_link(path, data)
+            G = nx.node_link_graph(data, edges="links")
+    except GraphFileError:
+        raise
     except Exception as exc:  # parsers raise many types for malformed input
         raise GraphFileError(f"{path}: not a valid {suffix[1:]} graph ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else 'malformed'})") from None
@@ -312,6 +399,10 @@ def load(path: "str | os.PathLike") -> "nx.Graph":
     for key in ("node_default", "edge_default"):  # GraphML reader bookkeeping, not ours
         G.graph.pop(key, None)
     for key, default in (("params", "{}"), ("failures", None)):
+        if key in G.graph and G.graph[key] is None:
+            raise GraphFileError(f"{path}: graph attribute {key!r} is null; expected a JSON "
+                                 "object" + (" (leave it out for an intact graph)"
+                                             if key == "failures" else ""))
         value = G.graph.get(key, default)
         if isinstance(value, str):
             try:

@@ -15,7 +15,7 @@ from . import flow as _flow
 from . import product as _product
 from .errors import ParameterError, RoutingError
 from .graph import validate
-from .memory import check_fits, solve_bytes
+from .memory import check_fits, solve_bytes, solve_estimate
 from .policies import resolve
 from .routing import route
 from .traffic import AllToAll, Traffic
@@ -258,12 +258,18 @@ def solve(G: "nx.Graph", traffic: "Traffic", routing: "str | Mapping" = "spray",
         raise ParameterError(f"disconnected must be 'raise' or 'report', got {disconnected!r}")
     if factored not in (None, True, False):
         raise ParameterError(f"factored must be None, True or False, got {factored!r}")
+    if not isinstance(getattr(G, "graph", None), dict):
+        validate(G)             # names the wrong type (GraphError)
     degraded = bool(G.graph.get("failures"))
     validate(G, allow_disconnected=degraded)
     if not isinstance(traffic, Traffic):
         raise ParameterError(f"traffic must be a netemu.traffic.Traffic, got "
                              f"{type(traffic).__name__}")
     requested = traffic
+    # Refuse up front what would not fit: the router's distance tables and the factored
+    # classes grow with switches x endpoint switches, not with the flows alone.
+    check_fits(solve_estimate(G, traffic, routing, factored=False if degraded else factored),
+               f"solving {traffic.n_flows:,} flows on {G.number_of_nodes():,} nodes")
     if degraded:
         if factored:
             raise ParameterError("factored=True needs an intact fabric; this graph records "

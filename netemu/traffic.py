@@ -16,7 +16,9 @@ file with a ``src,dst,bytes`` header.
 """
 
 import csv
+import io
 import math
+import os
 import numbers
 
 import numpy as np
@@ -25,6 +27,11 @@ from .errors import TrafficError
 from .graph import endpoints as graph_endpoints
 from .memory import check_fits, traffic_bytes
 from .units import parse_size
+
+#: Peak bytes of parsing a traffic CSV per byte of file (see from_csv).
+CSV_BYTES_PER_FILE_BYTE = 20
+#: Largest flow, bytes (2^53: beyond it a float no longer holds every whole number).
+MAX_FLOW_BYTES = float(2**53)
 
 __all__ = ["Traffic", "AllToAll", "all_to_all", "permutation", "incast", "shift", "from_csv"]
 
@@ -73,8 +80,12 @@ class Traffic:
             raise TrafficError(f"flow {i} goes from {self.endpoints[self.src[i]]!r} to itself; "
                                f"source and destination must differ")
         if sizes is not None:
-            sizes = np.asarray(sizes, dtype=np.float64) if not _is_number(sizes) else \
-                np.full(n, float(sizes))
+            try:
+                sizes = np.asarray(sizes, dtype=np.float64) if not _is_number(sizes) else \
+                    np.full(n, float(sizes))
+            except (TypeError, ValueError, OverflowError):
+                raise TrafficError(f"sizes must be numbers of bytes, got {str(sizes)[:60]!r}") \
+                    from None
             if sizes.shape != (n,):
                 raise TrafficError(f"sizes must be one number per flow ({n}), got shape "
                                    f"{sizes.shape}")
@@ -145,6 +156,10 @@ def _all_endpoints(G):
 def _check_endpoints(G, names):
     eps = set(graph_endpoints(G)) | set(_failed_endpoints(G))
     for n in names:
+        try:
+            hash(n)
+        except TypeError:
+            raise TrafficError(f"endpoint names must be node names, got {n!r}") from None
         if n not in eps:
             if n not in G:
                 raise TrafficError(f"{n!r} is not a node of the graph")
@@ -158,7 +173,11 @@ def _endpoint_list(G, endpoints):
     else:
         if isinstance(endpoints, str):
             raise TrafficError(f"endpoints must be a list of names, got the string {endpoints!r}")
-        eps = list(endpoints)
+        try:
+            eps = list(endpoints)
+        except TypeError:
+            raise TrafficError(f"endpoints must be a list of names, got "
+                               f"{type(endpoints).__name__}") from None
         _check_endpoints(G, eps)
     if len(set(eps)) != len(eps):
         raise TrafficError("endpoints lists a name twice")
@@ -270,6 +289,8 @@ def permutation(G, seed=0, endpoints=None, size=None):
 
     A derangement drawn uniformly at random with ``numpy.random.default_rng(seed)``.
     """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TrafficError(f"seed must be an integer >= 0, got {seed!r}")
     eps = _endpoint_list(G, endpoints)
     rng = np.random.default_rng(seed)
     N = len(eps)
@@ -282,6 +303,10 @@ def permutation(G, seed=0, endpoints=None, size=None):
 
 def incast(G, dst, srcs=None, size=None):
     """Every endpoint in ``srcs`` (default: all others) sends to ``dst``."""
+    try:
+        hash(dst)
+    except TypeError:
+        raise TrafficError(f"incast destination must be a node name, got {dst!r}") from None
     if srcs is None:
         eps = _all_endpoints(G)
         _check_endpoints(G, [dst])
@@ -305,7 +330,8 @@ def shift(G, k, endpoints=None, size=None):
         raise TrafficError(f"shift k={k} is a multiple of the {N} endpoints, so every endpoint "
                            f"would send to itself")
     src = np.arange(N)
-    return Traffic(eps, src, (src + int(k)) % N, size, name=f"shift:{k}")
+    # k mod N first: a k beyond int64 (shift:99999999999999999999) is still a shift.
+    return Traffic(eps, src, (src + int(k) % N) % N, size, name=f"shift:{k}")
 
 
 def from_csv(path, G=None):
@@ -315,12 +341,20 @@ def from_csv(path, G=None):
     With ``G`` the names are checked against its endpoints here; otherwise when
     the traffic is solved.  Errors name the line.
     """
+    from .io import read_bounded
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TrafficError(f"path must be a file name, got {type(path).__name__}")
+    raw = read_bounded(path, TrafficError, what="traffic file")
+    # Parsing keeps three Python list entries per row (about 110 bytes) for rows of at
+    # least 6 characters ("a,b,1\n"): at most ~20 bytes per byte of file.
+    check_fits(len(raw) * CSV_BYTES_PER_FILE_BYTE, f"reading {path} ({len(raw):,} bytes)")
     try:
-        fh = open(path, newline="")
-    except FileNotFoundError:
-        raise TrafficError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise TrafficError(f"{path}: cannot read ({exc.strerror})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TrafficError(f"{path}: not a UTF-8 text file") from None
+    del raw
+    fh = io.StringIO(text, newline="")
     names, index = [], {}
     src, dst, sizes = [], [], []
     with fh:
@@ -336,7 +370,7 @@ def from_csv(path, G=None):
                     need = ["src", "dst", "bytes"]
                     if sorted(header) != sorted(need):
                         raise TrafficError(f"{path}: line {line}: header must name the columns "
-                                           f"src,dst,bytes; got {','.join(row)}")
+                                           f"src,dst,bytes; got {','.join(row)[:80]!r}")
                     cols = [header.index(c) for c in need]
                     continue
                 if len(row) != len(header):
@@ -349,8 +383,8 @@ def from_csv(path, G=None):
                     raise TrafficError(f"{path}: line {line}: {s!r} sends to itself")
                 size = _parse_bytes(b)
                 if size is None:
-                    raise TrafficError(f"{path}: line {line}: bytes {b!r} is not a finite number "
-                                       f"of bytes > 0")
+                    raise TrafficError(f"{path}: line {line}: bytes {b!r} is not a whole number "
+                                       f"of bytes from 1 to {MAX_FLOW_BYTES:.3g}")
                 for x in (s, d):
                     if x not in index:
                         index[x] = len(names)
@@ -360,8 +394,6 @@ def from_csv(path, G=None):
                 sizes.append(size)
         except csv.Error as exc:
             raise TrafficError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
-        except UnicodeDecodeError:
-            raise TrafficError(f"{path}: not a text file") from None
     if header is None:
         raise TrafficError(f"{path}: empty file; expected a header src,dst,bytes")
     if not src:
@@ -370,13 +402,15 @@ def from_csv(path, G=None):
         eps = set(_all_endpoints(G))
         for name in names:
             if name not in eps:
-                line = _first_line_of(path, name)
+                line = _first_line_of(text, name)
                 what = "not a node of the graph" if name not in G else "not an endpoint"
                 raise TrafficError(f"{path}: line {line}: {name!r} is {what}")
     return Traffic(names, np.array(src), np.array(dst), np.array(sizes), name=str(path))
 
 
 def _parse_bytes(text):
+    """A flow size: a whole number of bytes (``4096``, ``1e6``, ``4MiB``) from 1 to
+    :data:`MAX_FLOW_BYTES`, as ``--size`` takes; else None."""
     try:
         v = float(text)
     except ValueError:
@@ -384,13 +418,12 @@ def _parse_bytes(text):
             v = float(parse_size(text))
         except Exception:
             return None
-    return v if math.isfinite(v) and v > 0 else None
+    return v if math.isfinite(v) and v == int(v) and 1 <= v <= MAX_FLOW_BYTES else None
 
 
-def _first_line_of(path, name):
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        for row in reader:
-            if name in (c.strip() for c in row):
-                return reader.line_num
+def _first_line_of(text, name):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in reader:
+        if name in (c.strip() for c in row):
+            return reader.line_num
     return "?"

@@ -71,6 +71,7 @@ References
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
@@ -173,7 +174,19 @@ def switch_price(radix, prices=PRICES):
     >>> round(switch_price(64), 1)
     21533.3
     """
+    if isinstance(radix, bool) or not isinstance(radix, numbers.Real) or not math.isfinite(radix) \
+            or radix < min_switch_radix(prices):
+        raise ParameterError(f"radix {radix!r}: the [SF] switch price line a k + b "
+                             f"(a = {prices.switch_usd_per_port}, b = {prices.switch_usd_fixed}) "
+                             f"is a positive price only from k = {min_switch_radix(prices)} ports")
     return prices.switch_usd_per_port * radix + prices.switch_usd_fixed
+
+
+def min_switch_radix(prices=PRICES):
+    """Fewest ports at which ``switch_price`` is positive (3 with the [SF] line); a graph's
+    smaller switches (a 2-port test switch) are priced at this many ports."""
+    a, b = prices.switch_usd_per_port, prices.switch_usd_fixed
+    return max(1, math.floor(-b / a) + 1) if a > 0 else 1
 
 
 def cable_price(kind, length_m, gbps, prices=PRICES):
@@ -378,7 +391,8 @@ def cost(G, *, layout=None, prices=PRICES):
         sums[kind][0] += cables
         sums[kind][1] += cables * cable_price(kind, length, gbps, prices)
     switches = [n for n, r in role.items() if r in SWITCH_ROLES]
-    switch_usd = sum(switch_price(_radix(G, n, ports.get(n, 0)), prices) for n in switches)
+    switch_usd = sum(switch_price(max(_radix(G, n, ports.get(n, 0)), min_switch_radix(prices)),
+                                  prices) for n in switches)
     electric, optical = sums["electric"][1], sums["optical"][1]
     total = switch_usd + electric + optical
     return {

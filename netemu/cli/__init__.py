@@ -54,7 +54,9 @@ def main(argv=None):
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
-        return args.func(args) or 0
+        status = args.func(args) or 0
+        sys.stdout.flush()      # a full disk (> /dev/full) shows here, not at exit
+        return status
     except _UsageError as exc:
         print(one_line(str(exc)), file=sys.stderr)
         return 2
@@ -69,3 +71,15 @@ def main(argv=None):
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        import errno
+        if exc.filename is not None or exc.errno not in (errno.ENOSPC, errno.EDQUOT,
+                                                         errno.EFBIG, errno.EIO):
+            raise
+        # Output could not be written (ENOSPC on /dev/full, EIO): one line, and stdout
+        # pointed at /dev/null so that the interpreter's own flush at exit stays quiet.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(one_line(f"netemu: error: cannot write the output ({exc.strerror or exc})"),
+              file=sys.stderr)
+        return 2

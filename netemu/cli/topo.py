@@ -7,6 +7,7 @@ file (``.graphml`` / ``.json``).
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from ..errors import ParameterError
@@ -69,8 +70,12 @@ def _info(args):
     with working(f"measuring {G.number_of_nodes():,} nodes, {G.number_of_edges():,} links"):
         s = summary(G)
     if "json" in flags:
-        print(json.dumps({"name": G.graph.get("preset") or G.graph.get("name"), **s}, indent=2,
-                         default=float))
+        # JSON has no NaN: a figure that does not apply (cost per endpoint of a graph
+        # without endpoints) is null.
+        out = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in s.items()}
+        print(json.dumps({"name": G.graph.get("preset") or G.graph.get("name"), **out}, indent=2,
+                         default=float, allow_nan=False))
         return 0
     print(f"{G.graph.get('preset') or G.graph.get('name')}  "
           f"({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")

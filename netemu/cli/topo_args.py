@@ -39,9 +39,13 @@ def parse_value(text):
     if low.lower() in ("false", "no"):
         return False
     try:
-        return int(low)
+        v = int(low)
     except ValueError:
         pass
+    else:
+        if abs(v) >= 2**1023:   # no generator can use it, and float(v) would overflow
+            raise ParameterError(f"value {low[:20]}... ({len(low)} digits) is out of range")
+        return v
     try:
         return float(low)
     except ValueError:

@@ -1,0 +1,249 @@
+"""Robustness soak: issue 18's fuzz at scale, outside the unit tests.
+
+Runs, with fixed seeds, (1) CLI argument vectors in this process, (2) mutated node-link
+graph files, (3) traffic CSVs, (4) API calls with odd arguments, (5) memory probes on the
+large presets in child processes, and (6) interrupts: ``netemu experiments run latency
+--jobs 2`` stopped by SIGINT or SIGTERM at random moments over an earlier result set.
+Prints counts: tracebacks, hangs, memory over the limit, torn result sets (target 0 each).
+
+This process runs under RLIMIT_AS = LIMIT (a MemoryError counts as memory over the
+limit); each case has an alarm of HANG_S seconds (a hang).
+
+Run: ``python benchmarks/fuzz_soak.py [--scale 1.0]``  (about 15 minutes at scale 1).
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fuzz.robust_cases import (cli_argv, make_files, mutate_graph,  # noqa: E402
+                                     node_link, traffic_csv)
+
+#: Address space this process and its children may use (bytes); a choice for a shared
+#: machine, not a netemu limit.
+LIMIT = 6_000_000_000
+HANG_S = 120
+PRESETS = ["isca-ft3", "isca-slimfly", "isca-dragonfly"]
+
+
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Hang
+
+
+def _one(fn, counts, label, log):
+    """Run one case: NetemuError or success are fine; anything else is counted."""
+    from netemu.errors import NetemuError
+
+    signal.alarm(HANG_S)
+    try:
+        fn()
+    except NetemuError as exc:
+        if "\n" in str(exc):
+            counts["multi-line errors"] += 1
+    except Hang:
+        counts["hangs"] += 1
+        log.append(f"hang: {label}")
+    except MemoryError:
+        counts["memory over the limit"] += 1
+        log.append(f"memory: {label}")
+    except Exception:
+        counts["tracebacks"] += 1
+        log.append(f"traceback: {label}\n{traceback.format_exc(limit=3)}")
+    finally:
+        signal.alarm(0)
+    counts["inputs"] += 1
+
+
+def cli_cases(n, files, counts, log):
+    from netemu.cli import main
+
+    for seed in range(n):
+        argv = cli_argv(random.Random(seed), files)
+
+        def call():
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(argv)
+            if code not in (0, 2) or "Traceback" in err.getvalue() or (
+                    code == 2 and len(err.getvalue().strip().splitlines()) != 1):
+                raise RuntimeError(f"exit {code}: {err.getvalue()[-300:]}")
+            if code == 0 and "--json" in argv:
+                json.loads(out.getvalue())
+        _one(call, counts, f"netemu {' '.join(argv)}", log)
+
+
+def graph_cases(n, directory, counts, log):
+    from netemu.io import load
+
+    path = os.path.join(directory, "case.json")
+    for seed in range(n):
+        rng = random.Random(10**6 + seed)
+        with open(path, "w") as fh:
+            fh.write(json.dumps(mutate_graph(rng, node_link(rng))))
+        _one(lambda: load(path), counts, f"graph seed {seed}", log)
+
+
+def csv_cases(n, directory, counts, log):
+    from netemu.traffic import from_csv
+
+    path = os.path.join(directory, "case.csv")
+    for seed in range(n):
+        with open(path, "wb") as fh:
+            fh.write(traffic_csv(random.Random(2 * 10**6 + seed)))
+        _one(lambda: from_csv(path), counts, f"csv seed {seed}", log)
+
+
+def api_cases(n, counts, log):
+    import netemu
+    from netemu import traffic as T
+    from netemu.io import load
+    from netemu.topologies.fat_tree import two_layer_fat_tree
+
+    odd = [None, "x", 5, -1, 1.5, float("nan"), [1], ["n0"], {"a": 1}, b"n0", 10**30, True,
+           float("inf"), -0.0, 2**63, "n0"]
+    G = two_layer_fat_tree(4)
+    for seed in range(n):
+        rng = random.Random(3 * 10**6 + seed)
+        a, b = rng.choice(odd), rng.choice(odd)
+        calls = [lambda: T.all_to_all(G, size=a), lambda: T.all_to_all(G, endpoints=a),
+                 lambda: T.permutation(G, a), lambda: T.shift(G, a), lambda: T.incast(G, a),
+                 lambda: T.Traffic(["n0", "n1"], [0], [1], a), lambda: T.from_csv(a, G),
+                 lambda: load(a), lambda: netemu.solve(G, T.all_to_all(G), a),
+                 lambda: netemu.solve(a, T.all_to_all(G)),
+                 lambda: netemu.solve(G, T.permutation(G, 0), "hash", seed=b),
+                 lambda: T.shift(G, 1, size=a)]
+        k = rng.randrange(len(calls))
+        _one(calls[k], counts, f"api call {k} with {a!r}, {b!r}", log)
+
+
+def memory_probes(counts, log):
+    """The issue's memory reproducers in children under prlimit: refused, not killed."""
+    probes = [["solve", p] for p in PRESETS] + [["solve", p, "--traffic", "shift:1"]
+                                                for p in PRESETS]
+    probes += [["bench", "moe", "--algo", "deepep", "--cluster", "deepseek-v3-cluster",
+                "--gpus", "16", opt, val] for opt, val in (
+                    ("--tokens", "10000000"), ("--tokens", "9223372036854775807"),
+                    ("--experts", "9223372036854775808"))]
+    for argv in probes:
+        cmd = ["prlimit", f"--as={LIMIT}", sys.executable, "-m", "netemu", *argv]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            counts["hangs"] += 1
+            log.append(f"hang: {' '.join(argv)}")
+            continue
+        counts["memory probes"] += 1
+        counts["inputs"] += 1
+        if "MemoryError" in r.stderr or "Unable to allocate" in r.stderr or r.returncode < 0:
+            counts["memory over the limit"] += 1
+            log.append(f"memory: {' '.join(argv)}: {r.stderr[-200:]}")
+        elif "Traceback" in r.stderr:
+            counts["tracebacks"] += 1
+            log.append(f"traceback: {' '.join(argv)}: {r.stderr[-300:]}")
+
+
+def _old_set(out):
+    """An earlier result set whose every file says OLD, so a mix with a new one shows."""
+    from netemu.experiments.readme_table import SUMMARY_FIELDS
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("latency.csv", "latency.png", "summary_figures.csv", "summary.md"):
+        (out / name).write_text("OLD\n")
+    row = {k: "" for k in SUMMARY_FIELDS}
+    row.update(experiment="latency", point="OLD", metric="OLD", kind="check")
+    (out / "summary.csv").write_text(",".join(SUMMARY_FIELDS) + "\n"
+                                     + ",".join(row[k] for k in SUMMARY_FIELDS) + "\n")
+    return {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def interrupts(n, directory, counts, log):
+    for trial in range(n):
+        rng = random.Random(4 * 10**6 + trial)
+        out = Path(directory) / f"results{trial}"
+        old = _old_set(out)
+        proc = subprocess.Popen([sys.executable, "-m", "netemu", "experiments", "run",
+                                 "latency", "--quiet", "--jobs", "2", "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.3, 4.0))
+        proc.send_signal(rng.choice([signal.SIGINT, signal.SIGTERM]))
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            counts["hangs"] += 1
+            continue
+        counts["interrupts"] += 1
+        counts["inputs"] += 1
+        if "Traceback" in err:
+            counts["tracebacks"] += 1
+            log.append(f"traceback: interrupt trial {trial}: {err[-300:]}")
+        now = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+        hidden = [p for p in out.iterdir() if p.name.startswith(".netemu")]
+        kept_old = [k for k in old if now.get(k) == old[k]]
+        if hidden or (kept_old and len(kept_old) != len(old)):
+            counts["torn result sets"] += 1
+            log.append(f"torn: trial {trial}: old {sorted(kept_old)}, hidden {hidden}")
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    args = ap.parse_args()
+    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+    signal.signal(signal.SIGALRM, _alarm)
+    os.environ.setdefault("NETEMU_MEMORY_LIMIT", "4GB")
+    counts = dict.fromkeys(["inputs", "tracebacks", "hangs", "memory over the limit",
+                            "torn result sets", "multi-line errors", "memory probes",
+                            "interrupts"], 0)
+    log = []
+    directory = tempfile.mkdtemp(prefix="netemu-soak-")
+    try:
+        files = make_files(directory)
+        s = args.scale
+        t0 = time.time()
+        for label, run in (("cli", lambda: cli_cases(int(7000 * s), files, counts, log)),
+                           ("graph files", lambda: graph_cases(int(3000 * s), directory,
+                                                               counts, log)),
+                           ("traffic csv", lambda: csv_cases(int(2000 * s), directory,
+                                                             counts, log)),
+                           ("api", lambda: api_cases(int(2100 * s), counts, log)),
+                           ("memory", lambda: memory_probes(counts, log)),
+                           ("interrupts", lambda: interrupts(max(1, int(70 * s)), directory,
+                                                             counts, log))):
+            before = counts["inputs"]
+            run()
+            print(f"{label:<12} {counts['inputs'] - before:>6} inputs  "
+                  f"{time.time() - t0:7.0f} s", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    for line in log[:20]:
+        print(line, file=sys.stderr)
+    for k, v in counts.items():
+        print(f"{k:<24} {v:>7,}")
+    bad = sum(counts[k] for k in ("tracebacks", "hangs", "memory over the limit",
+                                  "torn result sets", "multi-line errors"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
