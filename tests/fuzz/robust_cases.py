@@ -65,30 +65,37 @@ ODD = [None, [], {}, [1], "x", -1, 0, 0.5, 1e308, 5e-324, 10**400, True, "nan", 
        {"a": 1}, "", 2**63]
 
 
+def _records(data, key):
+    """``data[key]`` when it is still a non-empty list of dicts (an earlier edit may have
+    replaced it by an odd value)."""
+    v = data.get(key)
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
 def mutate_graph(rng, data):
     """One to three edits of a node-link dict: duplicates, wrong types, odd numbers, forged
     failure records, broken structure."""
     for _ in range(rng.randint(1, 3)):
         r = rng.random()
-        if r < 0.15 and data.get("nodes"):
+        if r < 0.15 and _records(data, "nodes"):
             data["nodes"].append(dict(rng.choice(data["nodes"]), role=rng.choice(
                 ["spine", "host", "switch"])))
-        elif r < 0.3 and data.get("links"):
+        elif r < 0.3 and _records(data, "links"):
             link = dict(rng.choice(data["links"]))
             if rng.random() < 0.5:
                 link["source"], link["target"] = link.get("target"), link.get("source")
             data["links"].append(link)
-        elif r < 0.5 and data.get("links"):
+        elif r < 0.5 and _records(data, "links"):
             rng.choice(data["links"])[rng.choice(["bandwidth", "latency", "medium", "cables",
                                                    "source"])] = rng.choice(ODD)
-        elif r < 0.6 and data.get("nodes"):
+        elif r < 0.6 and _records(data, "nodes"):
             rng.choice(data["nodes"])[rng.choice(["role", "capacity", "id"])] = rng.choice(ODD)
         elif r < 0.75:
             data["graph"] = dict(data["graph"]) if isinstance(data["graph"], dict) else {}
             data["graph"][rng.choice(["params", "failures", "name"])] = rng.choice(
                 ODD + [{"failed_links": ["s0--s1"]}, {"switches": ["s0"]},
                        {"failed_links": []}, {"planes": [0]}])
-        elif r < 0.85 and data.get("links"):
+        elif r < 0.85 and _records(data, "links"):
             data["links"].pop(rng.randrange(len(data["links"])))   # may disconnect
         else:
             data[rng.choice(["graph", "nodes", "links", "directed", "multigraph"])] = \
