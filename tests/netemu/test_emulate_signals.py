@@ -181,7 +181,9 @@ def test_clean_kills_an_orphaned_sandbox_and_spares_a_live_run():
         assert orphan.pid in killed and killed <= orphaned, (p.stdout, orphaned)
         assert orphan.wait(timeout=GONE_WITHIN) is not None
         assert_gone(gone, GONE_WITHIN)
-        assert set(sandbox_procs(live_mark)) == before      # the live run is untouched
+        # The live run is untouched: --clean killed none of its processes (its own short-lived
+        # helpers may come and go meanwhile), and it still answers and exits cleanly below.
+        assert not (killed & before), (killed & before)
         out, err = live.communicate("exit\n", timeout=TEARDOWN_WITHIN)
         assert live.returncode == 0, err[-2000:]
         assert_gone(live_mark, GONE_WITHIN)
