@@ -248,6 +248,18 @@ def _write_graphml(G, graph_attrs, fh, progress=None, chunk=20000):
     total = G.number_of_nodes() + G.number_of_edges()
     done = 0
     buf = []
+
+    def flush(done):
+        # Write the buffered elements once a chunk is full; the count written so far.
+        if len(buf) < chunk:
+            return done
+        write("".join(buf).encode("utf-8"))
+        done += len(buf)
+        buf.clear()
+        if progress:
+            progress(done, total)
+        return done
+
     for n, d in G.nodes(data=True):
         q = ids[n] = quoteattr(str(n))
         if d:
@@ -256,12 +268,7 @@ def _write_graphml(G, graph_attrs, fh, progress=None, chunk=20000):
                 for k, v in d.items()) + "    </node>\n")
         else:
             buf.append(f"    <node id={q} />\n")
-        if len(buf) >= chunk:
-            write("".join(buf).encode("utf-8"))
-            done += len(buf)
-            buf.clear()
-            if progress:
-                progress(done, total)
+        done = flush(done)
     for u, v, d in G.edges(data=True):
         if d:
             buf.append(f"    <edge source={ids[u]} target={ids[v]}>\n" + "".join(
@@ -269,12 +276,7 @@ def _write_graphml(G, graph_attrs, fh, progress=None, chunk=20000):
                 for k, x in d.items()) + "    </edge>\n")
         else:
             buf.append(f"    <edge source={ids[u]} target={ids[v]} />\n")
-        if len(buf) >= chunk:
-            write("".join(buf).encode("utf-8"))
-            done += len(buf)
-            buf.clear()
-            if progress:
-                progress(done, total)
+        done = flush(done)
     write("".join(buf).encode("utf-8"))
     write(b"  </graph>\n</graphml>\n")
     if progress:
