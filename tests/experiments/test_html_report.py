@@ -16,8 +16,9 @@ import pytest
 
 from netemu.cli import main as cli
 from netemu.experiments import html_report, runner
+from netemu.experiments.readme_table import read_summary
 
-FAST = "inference_speed_limit"
+FAST = "node_limited_routing"
 #: The test figure's size in pixels: figsize (2, 1) inches at 50 dots per inch.
 FIG_W, FIG_H = 100, 50
 
@@ -173,7 +174,7 @@ def test_runner_writes_the_page_and_cli_rewrites_it(tmp_path, capsys):
     page = _parse((tmp_path / "index.html").read_text())
     assert len(page.images) == 1 and _missing_links(page, tmp_path) == []
     assert json.loads((tmp_path / "run.json").read_text())["experiments"] == [FAST]
-    n_rows = len(runner.read_summary(tmp_path / "summary.csv"))
+    n_rows = len(read_summary(tmp_path / "summary.csv"))
     assert sum(len(v) for k, v in page.tables.items() if k != "figures-summary") == n_rows
     (tmp_path / "index.html").unlink()
     assert cli(["experiments", "report", "--results", str(tmp_path)]) == 0

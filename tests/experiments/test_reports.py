@@ -63,6 +63,22 @@ def _failure_resilience(m, mp):
     mp.setattr(m, "SEEDS", (0,))
 
 
+def _training_scaling(m, mp):
+    # The figure's first two GPU counts of each model, on a much smaller global batch.
+    mp.setattr(m, "SETUPS", {f: dict(s, gpus=s["gpus"][:2], batch=s["pp"] * 2 * s["gpus"][1])
+                             for f, s in m.SETUPS.items()})
+    mp.setattr(m, "SENSITIVITY", (("9a", m.SETUPS["9a"]["gpus"][0]),))
+
+
+def _v3_training(m, mp):
+    # Both fabrics and one sensitivity point, on 32 GPUs and a small batch.
+    mp.setattr(m, "LAYOUT", "dp=16,pp=2,ep=8,zero=1,overlap_ep=true,dispatch_bytes=1,"
+                            "combine_bytes=2")
+    mp.setattr(m, "SEQ", 512)
+    mp.setattr(m, "BATCH", 64)
+    mp.setattr(m, "GEMM_FRACTIONS", (1.0, 0.5))
+
+
 #: How each experiment's sweep is cut down to its cheapest points (module attributes patched
 #: for the test only); experiments whose whole sweep is cheap run it all.
 SMALL = {
@@ -75,6 +91,8 @@ SMALL = {
     "storage_read": _storage_read,
     "latency": lambda m, mp: None,
     "failure_resilience": _failure_resilience,
+    "training_scaling": _training_scaling,
+    "v3_training": _v3_training,
 }
 
 
@@ -87,6 +105,7 @@ ELSEWHERE = {
     "mpft_vs_mrft_latency": "test_isca_experiments.py",
     "deepep_modes": "test_isca_experiments.py",
     "sensitivity": None,
+    "roce_routing": "test_roce_routing.py",
 }
 
 

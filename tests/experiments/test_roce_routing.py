@@ -1,6 +1,8 @@
 """ISCA Fig. 8 setup: TP rings across leaves, and what each routing gives them."""
 
-from netemu.experiments import roce_routing as m
+from netemu.experiments import roce_routing
+
+m = roce_routing
 
 
 def test_rings_put_every_member_on_its_own_leaf():
@@ -29,7 +31,7 @@ def test_adaptive_reaches_the_link_rate_and_ecmp_does_not_exceed_it():
 def test_report_rows_and_files(tmp_path):
     rows = [m.run_point({"tp": tp, "routing": r, "seed": 0})[0] for tp in m.TP
             for r in m.ROUTINGS]
-    out = m.report(rows, tmp_path)
+    out = roce_routing.report(rows, tmp_path)
     assert (tmp_path / "roce_routing.csv").exists() and (tmp_path / "roce_routing.png").exists()
     kinds = {r["metric"] for r in out}
     assert "stated ordering holds (1 = yes)" in kinds
