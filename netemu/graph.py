@@ -14,7 +14,7 @@ such as host memory or a shared PCIe root port.
 import math
 import numbers
 
-from .errors import GraphError
+from .errors import GraphError, ParameterError
 
 __all__ = [
     "ROLES", "SWITCH_ROLES", "SERVER_ROLES", "MEDIA",
@@ -45,8 +45,15 @@ def new_graph(name, params):
 def add_link(G, u, v, bandwidth, latency=0.0, medium="ib", cables=1):
     """Add a full-duplex link, or widen an existing one by more parallel cables.
 
-    ``bandwidth`` is per cable and per direction; the edge keeps the total.
+    ``bandwidth`` is per cable and per direction; the edge keeps the total, which must stay
+    inside :data:`BANDWIDTH_RANGE` (a generator asked for more cables or bandwidth than that
+    gets the error here, naming the link, not a graph the validator refuses later).
     """
+    total = bandwidth * cables + (G.edges[u, v]["bandwidth"] if G.has_edge(u, v) else 0)
+    if not _bandwidth_ok(total):
+        raise ParameterError(f"link {u!r}-{v!r}: {_shown(cables)} cable(s) of {_shown(bandwidth)} "
+                             f"bytes/s make {_shown(total)} bytes/s; allowed: "
+                             f"{BANDWIDTH_RANGE[0]:g} to {BANDWIDTH_RANGE[1]:g} bytes/s a link")
     if G.has_edge(u, v):
         data = G.edges[u, v]
         if data["medium"] != medium or data["latency"] != latency:

@@ -408,9 +408,15 @@ def _record(params, **checked):
 
 
 def _link(bandwidth_per_cable, latency, medium, cables=1):
-    """Edge attributes of ``cables`` parallel cables, as :func:`netemu.graph.add_link` sets them."""
-    return {"bandwidth": bandwidth_per_cable * cables, "latency": latency, "medium": medium,
-            "cables": cables}
+    """Edge attributes of ``cables`` parallel cables, as :func:`netemu.graph.add_link` sets them
+    (and refused as it refuses a total outside the graph contract's bandwidth range)."""
+    from netemu.graph import BANDWIDTH_RANGE, _bandwidth_ok
+    total = bandwidth_per_cable * cables
+    if not _bandwidth_ok(total):
+        raise ParameterError(f"{cables} cable(s) of {bandwidth_per_cable!r} bytes/s make a "
+                             f"{total!r} bytes/s link; allowed: {BANDWIDTH_RANGE[0]:g} to "
+                             f"{BANDWIDTH_RANGE[1]:g} bytes/s a link")
+    return {"bandwidth": total, "latency": latency, "medium": medium, "cables": cables}
 
 
 def _check_ports(switch, radix, *uses):
