@@ -63,6 +63,14 @@ def _failure_resilience(m, mp):
     mp.setattr(m, "SEEDS", (0,))
 
 
+def _sensitivity(m, mp):
+    mp.setattr(m, "CHUNKS", (m.CHUNKS[0], m.CHUNKS[3]))     # the default 4 MiB among them
+    mp.setattr(m, "CHUNK_CASES", (("hfreduce", (16,)), ("hfreduce-nvlink", (16,))))
+    mp.setattr(m, "LAYOUT_RANGES", {"overhead_m": (0.0, 2.0), "packing": ("tor", "group")})
+    mp.setattr(m, "COST_PRESETS", ("isca-ft2", "fire-flyer-2", "ff-pcie-3layer"))
+    mp.setattr(m, "RATIOS", ("ff-pcie-3layer",))
+
+
 def _training_scaling(m, mp):
     # The figure's first two GPU counts of each model, on a much smaller global batch.
     mp.setattr(m, "SETUPS", {f: dict(s, gpus=s["gpus"][:2], batch=s["pp"] * 2 * s["gpus"][1])
@@ -92,6 +100,7 @@ SMALL = {
     "latency": lambda m, mp: None,
     "failure_resilience": _failure_resilience,
     "training_scaling": _training_scaling,
+    "sensitivity": _sensitivity,
     "v3_training": _v3_training,
 }
 
@@ -104,7 +113,6 @@ ELSEWHERE = {
     "node_limited_routing": "test_isca_experiments.py",
     "mpft_vs_mrft_latency": "test_isca_experiments.py",
     "deepep_modes": "test_isca_experiments.py",
-    "sensitivity": None,
     "roce_routing": "test_roce_routing.py",
 }
 
@@ -138,6 +146,8 @@ def test_report_on_a_small_run(name, tmp_path, monkeypatch):
     # The table holds the rows (topology_cost writes its comparison rows instead).
     if len(table) == len(rows):
         assert set(table[0]) >= set(rows[0])
+    elif m.NAME == "sensitivity":      # its table is the spread of each choice
+        assert table and {"choice", "result", "spread_pct"} <= set(table[0])
     else:
         assert len(table) == len(cmp) and set(table[0]) >= {"point", "metric", "paper", "netemu"}
     png = (tmp_path / f"{m.NAME}.png").read_bytes()
