@@ -399,10 +399,10 @@ class TestAsRoot:
         doc = retry_once(
             lambda: _json_run(*LEAF_SPINE, "--traffic", "permutation", "--seed", "1",
                               "--scale", scale_for(20), "--fail-link", "leaf0--spine0",
-                              "--fail-at", "2"),
+                              "--fail-at", "4"),
             lambda d: [_within(phase["aggregate"]) for phase in (d["before"], d)])
         before, after = doc["before"], doc
-        assert doc["fail_at_s"] == 2 and doc["failures"]["failed_links"] == ["leaf0--spine0"]
+        assert doc["fail_at_s"] == 4 and doc["failures"]["failed_links"] == ["leaf0--spine0"]
         assert doc["disconnected"] == []
         assert any(_crosses(f["path"], "leaf0", "spine0") for f in before["flows"])
         assert not any(_crosses(f["path"], "leaf0", "spine0") for f in after["flows"])
