@@ -138,6 +138,10 @@ def test_readme_block_runs_as_written(index, tmp_path, shim):
         pytest.skip("; ".join(sorted({f"{c.split()[0]} ...: {skip_reason(c)}" for c in block})))
     env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}",
            "MPLBACKEND": "Agg"}
+    # The README's commands run from a clone; the example files they name come along.
+    import shutil
+    shutil.copytree(Path(__file__).resolve().parents[1] / "docs" / "workloads",
+                    tmp_path / "docs" / "workloads")
     failures = []
     for cmd in runnable:
         code, err = _run(cmd, tmp_path, env)
