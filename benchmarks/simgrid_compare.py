@@ -237,11 +237,11 @@ def _simgrid_worker(platform, inp, out, *flags):
             c.wait()
 
     Actor.create("sender", hosts[0], sender)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     e.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finish = np.array([c.finish_time for c in comms], dtype=np.float64)
-    np.savez(out, finish=finish, wall=wall)
+    np.savez(out, finish=finish, wall=wall, cpu=cpu)
     with open(out + ".routes.json", "w") as fh:
         json.dump(routes, fh)
 

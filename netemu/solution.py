@@ -48,7 +48,9 @@ class Solution:
         Sum of all flow rates, bytes/s.
     completion : ndarray (n_flows,) or None
         Completion time of every flow (s) when the traffic has sizes and all
-        flows start at 0, re-sharing the links whenever a flow finishes.
+        flows start at 0, re-sharing the links whenever a flow finishes; None
+        without sizes or when :func:`solve` was asked for rates only
+        (``times=False``).
     makespan : float or None
         The last completion time.
     """
@@ -206,7 +208,7 @@ class FactoredSolution(Solution):
 
 def solve(G: "nx.Graph", traffic: "Traffic", routing: "str | Mapping" = "spray", *,
           seed: int = 0, pxn: bool = True, factored: "bool | None" = None,
-          disconnected: str = "raise") -> "Solution":
+          disconnected: str = "raise", times: bool = True) -> "Solution":
     """Route ``traffic`` over ``G`` and compute max-min fair rates (and times, given sizes).
 
     Parameters
@@ -235,6 +237,12 @@ def solve(G: "nx.Graph", traffic: "Traffic", routing: "str | Mapping" = "spray",
         in ``Solution.disconnected``; their entry in
         ``Solution.requested_rates`` is NaN, never 0.  Only a graph that
         records failures may be disconnected; see :mod:`netemu.disconnect`.
+    times : bool
+        Simulate completion times when the traffic has sizes (default).
+        ``False`` asks for rates only: no event simulation runs, and
+        ``Solution.completion`` and ``makespan`` are None whatever the sizes.
+        The rates are the same either way (they do not depend on sizes), and
+        a sized, sprayed all-to-all may then be solved in factored form.
 
     Returns
     -------
@@ -258,6 +266,8 @@ def solve(G: "nx.Graph", traffic: "Traffic", routing: "str | Mapping" = "spray",
         raise ParameterError(f"disconnected must be 'raise' or 'report', got {disconnected!r}")
     if factored not in (None, True, False):
         raise ParameterError(f"factored must be None, True or False, got {factored!r}")
+    if not isinstance(times, (bool, np.bool_)):
+        raise ParameterError(f"times must be True or False, got {times!r}")
     if not isinstance(getattr(G, "graph", None), dict):
         validate(G)             # names the wrong type (GraphError)
     degraded = bool(G.graph.get("failures"))
@@ -280,46 +290,51 @@ def solve(G: "nx.Graph", traffic: "Traffic", routing: "str | Mapping" = "spray",
     else:
         traffic.check(G)
         if factored is not False:
-            fact = _factored(G, traffic, routing, pxn, factored)
+            fact = _factored(G, traffic, routing, pxn, factored, times)
             if fact is not None:
                 return FactoredSolution(traffic, fact, graph=G)
         cut = np.zeros(traffic.n_flows, dtype=bool)
     try:
-        sol = _solve(G, traffic, routing, seed, pxn)
+        sol = _solve(G, traffic, routing, seed, pxn, times)
     except RoutingError as exc:
         # Connected in the graph but not routable (e.g. across planes without PXN):
         # the router names the pairs; report them too and solve the rest.
         if disconnected != "report" or not getattr(exc, "pairs", None):
             raise
         traffic, cut = cut_pairs(requested, cut, exc.pairs)
-        sol = _solve(G, traffic, routing, seed, pxn)
+        sol = _solve(G, traffic, routing, seed, pxn, times)
     attach_disconnected(sol, requested, cut)
     return sol
 
 
-def _solve(G, traffic, routing, seed, pxn):
+def _solve(G, traffic, routing, seed, pxn, times=True):
     check_fits(solve_bytes(traffic.n_flows), f"solving {traffic.n_flows:,} flows")
+    timed = times and traffic.sizes is not None
+    # Sizes split the rows (flows of one route but different sizes finish apart) and steer
+    # adaptive routing; for rates alone, flows of one route are one row whatever their size.
+    sizes = traffic.sizes if timed or resolve(routing).name == "adaptive" else None
     routes = route(G, (traffic.endpoints, traffic.src), (traffic.endpoints, traffic.dst),
-                   routing, seed=seed, sport=traffic.sport, sizes=traffic.sizes, pxn=pxn)
+                   routing, seed=seed, sport=traffic.sport, sizes=sizes, pxn=pxn)
     fs = routes.flowset
     cap = routes.resources.capacity
     row_rates = _flow.max_min_rates(cap, fs)
     completion_rows = None
-    if traffic.sizes is not None:
+    if timed:
         first = np.full(fs.n_flows, routes.n_flows, dtype=np.int64)
         np.minimum.at(first, routes.row_of_flow, np.arange(routes.n_flows))
         completion_rows = _flow.completion_times(cap, fs, traffic.sizes[first])
     return Solution(traffic, routes, row_rates, completion_rows, graph=G)
 
 
-def _factored(G, traffic, routing, pxn, required):
+def _factored(G, traffic, routing, pxn, required, times=True):
     """The factored solve where it applies (and is wanted), else None."""
     why = None
     policy = resolve(routing)
     if not isinstance(traffic, AllToAll):
         why = "the traffic is not an all-to-all"
-    elif traffic.size is not None:
-        why = "the flows have sizes (completion times need one row per flow)"
+    elif traffic.size is not None and times:
+        why = "the flows have sizes (completion times need one row per flow; times=False " \
+              "asks for rates only)"
     elif policy.name == "explicit":
         why = "explicit paths are given per flow"
     elif not policy.splits:

@@ -9,6 +9,8 @@ Options (anywhere after TOPO):
 --routing spray | hash | dmodk | adaptive                             (default spray)
 --seed N            seed of the permutation and of hashed ECMP (default 0)
 --size SIZE         bytes per generated flow (``64MiB``); gives completion times
+--no-times          rates only: no completion-time simulation, even with --size
+                    or a CSV file's bytes
 --no-pxn            keep flows on their source's own NIC (no forwarding inside servers)
 --top N             saturated links to list (default 10)
 --json              machine-readable output
@@ -30,7 +32,7 @@ from ..errors import ParameterError, TrafficError
 #: Beyond this many flows, --json gives the summary without the per-flow list.
 JSON_FLOW_LIMIT = 10_000
 
-_FLAGS = ("json", "no-pxn")
+_FLAGS = ("json", "no-pxn", "no-times")
 _OPTIONS = ("traffic", "routing", "seed", "size", "heatmap", "top")
 
 
@@ -38,7 +40,7 @@ def register(sub):
     p = sub.add_parser("solve", help="route a traffic pattern and compute max-min fair rates",
                        description=__doc__.splitlines()[0],
                        usage="netemu solve TOPO [--param VALUE ...] [--traffic PATTERN] "
-                             "[--routing spray|hash|dmodk|adaptive] [--seed N] [--size SIZE] [--json] "
+                             "[--routing spray|hash|dmodk|adaptive] [--seed N] [--size SIZE] [--no-times] [--json] "
                              "[--heatmap FILE.png] [--fail-link U--V] [--fail-switch NAME] "
                              "[--fail-plane K] [--fail-fraction F]",
                        epilog="\n".join(__doc__.splitlines()[2:]),
@@ -155,7 +157,8 @@ def run(args):
     from ..solution import solve  # numba and scipy load once the arguments are known good
 
     with working(f"solving {traffic.n_flows:,} flows"):
-        sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report)
+        sol = solve(H, traffic, routing, seed=seed, pxn="no-pxn" not in flags, disconnected=report,
+                    times="no-times" not in flags)
     G = H
     if heatmap is not None:
         write_heatmap(sol, heatmap)

@@ -100,3 +100,20 @@ def test_bad_topology_exits_2(capsys, tmp_path):
     assert code == 2 and "no such file" in err
     code, _, err = run(capsys, "solve", "no-such-generator")
     assert code == 2 and "unknown topology" in err and err.count("\n") == 1
+
+
+def test_no_times_gives_rates_without_a_simulation(capsys, graph_file, monkeypatch):
+    import netemu.flow
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("completion_times ran under --no-times")
+    monkeypatch.setattr(netemu.flow, "completion_times", refuse)
+    code, out, _ = run(capsys, "solve", graph_file, "--traffic", "shift:1", "--routing", "dmodk",
+                       "--size", "1MB", "--json", "--no-times")
+    assert code == 0
+    doc = json.loads(out)
+    assert "makespan_s" not in doc
+    assert doc["flows"][0]["rate_bytes_per_s"] == pytest.approx(1e9)
+    assert "completion_s" not in doc["flows"][0] and doc["flows"][0]["bytes"] == 1e6
+    code, out, _ = run(capsys, "solve", graph_file, "--size", "1MB", "--no-times")
+    assert code == 0 and "makespan" not in out and "flows        12" in out

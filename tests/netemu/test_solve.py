@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from netemu.errors import GraphError, RoutingError, TrafficError
+from netemu.errors import GraphError, ParameterError, RoutingError, TrafficError
 from netemu.graph import add_link, new_graph
 from netemu.solution import solve
 from netemu.traffic import Traffic, all_to_all, incast, permutation, shift
@@ -167,3 +167,52 @@ def test_changing_a_bandwidth_between_solves_is_seen():
     G.remove_edge("s0", "s1")
     G.add_edge("s0", "s1", bandwidth=1e9)
     assert solve(G, t).rates.tolist() == [1e9]
+
+
+def _no_simulation(monkeypatch):
+    import netemu.flow
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("completion_times ran although only rates were asked for")
+    monkeypatch.setattr(netemu.flow, "completion_times", refuse)
+
+
+def test_rates_only_runs_no_simulation_and_gives_the_same_rates(monkeypatch):
+    G = line([5e9, 2e9, 7e9])
+    t = Traffic(["h0", "h1"], [0, 1], [1, 0], sizes=[4e9, 1e9])
+    timed = solve(G, t)
+    _no_simulation(monkeypatch)
+    sol = solve(G, t, times=False)
+    assert sol.completion is None and sol.makespan is None
+    assert "makespan" not in sol.summary()
+    # the bridge s0->s1 (2e9) is the slowest link on each direction's path
+    assert sol.rates.tolist() == timed.rates.tolist() == [2e9, 2e9]
+
+
+def test_rates_only_merges_flows_of_one_route_whatever_their_size(monkeypatch):
+    # 4 flows n0 -> n2 of different sizes share n0's 1e9 B/s link: 1e9 / 4 each.
+    G = leaf_spine(2, 2, 2, host_bw=1e9, up_bw=1e9)
+    t = Traffic(["n0", "n2"], [0, 0, 0, 0], [1, 1, 1, 1], sizes=[1e6, 2e6, 3e6, 4e6])
+    _no_simulation(monkeypatch)
+    sol = solve(G, t, "dmodk", times=False)
+    assert sol.rates.tolist() == [0.25e9] * 4
+    assert sol.row_rates.size == 1 and sol.routes.flowset.counts.tolist() == [4]
+
+
+def test_rates_only_sized_all_to_all_solves_in_factored_form():
+    from netemu.solution import FactoredSolution
+
+    G = leaf_spine(2, 2, 2, host_bw=1e9, up_bw=1e9)
+    sol = solve(G, all_to_all(G, size=1e6), times=False, factored=True)
+    assert isinstance(sol, FactoredSolution) and sol.makespan is None
+    # 4 hosts: each host link carries 3 flows, so 1e9 / 3 each
+    assert sol.rates == pytest.approx(np.full(12, 1e9 / 3), rel=1e-12)
+    with pytest.raises(ParameterError, match="times=False"):
+        solve(G, all_to_all(G, size=1e6), factored=True)
+
+
+@pytest.mark.parametrize("bad", [None, 0, "no", 1.0])
+def test_times_must_be_a_bool(bad):
+    G = line([1e9, 1e9])
+    with pytest.raises(ParameterError, match="times must be True or False"):
+        solve(G, Traffic(["h0", "h1"], [0], [1]), times=bad)
