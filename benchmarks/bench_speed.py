@@ -18,8 +18,15 @@ Cases (default: all but ``experiments``, which takes minutes):
                dicts against the same call on a FlowSet built from arrays, on the 512-host
                all-to-all and 256-host random instances of simgrid_compare.py.
   solve        FT2-2048 all-to-all through ``netemu.solve`` (graph to rates) in a fresh
-               process, hashed and sprayed, against one resource-load mat-vec of the same
-               solution; target <= 4 s hashed, <= 3 s sprayed.
+               process, hashed and sprayed; reference: hashed, one resource-load mat-vec of
+               the same solution; sprayed (solved in factored form), the row-per-flow solve
+               ``factored=False`` in the same process.  Target <= 4 s hashed, <= 3 s sprayed.
+  csv          ``netemu solve`` of the 8-host fat-tree with 10,000 / 30,000 / 100,000 random
+               CSV flows (completion times), each in a fresh process, against the same
+               command with ``--no-times``; and in one process the grouped event simulation
+               against the per-flow one (``grouped=False``) on the 10,000 and 30,000 flows.
+  rates        ``netemu solve two-layer-fat-tree --radix 32 --size 64MiB`` (261,632 sized
+               flows) with completion times against ``--no-times`` (rates only).
   graphml      writing ``--topo`` (default isca-dragonfly) as .graphml against .json, same run.
   draw         ``netemu topo draw --topo`` against ``netemu topo info``-free building of the
                same graph (``python -c 'preset(...)'``), same run.
@@ -165,26 +172,113 @@ t1 = time.perf_counter(); c1 = time.process_time()
 sol = netemu.solve(G, traffic, %r)
 rates = sol.rates
 t2 = time.perf_counter(); c2 = time.process_time()
-fs = sol.routes.flowset
-ref = []
-for _ in range(3):
-    s = time.perf_counter(); resource_load(fs, fs.counts * sol.row_rates); ref.append(time.perf_counter() - s)
-print(json.dumps({"setup": t1 - t0, "solve": t2 - t1, "solve_cpu": c2 - c1, "matvec": min(ref),
-                  "flows": int(rates.size)}))
+out = {"setup": t1 - t0, "solve": t2 - t1, "solve_cpu": c2 - c1, "flows": int(rates.size),
+       "form": type(sol).__name__}
+if hasattr(sol.routes, "flowset"):
+    fs = sol.routes.flowset
+    ref = []
+    for _ in range(3):
+        c = time.process_time(); resource_load(fs, fs.counts * sol.row_rates)
+        ref.append(time.process_time() - c)
+    out["ref"], out["ref_what"] = min(ref), "mat-vec"
+else:
+    c = time.process_time()
+    rows = netemu.solve(G, traffic, %r, factored=False)
+    out["ref"], out["ref_what"] = time.process_time() - c, "row solve"
+    out["same"] = bool(abs(rows.rates - rates).max() <= 1e-9 * rates.max())
+print(json.dumps(out))
 """
 
 
 def case_solve(args):
-    print(f"{'routing':<8} {'flows':>10} {'imports+graph s':>16} {'solve s':>8} {'solve cpu s':>12} "
-          f"{'mat-vec s':>10} {'ratio':>6}  target")
+    print(f"{'routing':<8} {'flows':>10} {'form':>17} {'imports+graph s':>16} {'solve s':>8} "
+          f"{'solve cpu s':>12} {'reference cpu s':>22} {'ratio':>6}  target (cpu)")
     for mode, target in (("hash", 4.0), ("spray", 3.0)):
-        runs = [_child(_SOLVE % mode) for _ in range(args.repeat)]
-        wall, r = min(runs, key=lambda x: x[1]["solve"])
-        print(f"{mode:<8} {r['flows']:>10,} {r['setup']:>16.2f} {r['solve']:>8.2f} "
-              f"{r['solve_cpu']:>12.2f} {r['matvec']:>10.4f} {r['solve'] / r['matvec']:>6.0f}  "
-              f"<= {target:g} s: {'met' if r['solve'] <= target else 'MISSED'}")
+        runs = [_child(_SOLVE % (mode, mode)) for _ in range(args.repeat)]
+        wall, r = min(runs, key=lambda x: x[1]["solve_cpu"])
+        ref = f"{r['ref_what']} {r['ref']:.3f}"
+        print(f"{mode:<8} {r['flows']:>10,} {r['form']:>17} {r['setup']:>16.2f} {r['solve']:>8.2f} "
+              f"{r['solve_cpu']:>12.2f} {ref:>22} {r['solve_cpu'] / r['ref']:>6.2f}  "
+              f"<= {target:g} s: {'met' if r['solve_cpu'] <= target else 'MISSED'}"
+              + ("" if "same" not in r else f"; same rates as rows: {r['same']}"))
     print("solve = netemu.solve(G, all_to_all(G), routing).rates in a fresh process (kernels "
-          "cached); ratio = solve / one resource-load mat-vec over the solution's FlowSet")
+          "cached); ratio = solve CPU / reference CPU (hash: one resource-load mat-vec over "
+          f"the solution's FlowSet; spray: factored=False); load average {os.getloadavg()[0]:.1f}")
+
+
+_CSV_FLOWS = (10_000, 30_000, 100_000)
+_CSV_TOPO = ["two-layer-fat-tree", "--radix", "4"]   # 8 hosts, 56 ordered pairs
+
+_GROUPED = """
+import json, sys, time
+import numpy as np
+from netemu import flow
+from netemu.cli.solve import load_topology, make_traffic
+from netemu.routing import route
+G = load_topology("two-layer-fat-tree", ["--radix", "4"])
+out = []
+flow.completion_times([1.0], [{0: 1.0}], [1.0])
+for path in sys.argv[1:]:
+    t = make_traffic(G, path)
+    r = route(G, (t.endpoints, t.src), (t.endpoints, t.dst), "spray", sizes=t.sizes)
+    fs, cap = r.flowset, r.resources.capacity
+    first = np.full(fs.n_flows, r.n_flows); np.minimum.at(first, r.row_of_flow, np.arange(r.n_flows))
+    size, start = t.sizes[first], np.zeros(fs.n_flows)
+    c0 = time.process_time(); a, sa = flow._simulate(cap, fs, size, start, True, True)
+    c1 = time.process_time(); b, sb = flow._simulate(cap, fs, size, start, True, False)
+    c2 = time.process_time()
+    out.append(dict(flows=t.n_flows, grouped=c1 - c0, per_flow=c2 - c1,
+                    rel=float(np.max(np.abs(a - b) / b)), events=int(sa[0])))
+print(json.dumps(out))
+"""
+
+
+def _write_csv(path, n, seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 8, n)
+    b = (a + rng.integers(1, 8, n)) % 8
+    size = rng.integers(100_000, 10_000_000, n)
+    with open(path, "w") as fh:
+        fh.write("src,dst,bytes\n")
+        fh.writelines(f"n{x},n{y},{z}\n" for x, y, z in zip(a.tolist(), b.tolist(), size.tolist()))
+
+
+def case_csv(args):
+    with tempfile.TemporaryDirectory(prefix="netemu-csv-") as tmp:
+        paths = []
+        for n in _CSV_FLOWS:
+            paths.append(os.path.join(tmp, f"flows{n}.csv"))
+            _write_csv(paths[-1], n)
+        print(f"{'flows':>8} {'solve s':>8} {'cpu s':>6} {'--no-times s':>13} {'cpu s':>6} "
+              f"{'cpu ratio':>9}  makespan")
+        for n, path in zip(_CSV_FLOWS, paths):
+            cmd = [PY, "-m", "netemu", "solve", *_CSV_TOPO, "--traffic", path]
+            t, proc = _run(cmd)
+            cpu = _run.cpu
+            tr, _ = _run(cmd + ["--no-times"])
+            cpu_r = _run.cpu
+            span = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("makespan")]
+            print(f"{n:>8,} {t:>8.2f} {cpu:>6.2f} {tr:>13.2f} {cpu_r:>6.2f} {cpu / cpu_r:>9.2f}  "
+                  f"{span[0] if span else '?'} s")
+        _, rows = _child(_GROUPED.replace("sys.argv[1:]", repr(paths[:2])))
+        for r in rows:
+            print(f"event simulation, {r['flows']:,} flows, {r['events']:,} events: grouped "
+                  f"{r['grouped']:.3f} s vs per flow {r['per_flow']:.3f} s CPU "
+                  f"({r['per_flow'] / r['grouped']:.0f}x); finish times agree to {r['rel']:.1e}")
+    print(f"8-host fat-tree, 56 routes (spray); fresh process per command (imports included); "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
+def case_rates(args):
+    cmd = [PY, "-m", "netemu", "solve", "two-layer-fat-tree", "--radix", "32", "--size", "64MiB"]
+    t, proc = _run(cmd)
+    cpu = _run.cpu
+    tr, proc_r = _run(cmd + ["--no-times"])
+    cpu_r = _run.cpu
+    print(f"with completion times: {t:.2f} s (cpu {cpu:.2f} s); --no-times: {tr:.2f} s (cpu "
+          f"{cpu_r:.2f} s); cpu ratio {cpu / cpu_r:.2f}; 261,632 flows of 64 MiB, fresh processes; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 _WRITE = """
@@ -234,9 +328,9 @@ def case_experiments(args):
 
 
 CASES = {"cli": case_cli, "kernel": case_kernel, "interface": case_interface,
-         "solve": case_solve, "graphml": case_graphml, "draw": case_draw,
-         "experiments": case_experiments}
-DEFAULT = ["cli", "kernel", "interface", "solve", "graphml", "draw"]
+         "solve": case_solve, "csv": case_csv, "rates": case_rates, "graphml": case_graphml,
+         "draw": case_draw, "experiments": case_experiments}
+DEFAULT = ["cli", "kernel", "interface", "solve", "csv", "rates", "graphml", "draw"]
 
 
 def main(argv=None):

@@ -137,14 +137,35 @@ def netemu_flowset(paths, n_resources):
 
 
 def run_netemu(H, L, S, src, dst, size, solver=None):
-    """Per-flow finish times from netemu, and the wall time of building plus solving."""
+    """Per-flow finish times from netemu, and the wall time of building plus solving.
+
+    ``run_netemu.cpu`` holds the CPU time of the same.
+    """
     if solver is None:
         from netemu.flow import completion_times as solver
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     paths, n_res = netemu_routes(H, L, S, src, dst)
     flows = netemu_flowset(paths, n_res)
     finish = solver(np.full(n_res, BANDWIDTH), flows, size.astype(np.float64))
+    run_netemu.cpu = time.process_time() - c0
     return np.asarray(finish, dtype=np.float64), time.perf_counter() - t0
+
+
+def run_netemu_maps(H, L, S, src, dst, size):
+    """The same through the documented interface: ``completion_times(capacities, flows,
+    sizes)`` with Python lists, ``flows`` a list of ``{resource: share}`` dicts.
+
+    Making the dicts is the user's side and is not timed; the call is.  Returns the
+    finish times, the wall time and the CPU time of the call.
+    """
+    from netemu.flow import completion_times
+
+    paths, n_res = netemu_routes(H, L, S, src, dst)
+    maps = [{r: 1.0 for r in p if r >= 0} for p in paths.tolist()]
+    caps, sizes = [BANDWIDTH] * n_res, size.astype(float).tolist()
+    t0, c0 = time.perf_counter(), time.process_time()
+    finish = completion_times(caps, maps, sizes)
+    return np.asarray(finish), time.perf_counter() - t0, time.process_time() - c0
 
 
 # --------------------------------------------------------------------------- SimGrid side
@@ -200,6 +221,8 @@ def run_simgrid(H, L, S, src, dst, size, probe=20000, venv=DEFAULT_VENV, seed=0,
             raise RuntimeError(f"SimGrid worker failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
         res = np.load(out)
         finish, wall = res["finish"], float(res["wall"])
+        run_simgrid.cpu = float(res["cpu"]) if "cpu" in res.files else float("nan")
+        run_simgrid.version = str(res["version"]) if "version" in res.files else "?"
         with open(out + ".routes.json") as fh:
             routes = json.load(fh)
     return finish, wall, probe_ids, routes
@@ -241,7 +264,8 @@ def _simgrid_worker(platform, inp, out, *flags):
     e.run()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finish = np.array([c.finish_time for c in comms], dtype=np.float64)
-    np.savez(out, finish=finish, wall=wall, cpu=cpu)
+    np.savez(out, finish=finish, wall=wall, cpu=cpu,
+             version=str(getattr(simgrid, "simgrid_version", "4.x")))
     with open(out + ".routes.json", "w") as fh:
         json.dump(routes, fh)
 
@@ -282,6 +306,14 @@ def compare(hosts, workload, spines=None, seed=0, probe=20000, venv=DEFAULT_VENV
     sg_finish, sg_wall, probe_ids, sg_routes = run_simgrid(
         H, L, S, src, dst, size, probe, venv, seed, flags=SIMGRID_FLAGS + [f"--cfg=network/optim:{optim}"])
     ne_finish, ne_wall = run_netemu(H, L, S, src, dst, size, solver)
+    ne_cpu = run_netemu.cpu
+    maps = {}
+    if solver is None:  # the documented list-of-dicts interface, same instance, same run
+        m_finish, m_wall, m_cpu = run_netemu_maps(H, L, S, src, dst, size)
+        if not np.array_equal(m_finish, ne_finish):
+            raise AssertionError("list-of-dicts and FlowSet inputs gave different finish times")
+        maps = dict(wall_maps=m_wall, cpu_maps=m_cpu, speedup_maps=sg_wall / m_wall,
+                    cpu_speedup_maps=run_simgrid.cpu / m_cpu)
     paths, _ = netemu_routes(H, L, S, src, dst)
     problems = check_routes(paths, probe_ids, sg_routes)
     sg_span, ne_span = sg_finish.max(), ne_finish.max()
@@ -290,19 +322,28 @@ def compare(hosts, workload, spines=None, seed=0, probe=20000, venv=DEFAULT_VENV
                 makespan_rel_diff=float(abs(ne_span - sg_span) / sg_span),
                 max_rel_diff=float(np.max(np.abs(ne_finish - sg_finish) / sg_finish)),
                 wall_simgrid=sg_wall, wall_netemu=ne_wall, speedup=sg_wall / ne_wall,
+                cpu_simgrid=run_simgrid.cpu, cpu_netemu=ne_cpu,
+                cpu_speedup=run_simgrid.cpu / ne_cpu, **maps,
                 routes_probed=int(probe_ids.size), route_problems=problems,
                 finish_simgrid=sg_finish, finish_netemu=ne_finish)
 
 
 def _table(rows):
     head = ("hosts", "LxSxH", "workload", "flows", "makespan SG (s)", "makespan netemu (s)",
-            "max rel diff", "wall SG (s)", "wall netemu (s)", "SG/netemu", "routes")
+            "max rel diff", "wall SG (s)", "wall netemu (s)", "SG/netemu", "maps (s)",
+            "SG/maps", "cpu SG/FlowSet/maps (s)", "cpu SG/maps", "routes")
     lines = [head]
     for r in rows:
+        has_maps = "wall_maps" in r
         lines.append((str(r["hosts"]), r["shape"], r["workload"], f"{r['flows']:,}",
                       f"{r['makespan_simgrid']:.6e}", f"{r['makespan_netemu']:.6e}",
                       f"{r['max_rel_diff']:.1e}", f"{r['wall_simgrid']:.3f}",
                       f"{r['wall_netemu']:.3f}", f"{r['speedup']:.1f}x",
+                      f"{r['wall_maps']:.3f}" if has_maps else "-",
+                      f"{r['speedup_maps']:.1f}x" if has_maps else "-",
+                      f"{r['cpu_simgrid']:.2f}/{r['cpu_netemu']:.3f}/"
+                      + (f"{r['cpu_maps']:.3f}" if has_maps else "-"),
+                      f"{r['cpu_speedup_maps']:.1f}x" if has_maps else "-",
                       "ok" if not r["route_problems"] else "MISMATCH"))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines)
@@ -342,6 +383,9 @@ def main(argv=None):
                 print("route mismatch:", p, file=sys.stderr)
             failed |= bool(r["route_problems"]) or r["makespan_rel_diff"] > TOLERANCE
     print(_table(rows))
+    print(f"SimGrid {run_simgrid.version}; "
+          f"maps = completion_times through the documented list of {{resource: share}} dicts; "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([{k: v for k, v in r.items() if not k.startswith("finish_")} for r in rows],

@@ -48,6 +48,7 @@ every arrival and completion.  Three things keep that cheap:
   lazily, because freezing a flow never lowers a resource's level.
 """
 
+import functools
 import numbers
 from functools import cached_property
 
@@ -61,8 +62,8 @@ try:  # numba is optional: without it the kernels below run as plain Python
 
     from ._kernel_cache import cache_for as _cache_for
 
-    def _jit(fn):
-        kernel = _njit(cache=True, nogil=True)(fn)
+    def _jit(fn, **options):
+        kernel = _njit(cache=True, nogil=True, **options)(fn)
         # Compiled kernels go to a per-user cache keyed by this file's content, not to a
         # __pycache__ beside it: a fresh checkout or a second install of the same version
         # loads them (~0.2 s) instead of compiling them again (~12 s).
@@ -73,7 +74,7 @@ try:  # numba is optional: without it the kernels below run as plain Python
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is absent
-    def _jit(fn):
+    def _jit(fn, **options):
         return fn
 
     HAVE_NUMBA = False
@@ -723,16 +724,117 @@ def completion_times(capacities, flows, sizes, starts=None):
                    "every start time must be a finite number of seconds >= 0")
     if n == 0:
         return np.zeros(0)
-    _Index(fs).reject_unbounded(np.full(n, np.inf))
-    # Renumber flows by start time: the flows in flight at any moment then sit close
-    # together in memory, which matters more than anything else once n >> in flight.
+    _reject_idle(fs)
+    return _simulate(cap, fs, size, start)[0]
+
+
+def _reject_idle(fs):
+    """SolverInputError for a flow that uses no resource (it would never finish), found
+    without building the solver's index (a third of the call on 261,632 flows)."""
+    idle = np.diff(fs.direct.indptr) == 0
+    if idle.any() and fs.groups.shape[1]:
+        gnnz = np.diff(sp.csr_matrix(fs.group_matrix).indptr)
+        g = fs.groups[idle]
+        idle[np.flatnonzero(idle)[((g >= 0) & (gnnz[np.maximum(g, 0)] > 0)).any(axis=1)]] = False
+    if idle.any():
+        _Index(fs).reject_unbounded(np.full(fs.n_flows, np.inf))  # the usual message
+
+
+def _simulate(cap, fs, size, start, local=True, grouped=True):
+    """Finish times of every row of ``fs`` and the kernel's event counts (see _fluid_run).
+
+    Rows with the same resources and shares (one route) always share a rate, so
+    they are simulated as one class whose count changes as its members come and
+    go (``grouped``; exact, not an approximation): an event then re-solves
+    classes, not flows, and 100,000 flows over 56 routes cost 56-class solves.
+    """
     finish = start.copy()  # what a 0-byte flow gets
     sized = np.flatnonzero(size > 0)
+    if not sized.size:
+        return finish, np.zeros(6)
+    # Members by start time; classes numbered by their first arrival, so that the classes
+    # in flight at any moment sit close together in memory (what matters most once
+    # n >> in flight).
     order = sized[np.argsort(start[sized], kind="stable")]
-    if order.size:
-        ix = _Index(_reorder(fs, order))
-        finish[order] = _fluid_run(*_kernel_args(ix, cap), size[order], start[order], True)[0]
-    return finish
+    if grouped:
+        rep_rows, cls = _classes(fs, order)
+    else:
+        rep_rows, cls = order, np.arange(order.size)
+    ix = _Index(_reorder(fs, rep_rows))
+    fin, stats = _fluid_run(*_kernel_args(ix, cap)[:-1], fs.counts[order].astype(np.float64),
+                            cls, size[order], start[order], local)
+    finish[order] = fin
+    return finish, stats
+
+
+def _classes(fs, rows):
+    """Classes of identical rows (same resources, shares and groups) among ``rows``.
+
+    Returns ``(rep, cls)``: ``rep[c]`` is a row of class ``c``, ``cls[k]`` the
+    class of ``rows[k]``; classes are numbered by their first row in ``rows``.
+    One compiled pass with a hash table; rows are compared entry by entry, so the
+    grouping is exact.
+    """
+    D = _canonical(fs.direct)
+    i8 = np.int64
+    rows = np.ascontiguousarray(rows, dtype=i8)
+    groups = np.ascontiguousarray(fs.groups, dtype=i8)
+    data = np.ascontiguousarray(D.data, dtype=np.float64)
+    cls, rep_pos, nc = _group_rows(D.indptr.astype(i8), D.indices.astype(i8), data,
+                                   data.view(np.uint64), groups.ravel(), groups.shape[1], rows)
+    return rows[rep_pos[:nc]], cls
+
+
+@_jit
+def _group_rows(ptr, idx, val, vbits, groups, K, rows):
+    n = rows.shape[0]
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    table = np.full(size, -1, dtype=np.int64)   # class id per slot
+    chash = np.empty(max(n, 1), dtype=np.uint64)
+    rep_pos = np.empty(max(n, 1), dtype=np.int64)
+    cls = np.empty(n, dtype=np.int64)
+    nc = 0
+    mask = np.uint64(size - 1)
+    for k in range(n):
+        f = rows[k]
+        h = np.uint64(1469598103934665603)
+        for e in range(ptr[f], ptr[f + 1]):
+            h = (h ^ np.uint64(idx[e])) * np.uint64(1099511628211)
+            h = (h ^ vbits[e]) * np.uint64(1099511628211)
+        for j in range(K):
+            h = (h ^ np.uint64(groups[f * K + j] + 2)) * np.uint64(1099511628211)
+        h ^= h >> np.uint64(29)
+        slot = h & mask
+        while True:
+            c = table[slot]
+            if c < 0:
+                table[slot] = nc
+                chash[nc] = h
+                rep_pos[nc] = k
+                cls[k] = nc
+                nc += 1
+                break
+            if chash[c] == h:
+                g = rows[rep_pos[c]]
+                same = ptr[g + 1] - ptr[g] == ptr[f + 1] - ptr[f]
+                if same:
+                    for j in range(K):
+                        if groups[g * K + j] != groups[f * K + j]:
+                            same = False
+                            break
+                if same:
+                    o = ptr[g] - ptr[f]
+                    for e in range(ptr[f], ptr[f + 1]):
+                        if idx[e] != idx[e + o] or val[e] != val[e + o]:
+                            same = False
+                            break
+                if same:
+                    cls[k] = c
+                    break
+            slot = (slot + np.uint64(1)) & mask
+    return cls, rep_pos, nc
 
 
 def _reorder(fs, order):
@@ -788,7 +890,7 @@ def _compiled_rates(ix, cap):
 # A 4-ary min-heap (of resources by level, and of flows by projected finish time): half the
 # depth of a binary one, and a node's children share a cache line.
 
-@_jit
+@functools.partial(_jit, inline="always")
 def _heap_up(hk, hr, hpos, j):
     k = hk[j]
     r = hr[j]
@@ -805,7 +907,7 @@ def _heap_up(hk, hr, hpos, j):
     hpos[r] = j
 
 
-@_jit
+@functools.partial(_jit, inline="always")
 def _heap_down(hk, hr, hpos, j, size):
     k = hk[j]
     r = hr[j]
@@ -1068,7 +1170,7 @@ _SAT = 1e-6
 _TOP = 1e-8
 
 
-@_jit
+@functools.partial(_jit, inline="always")
 def _push(i, rq, rt, rvis):
     if not rvis[i]:
         rvis[i] = True
@@ -1077,7 +1179,7 @@ def _push(i, rq, rt, rvis):
     return rt
 
 
-@_jit
+@functools.partial(_jit, inline="always")
 def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx, GF_ptr, gpc, gslot):
     """Largest rate among the present flows on resource i (those outside C if ``skip_c``)."""
     top = 0.0
@@ -1136,7 +1238,7 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
     return rh, rt, level0, nC, ngp
 
 
-@_jit
+@functools.partial(_jit, inline="always")
 def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u, D_ptr, D_idx,
           K, groups, G_ptr, G_idx):
     """Flow f joins C: bring its bytes left up to time t and queue its saturated resources."""
@@ -1179,8 +1281,20 @@ def _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl):
 
 @_jit
 def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
-               Gt_ptr, Gt_idx, Gt_val, cm, size, start, local):
-    """Fluid simulation of flows numbered by start time; re-solves only what can change.
+               Gt_ptr, Gt_idx, Gt_val, mw, mcls, size, start, local):
+    """Fluid simulation of classes of flows; re-solves only what can change.
+
+    Rows of the flow arrays are *classes*: flows with the same resources and
+    shares, which always run at the same rate.  The flows themselves are
+    members: member ``j`` (sorted by start time) joins class ``mcls[j]`` at
+    ``start[j]`` with ``size[j]`` bytes and stands for ``mw[j]`` identical flows.
+    A class's present members all drain at its rate, so each class keeps a heap
+    of its members keyed by the bytes the class will have drained when each is
+    done, and the class's row carries the summed weight of its present members.
+    When members join or leave, the class leaves at its old rate and comes back
+    at once with its new count: a departure and an arrival below, so the same
+    locality argument covers it.  With one member per class this is the plain
+    per-flow simulation.
 
     All arrivals and completions at one instant are one event.  At an event the
     rates are re-solved for a set C of flows such that every other flow provably
@@ -1221,10 +1335,13 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     costs about C and its neighbourhood, not the flows present.
 
     With ``local`` false every event uses plain resumption (for tests).  Returns
-    the finish times and ``stats``, summed over events: events, flows re-solved,
-    flows present, solves, failed checks, fallbacks to plain resumption.
+    the members' finish times and ``stats``, summed over events: events, classes
+    re-solved, classes present, solves, failed checks, fallbacks to plain
+    resumption.
     """
-    n = size.shape[0]
+    n = D_ptr.shape[0] - 1
+    nm = size.shape[0]
+    single = nm == n  # one member per class, member j in class j: no member heaps needed
     nnzD = D_idx.shape[0]
     ws = _workspace_jit(n, R, nG, nnzD, n * K)
     (a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
@@ -1258,10 +1375,25 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     slope = np.zeros(R)
     slist = np.empty(R, dtype=np.int64)
     smark = np.zeros(R, dtype=np.bool_)
-    rem = size.copy()                    # bytes left at time tl[f]
+    rem = np.zeros(n)                    # bytes left of the class's first member at time tl[f]
     tl = np.zeros(n)
     rate = np.zeros(n)
-    finish = np.full(n, np.nan)
+    finish = np.full(nm, np.nan)
+    cm = np.zeros(n)                     # present members per class, weighted by mw
+    pres = np.zeros(n, dtype=np.bool_)
+    # member heaps, one segment per class: key = the class's drained bytes when done
+    hp = np.zeros(n + 1, dtype=np.int64)
+    for j in range(nm):
+        hp[mcls[j] + 1] += 1
+    for c in range(n):
+        hp[c + 1] += hp[c]
+    hn = np.zeros(n, dtype=np.int64)
+    mkey = np.empty(max(nm, 1))
+    mid = np.empty(max(nm, 1), dtype=np.int64)
+    dr0 = np.zeros(n)                    # drained bytes of an arriving class at the clock
+    arr = np.empty(n, dtype=np.int64)    # classes (re-)arriving at the clock
+    inarr = np.zeros(n, dtype=np.bool_)
+    na = 0
     fk = np.empty(n)                     # finish-time heap
     ff = np.empty(n, dtype=np.int64)
     fpos = np.full(n, -1, dtype=np.int64)
@@ -1286,21 +1418,44 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     # summed over events: events, flows re-solved, flows present, solves, checks that
     # failed, fallbacks to re-solving every flow at or above L0
     stats = np.zeros(6)
-    while nxt < n or npres > 0:
-        if npres == 0 and rt == 0 and start[nxt] > t:
+    while nxt < nm or npres > 0 or na > 0:
+        if npres == 0 and na == 0 and rt == 0 and start[nxt] > t:
             t = start[nxt]
         # Rates solved at different events can differ in the last bits where exact
         # arithmetic would tie them: flows within the margin below L0 are re-solved too.
         L0 = L0dep * (1.0 - 1e-8)
         L0dep = np.inf
         nC = 0
-        # arrivals at t: all of them join C at rate 0, and their resources are searched
-        a0 = nxt
-        while nxt < n and start[nxt] <= t:
+        # members arriving at t: a present class leaves at its rate and comes back with them
+        while nxt < nm and start[nxt] <= t:
+            j = nxt
             nxt += 1
-        if nxt > a0:
+            c = mcls[j]
+            if not inarr[c]:
+                inarr[c] = True
+                arr[na] = c
+                na += 1
+                dr0[c] = 0.0
+                if pres[c]:
+                    r = rate[c]
+                    rem[c] -= r * (t - tl[c])
+                    tl[c] = t
+                    dr0[c] = mkey[hp[c]] - rem[c]
+                    L0 = min(L0, r * (1.0 - 1e-8))
+                    fsize = _heap_remove(fk, ff, fpos, fpos[c], fsize)
+                    pres[c] = False
+                    npres -= 1
+                    rt = _depart(c, cm[c] * r, cm[c], D_ptr, D_idx, D_val, K, groups, G_ptr,
+                                 G_idx, G_val, u, Atot, npe, Dt_ptr, pc, slot_e, epos, GF_ptr,
+                                 gpc, gslot, gpos, rq, rt, rvis)
+            _mpush(mkey, mid, hp[c], hn[c], dr0[c] + size[j], j)
+            hn[c] += 1
+            cm[c] += mw[j]
+        # arriving classes: all of them join C at rate 0, and their resources are searched
+        if na > 0:
             ns = 0
-            for f in range(a0, nxt):
+            for x in range(na):
+                f = arr[x]
                 m = cm[f]
                 for e in range(D_ptr[f], D_ptr[f + 1]):
                     i = D_idx[e]
@@ -1328,9 +1483,13 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 L0 = min(L0, b * (1.0 - 1e-8))  # margin: a tie band must not be split
                 Atot[i] += slope[i]
                 rt = _push(i, rq, rt, rvis)
-            for f in range(a0, nxt):
+            for x in range(na):
+                f = arr[x]
+                inarr[f] = False
+                pres[f] = True
                 npres += 1
                 rate[f] = 0.0
+                rem[f] = mkey[hp[f]] - dr0[f]
                 tl[f] = t
                 inC[f] = True
                 C[nC] = f
@@ -1352,6 +1511,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                     gpc[g] += 1
                     for e in range(G_ptr[g], G_ptr[g + 1]):
                         npe[G_idx[e]] += 1
+            na = 0
         # grow C, re-solve it, and repeat until every flow of C is the fastest on the
         # resource that froze it (see the docstring)
         level0 = 0.0
@@ -1447,7 +1607,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         if fsize == 0:
             continue
         t_new = max(fk[0], t)
-        if nxt < n and start[nxt] < t_new:
+        if nxt < nm and start[nxt] < t_new:
             t_new = start[nxt]
         lim = t_new + 1e-9 * t_new  # flows done within RTOL of the clock finish now
         while fsize > 0 and fk[0] <= lim:
@@ -1459,41 +1619,117 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 ff[0] = ff[fsize]
                 fpos[ff[0]] = 0
                 _heap_down(fk, ff, fpos, 0, fsize)
-            finish[f] = t_new
-            npres -= 1
             r = rate[f]
+            # The first member is done now; so is every other member due within the
+            # same RTOL of the clock, as separate flows would be.
+            dr = 0.0 if single else mkey[hp[f]] - (rem[f] - r * (t_new - tl[f]))
+            thr = dr + r * (lim - t_new)
+            gone = 0.0
+            if single:
+                finish[f] = t_new
+                hn[f] = 0
+            while hn[f] > 0:
+                b = hp[f]
+                jm = mid[b]
+                finish[jm] = t_new
+                gone += mw[jm]
+                _mpop(mkey, mid, b, hn[f])
+                hn[f] -= 1
+                if mkey[b] > thr:
+                    break
+            pres[f] = False
+            npres -= 1
             L0dep = min(L0dep, r)
-            m = cm[f]
-            for e in range(D_ptr[f], D_ptr[f + 1]):
-                i = D_idx[e]
-                _leave(i, m * r * D_val[e], m * D_val[e], u, Atot, npe)
-                s = epos[e]  # swap-remove the entry from its resource's slots
-                last = Dt_ptr[i] + pc[i] - 1
-                e2 = slot_e[last]
-                slot_e[s] = e2
-                epos[e2] = s
-                pc[i] -= 1
-                rt = _push(i, rq, rt, rvis)
-            for k in range(K):
-                g = groups[f * K + k]
-                if g < 0:
-                    continue
-                for e in range(G_ptr[g], G_ptr[g + 1]):
-                    i = G_idx[e]
-                    _leave(i, m * r * G_val[e], m * G_val[e], u, Atot, npe)
-                    rt = _push(i, rq, rt, rvis)
-                x = f * K + k
-                s = gpos[x]
-                last = GF_ptr[g] + gpc[g] - 1
-                x2 = gslot[last]
-                gslot[s] = x2
-                gpos[x2] = s
-                gpc[g] -= 1
+            rt = _depart(f, cm[f] * r, cm[f], D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx,
+                         G_val, u, Atot, npe, Dt_ptr, pc, slot_e, epos, GF_ptr, gpc, gslot, gpos,
+                         rq, rt, rvis)
+            if hn[f] > 0:
+                cm[f] -= gone  # the rest come back at once, in the next event
+                dr0[f] = dr
+                inarr[f] = True
+                arr[na] = f
+                na += 1
+            else:
+                cm[f] = 0.0
         t = t_new
     return finish, stats
 
 
+# Inlined: called once per finishing class, and a call passing 26 arrays costs about
+# as much as the work itself (numba increments and decrements each array's refcount).
+@functools.partial(_jit, inline="always")
+def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, u, Atot, npe,
+            Dt_ptr, pc, slot_e, epos, GF_ptr, gpc, gslot, gpos, rq, rt, rvis):
+    """Class f leaves: ``load`` (count x rate) and ``share`` (count) per unit share come off
+    its resources, its slots are freed and its resources queued for the search."""
+    for e in range(D_ptr[f], D_ptr[f + 1]):
+        i = D_idx[e]
+        _leave(i, load * D_val[e], share * D_val[e], u, Atot, npe)
+        s = epos[e]  # swap-remove the entry from its resource's slots
+        last = Dt_ptr[i] + pc[i] - 1
+        e2 = slot_e[last]
+        slot_e[s] = e2
+        epos[e2] = s
+        pc[i] -= 1
+        rt = _push(i, rq, rt, rvis)
+    for k in range(K):
+        g = groups[f * K + k]
+        if g < 0:
+            continue
+        for e in range(G_ptr[g], G_ptr[g + 1]):
+            i = G_idx[e]
+            _leave(i, load * G_val[e], share * G_val[e], u, Atot, npe)
+            rt = _push(i, rq, rt, rvis)
+        x = f * K + k
+        s = gpos[x]
+        last = GF_ptr[g] + gpc[g] - 1
+        x2 = gslot[last]
+        gslot[s] = x2
+        gpos[x2] = s
+        gpc[g] -= 1
+    return rt
+
+
 @_jit
+def _mpush(mkey, mid, b, n, key, j):
+    """Push member j with ``key`` on the binary min-heap mkey[b:b+n] (size n before)."""
+    p = n
+    while p > 0:
+        q = (p - 1) >> 1
+        if mkey[b + q] <= key:
+            break
+        mkey[b + p] = mkey[b + q]
+        mid[b + p] = mid[b + q]
+        p = q
+    mkey[b + p] = key
+    mid[b + p] = j
+
+
+@_jit
+def _mpop(mkey, mid, b, n):
+    """Remove the first member of the binary min-heap mkey[b:b+n] (size n before)."""
+    n -= 1
+    if n == 0:
+        return
+    key = mkey[b + n]
+    j = mid[b + n]
+    p = 0
+    while True:
+        c = 2 * p + 1
+        if c >= n:
+            break
+        if c + 1 < n and mkey[b + c + 1] < mkey[b + c]:
+            c += 1
+        if mkey[b + c] >= key:
+            break
+        mkey[b + p] = mkey[b + c]
+        mid[b + p] = mid[b + c]
+        p = c
+    mkey[b + p] = key
+    mid[b + p] = j
+
+
+@functools.partial(_jit, inline="always")
 def _leave(i, load, share, u, Atot, npe):
     """Take one leaving (flow, resource) pair off resource i's load and summed shares."""
     npe[i] -= 1

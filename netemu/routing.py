@@ -572,6 +572,24 @@ def _hop_choice(base, node_ids, count):
             % np.asarray(count, dtype=np.uint64)).astype(np.int64)
 
 
+def _compiled_kind(policy, state):
+    """The compiled walk for hashed ECMP and d-mod-k (:mod:`netemu.hopwalk`), else None.
+
+    Only the built-in policies, whose choices the kernel reproduces exactly, and only
+    where numba is installed (without it the vectorised walk is the faster one).
+    """
+    from .flow import HAVE_NUMBA
+    from .policies import DModK, Hash
+
+    if not HAVE_NUMBA or state is None:
+        return None
+    if type(policy) is Hash and "base" in state:
+        return 0
+    if type(policy) is DModK and "rank" in state:
+        return 1
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Grouping arrays of keys
 
@@ -825,6 +843,14 @@ class _Router:
     # -- helpers ---------------------------------------------------------------------------
     def _base_hash(self, idx):
         gid, _ = self.fab.ranks()
+        from .flow import HAVE_NUMBA
+        if HAVE_NUMBA and np.size(idx) > 1000:
+            # the same hashes in one compiled pass (six whole-array mixes otherwise)
+            from .hopwalk import flow_hashes
+            i8 = np.int64
+            h0 = _mix(np.uint64(self.seed % (1 << 64)))
+            return flow_hashes(h0, gid[self.s[idx]].astype(i8), gid[self.d[idx]].astype(i8),
+                               np.asarray(self.sport[idx], dtype=i8), DEFAULT_DPORT, UDP)
         return flow_hash(self.seed, gid[self.s[idx]], gid[self.d[idx]], self.sport[idx],
                          DEFAULT_DPORT, UDP)
 
@@ -1187,6 +1213,19 @@ class _Router:
         # in mixed radix (digit h has base = candidates at hop h), exact and compact.
         code = np.zeros(net.size, dtype=np.int64)
         radix = np.ones(net.size, dtype=np.int64)
+        kind = _compiled_kind(policy, state if not policy.sequential else None)
+        if kind is not None and net.size:
+            from . import hopwalk
+            i8 = np.int64
+            base = state.get("base", np.zeros(1, dtype=np.uint64))
+            rank = state.get("rank", np.zeros(1, dtype=i8))
+            vis, code, radix, cur = hopwalk.walk(
+                kind, np.ascontiguousarray(cur, dtype=i8), np.ascontiguousarray(tcol, dtype=i8),
+                np.ascontiguousarray(Dx, dtype=i8), ncand.astype(i8), offs.astype(i8),
+                cv.astype(i8), salt.astype(i8), np.ascontiguousarray(base, dtype=np.uint64),
+                np.ascontiguousarray(rank, dtype=i8), hops)
+            visited = list(vis)
+            hops = 0  # walked
         for h in range(hops):
             act = Dx[cur, tcol] > 0
             key = cur * K + tcol

@@ -95,18 +95,12 @@ def test_zero_byte_flow_finishes_at_its_start_and_takes_nothing():
     assert completion_times([1.0], [{0: 1.0}], sizes=[0.0], starts=[1.5]).tolist() == [1.5]
 
 
-def run_kernel(cap, fs, sizes, starts, local=True):
-    """Finish times, and the kernel's counts summed over events: events, flows re-solved,
-    flows present, solves, checks that sent the solver back for more flows, fallbacks to
+def run_kernel(cap, fs, sizes, starts, local=True, grouped=True):
+    """Finish times, and the kernel's counts summed over events: events, classes re-solved,
+    classes present, solves, checks that sent the solver back for more flows, fallbacks to
     re-solving every flow at or above the level."""
-    order = np.argsort(starts, kind="stable")
-    ix = flow._Index(flow._reorder(fs, order))
-    fin, stats = flow._fluid_run(*flow._kernel_args(ix, np.asarray(cap, float)),
-                                 np.asarray(sizes, float)[order], np.asarray(starts, float)[order],
-                                 local)
-    out = np.empty_like(fin)
-    out[order] = fin
-    return out, stats
+    return flow._simulate(np.asarray(cap, float), fs, np.asarray(sizes, float),
+                          np.asarray(starts, float), local, grouped)
 
 
 def test_locality_and_the_check_are_both_exercised():
@@ -137,3 +131,70 @@ def test_local_re_solve_equals_plain_resumption(seed):
     assert st_plain[5] == st_plain[3] > 0 and st_plain[4] == 0  # every solve was a fallback
     assert st_local[1] <= st_plain[1]
     np.testing.assert_allclose(local, plain, rtol=EVENT_RTOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flows of one route as one class (the event simulation over classes is exact)
+
+
+def routes_network(rng, R, n, n_routes, max_path=3):
+    """n flows that each take one of n_routes random routes (resources and shares), so that
+    many flows share a route; some rows count several identical flows."""
+    cap = rng.choice([1.0, 2.0, 3.0, 5.0], R)
+    routes = []
+    for _ in range(n_routes):
+        res = rng.choice(R, size=rng.integers(1, min(max_path, R) + 1), replace=False)
+        routes.append((res, rng.choice([0.5, 1.0, 1.0, 2.0], res.size)))
+    rows, cols, vals = [], [], []
+    for f in range(n):
+        res, sh = routes[rng.integers(n_routes)]
+        rows += [f] * res.size
+        cols += res.tolist()
+        vals += sh.tolist()
+    counts = np.where(rng.random(n) < 0.2, rng.integers(2, 4, n), 1)
+    return cap, FlowSet(R, sp.csr_matrix((vals, (rows, cols)), shape=(n, R)), counts=counts)
+
+
+@examples(80)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 8), st.integers(5, 80), st.integers(1, 6),
+       st.booleans())
+def test_grouped_classes_equal_per_flow_simulation(seed, R, n, n_routes, staggered):
+    rng = np.random.default_rng(seed)
+    cap, fs = routes_network(rng, R, n, n_routes)
+    if staggered:
+        sizes, starts = event_inputs(rng, n)
+    else:  # all at t = 0 with distinct sizes: one completion per event, as from a CSV file
+        sizes, starts = rng.uniform(0.1, 3.0, n), np.zeros(n)
+    grouped, st_g = run_kernel(cap, fs, sizes, starts)
+    per_flow, st_f = run_kernel(cap, fs, sizes, starts, grouped=False)
+    np.testing.assert_allclose(grouped, per_flow, rtol=EVENT_RTOL)
+    np.testing.assert_allclose(grouped, full_resolve_fluid(cap, fs, sizes, starts), rtol=1e-7)
+    # the class simulation never has more rows present than there are routes
+    assert st_g[2] <= n_routes * st_g[0]
+
+
+def test_processor_sharing_closed_form_for_many_flows_on_one_link():
+    # n flows of sizes s_1 < ... < s_n on one link of capacity C, all at t = 0: while k flows
+    # remain each runs at C / k, so t_j = t_{j-1} + (n - j + 1) (s_j - s_{j-1}) / C.
+    n, C = 2000, 3.0
+    rng = np.random.default_rng(7)
+    sizes = np.sort(rng.uniform(1.0, 100.0, n))
+    expected = np.cumsum((n - np.arange(n)) * np.diff(sizes, prepend=0.0)) / C
+    perm = rng.permutation(n)
+    t = completion_times([C], [{0: 1.0}] * n, sizes[perm])
+    np.testing.assert_allclose(t[np.argsort(perm)], expected, rtol=1e-9)
+    _, stats = run_kernel([C], FlowSet(1, sp.csr_matrix(np.ones((n, 1)))), sizes, np.zeros(n))
+    assert stats[2] == n  # one class present at each of the n events, not n flows
+
+
+def test_classes_group_exactly_equal_rows():
+    # same resources and shares and groups -> one class; any difference -> another class
+    direct = sp.csr_matrix(np.array([[1.0, 0, 0], [1.0, 0, 0], [1.0, 0, 0], [0.5, 0, 0],
+                                     [0, 1.0, 0], [1.0, 0, 0]]))
+    groups = np.array([[0], [0], [-1], [0], [0], [0]])
+    gm = sp.csr_matrix(np.array([[0, 0, 1.0]]))
+    fs = FlowSet(3, direct, groups=groups, group_matrix=gm)
+    rows = np.array([5, 0, 1, 2, 3, 4])
+    rep, cls = flow._classes(fs, rows)
+    assert cls.tolist() == [0, 0, 0, 1, 2, 3]
+    assert rep.tolist() == [5, 2, 3, 4]

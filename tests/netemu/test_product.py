@@ -129,3 +129,12 @@ def test_lazy_all_to_all_matches_formula():
                           (t.endpoints[0], t.endpoints[3])]
     sized = all_to_all(G, size=2e6)
     assert sized.sizes.shape == (t.n_flows,) and (sized.sizes == 2e6).all()
+
+
+def test_auto_threshold_factors_a_mid_size_all_to_all():
+    # 162 hosts: 26,082 flows, past MIN_FLOWS; solved in factored form by default, same numbers
+    G = two_layer_fat_tree(18)
+    t = all_to_all(G)
+    assert t.n_flows >= product.MIN_FLOWS
+    auto = solve(G, t)
+    assert_same(solve(G, t, factored=False), auto)
