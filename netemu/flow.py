@@ -1180,11 +1180,11 @@ def _push(i, rq, rt, rvis):
 
 
 @functools.partial(_jit, inline="always")
-def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx, GF_ptr, gpc, gslot):
+def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx, GF_ptr, gpc, gslot):
     """Largest rate among the present flows on resource i (those outside C if ``skip_c``)."""
     top = 0.0
     for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
-        f = eflow[slot_e[s]]
+        f = slot_f[s]
         if not (skip_c and inC[f]):
             top = max(top, rate[f])
     for e in range(Gt_ptr[i], Gt_ptr[i + 1]):
@@ -1198,7 +1198,7 @@ def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx, GF_
 
 @_jit
 def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate, rem,
-          tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc, slot_e, eflow,
+          tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc, slot_f,
           GF_ptr, gpc, gslot):
     """Search from the queued resources rq[rh:rt]; returns the new (rh, rt, level0, nC, ngp).
 
@@ -1213,10 +1213,10 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
         if full[i] > 0:
             full[i] = 2  # searched in full
         else:
-            thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr, Gt_idx,
+            thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx,
                                GF_ptr, gpc, gslot) * (1.0 - _TOP))
         for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
-            f = eflow[slot_e[s]]
+            f = slot_f[s]
             if inC[f]:
                 continue
             if rate[f] < L0:
@@ -1347,16 +1347,16 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     (a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
      dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
      active, frozen) = ws
-    # static indexes: entry -> flow, resource -> direct-entry slots, group -> member slots
-    eflow = np.empty(max(nnzD, 1), dtype=np.int64)
+    # static indexes: resource -> direct-entry slots, group -> member slots
     Dt_ptr = np.zeros(R + 1, dtype=np.int64)
     for f in range(n):
         for e in range(D_ptr[f], D_ptr[f + 1]):
-            eflow[e] = f
             Dt_ptr[D_idx[e] + 1] += 1
     for i in range(R):
         Dt_ptr[i + 1] += Dt_ptr[i]
     slot_e = np.empty(max(nnzD, 1), dtype=np.int64)  # resource slots: present direct entries
+    # ... and their flows, side by side: the searches read a resource's flows in a row
+    slot_f = np.empty(max(nnzD, 1), dtype=np.int64)
     epos = np.empty(max(nnzD, 1), dtype=np.int64)    # entry -> its slot
     pc = np.zeros(R, dtype=np.int64)                 # present direct entries per resource
     G1 = max(nG, 1)
@@ -1446,7 +1446,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                     pres[c] = False
                     npres -= 1
                     rt = _depart(c, cm[c] * r, cm[c], D_ptr, D_idx, D_val, K, groups, G_ptr,
-                                 G_idx, G_val, u, Atot, npe, Dt_ptr, pc, slot_e, epos, GF_ptr,
+                                 G_idx, G_val, u, Atot, npe, Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr,
                                  gpc, gslot, gpos, rq, rt, rvis)
             _mpush(mkey, mid, hp[c], hn[c], dr0[c] + size[j], j)
             hn[c] += 1
@@ -1498,6 +1498,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                     i = D_idx[e]
                     s = Dt_ptr[i] + pc[i]
                     slot_e[s] = e
+                    slot_f[s] = f
                     epos[e] = s
                     pc[i] += 1
                     npe[i] += 1
@@ -1526,7 +1527,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 rh, rt, level0, nC, ngp = _grow(
                     rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u,
                     rate, rem, tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr,
-                    pc, slot_e, eflow, GF_ptr, gpc, gslot)
+                    pc, slot_f, GF_ptr, gpc, gslot)
             if nC == 0:
                 break
             stats[3] += 1
@@ -1554,7 +1555,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                         ckd[b] = True
                         ck[nck] = b
                         nck += 1
-                        otop[b] = _top(b, True, inC, rate, Dt_ptr, pc, slot_e, eflow, K, Gt_ptr,
+                        otop[b] = _top(b, True, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr,
                                        Gt_idx, GF_ptr, gpc, gslot)
                     short = otop[b] > rate[f] * (1.0 + RTOL)
                 if short:
@@ -1641,7 +1642,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
             npres -= 1
             L0dep = min(L0dep, r)
             rt = _depart(f, cm[f] * r, cm[f], D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx,
-                         G_val, u, Atot, npe, Dt_ptr, pc, slot_e, epos, GF_ptr, gpc, gslot, gpos,
+                         G_val, u, Atot, npe, Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr, gpc, gslot, gpos,
                          rq, rt, rvis)
             if hn[f] > 0:
                 cm[f] -= gone  # the rest come back at once, in the next event
@@ -1659,7 +1660,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
 # as much as the work itself (numba increments and decrements each array's refcount).
 @functools.partial(_jit, inline="always")
 def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, u, Atot, npe,
-            Dt_ptr, pc, slot_e, epos, GF_ptr, gpc, gslot, gpos, rq, rt, rvis):
+            Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr, gpc, gslot, gpos, rq, rt, rvis):
     """Class f leaves: ``load`` (count x rate) and ``share`` (count) per unit share come off
     its resources, its slots are freed and its resources queued for the search."""
     for e in range(D_ptr[f], D_ptr[f + 1]):
@@ -1669,6 +1670,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
         last = Dt_ptr[i] + pc[i] - 1
         e2 = slot_e[last]
         slot_e[s] = e2
+        slot_f[s] = slot_f[last]
         epos[e2] = s
         pc[i] -= 1
         rt = _push(i, rq, rt, rvis)
