@@ -164,6 +164,14 @@ def format_results(name, routing, results):
                          f"{1e3 * r.tpot:>9.4g} {r.tokens_per_s_per_gpu:>10.4g} "
                          f"{r.tokens_per_s_per_user:>10.4g} {1e3 * r.compute_time:>11.4g}  "
                          f"{waits or '-'}")
+    traces = [r for r in results if not hasattr(r, "mfu")]
+    results = [r for r in results if hasattr(r, "mfu")]
+    for r in traces:
+        waits = ", ".join(f"{k} {v:.3g}" for k, v in sorted(r.waits.items(), key=lambda kv: -kv[1]))
+        lines += [f"# {'trace':<16} {'ranks':>6} {'nodes':>8} {'step(s)':>10} {'compute(s)':>11}"
+                  f"  waits (s)",
+                  f"  {r.job:<16} {r.gpus:>6} {r.nodes:>8} {r.step_time:>10.4g} "
+                  f"{r.compute_time:>11.4g}  {waits or '-'}"]
     if not results:
         return "\n".join(lines)
     lines.append(f"# {'job':<16} {'GPUs':>6} {'step(s)':>10} {'tokens/s':>12} {'MFU':>7} "
