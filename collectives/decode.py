@@ -404,7 +404,10 @@ class _DecodeBuilder:
         groups = [self.ranks[k:k + n] for k in range(0, len(self.ranks), n)]
         b = job.batch // lay.microbatches
         ll = lay.ep_library == "deepep-ll"
-        scale = fp8_scale_bytes(m.hidden) if lay.dispatch_bytes == 1 else 0
+        # DeepEP sends FP8 tokens with their 1x128 scales; a plain all-to-all moves the
+        # elements only.
+        scale = fp8_scale_bytes(m.hidden) if lay.dispatch_bytes == 1 and \
+            lay.ep_library != "nccl" else 0
         shared = m.shared_experts if lay.shared == "remote" else 0
         # The routing is drawn once, on the first group, and carried to the others rank by
         # rank (their GPUs are alike): the same pattern of bytes on their own GPUs.
