@@ -181,3 +181,61 @@ def test_file_size_is_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(chakra, "MAX_BYTES", 16)
     with pytest.raises(TrafficError, match="the limit is 16"):
         run_chakra(_fabric(), prefix, gpu=GPU)
+
+
+def _group_trace(pg, size):
+    return trace(node(1, "A", COMP, duration=10),
+                 node(2, "AR", COLL, deps=[1], attrs=[attr("comm_type", int64=ALL_REDUCE),
+                                                      attr("comm_size", uint64=size),
+                                                      attr("pg_name", string=pg)]))
+
+
+def test_two_communicators_across_one_uplink_share_it(tmp_path):
+    # Four hosts, two per leaf; groups {0, 2} and {1, 3} both cross the leaf-spine links.
+    G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=2, link_bandwidth=B)
+    size = 10**6
+    prefix = write(tmp_path, "g", [_group_trace(p, size) for p in "abab"])
+    r = run_chakra(G, prefix, gpu=GPU, comm_groups={"a": [0, 2], "b": [1, 3]})
+    alone = size / B + RING["base"] + 2 * RING["network"]
+    assert r.step_time == pytest.approx(10e-6 + alone + size / B, rel=1e-9)
+    # Inside a leaf each: no link in common, each as fast as alone.
+    prefix2 = write(tmp_path, "h", [_group_trace(p, size) for p in "aabb"])
+    r = run_chakra(G, prefix2, gpu=GPU, comm_groups={"a": [0, 1], "b": [2, 3]})
+    assert r.step_time == pytest.approx(10e-6 + alone, rel=1e-9)
+    with pytest.raises(TrafficError, match="names process group 'b', which the comm groups"):
+        run_chakra(G, prefix, gpu=GPU, comm_groups={"a": [0, 1, 2, 3]})
+    with pytest.raises(TrafficError, match="group 'a' does not hold rank 1"):
+        run_chakra(G, prefix2, gpu=GPU, comm_groups={"a": [0, 2], "b": [1, 3]})
+
+
+def test_gzipped_trace_barrier_and_cli(tmp_path, capsys):
+    import gzip
+    import json
+
+    from netemu.cli import main
+    t = trace(node(1, "A", COMP, duration=10),
+              node(2, "sync", COLL, deps=[1], attrs=[attr("comm_type", int64=9)]),
+              node(3, "B", COMP, deps=[2], duration=5))
+    slow = trace(node(1, "A", COMP, duration=30),
+                 node(2, "sync", COLL, deps=[1], attrs=[attr("comm_type", int64=9)]),
+                 node(3, "B", COMP, deps=[2], duration=5))
+    (tmp_path / "z.0.et").write_bytes(gzip.compress(t))
+    (tmp_path / "z.1.et").write_bytes(slow)
+    r = run_chakra(_fabric(), str(tmp_path / "z"), gpu=GPU)
+    # The barrier moves no bytes: rank 0 waits for rank 1, then both run B.
+    assert r.step_time == pytest.approx(35e-6, rel=1e-12)
+    (tmp_path / "bad.0.et").write_bytes(b"\x1f\x8b" + b"\x00" * 20)
+    with pytest.raises(TrafficError, match="bad gzip data"):
+        read_trace(tmp_path / "bad.0.et")
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({"a": [0, 1]}))
+    argv = ["step", str(tmp_path / "z"), "--chakra", "--cluster", "fire-flyer-2-cluster"]
+    assert main(argv + ["--comm-groups", str(groups), "--json"]) == 0
+    row, = json.loads(capsys.readouterr().out)["jobs"]
+    assert row["gpus"] == 2 and row["nodes"] == 6 and row["phase"] == "chakra"
+    assert main(argv + ["--layout", "dp=2"]) == 2
+    assert "does not apply to a Chakra trace" in capsys.readouterr().err
+    groups.write_text('{"a": [0, -1]}')
+    assert main(argv + ["--comm-groups", str(groups)]) == 2
+    err = capsys.readouterr().err
+    assert "must map each name to a list of rank numbers" in err and err.count("\n") == 1

@@ -149,3 +149,65 @@ def test_bad_decode_input_names_the_value():
         DecodeJob("d", TINY, DecodeLayout(dp=2), 8, 0)
     assert DecodeLayout.parse("dp=4,tp=2,microbatches=2,weight_bytes=1,ep_overhead=2e-6") == \
         DecodeLayout(dp=4, tp=2, microbatches=2, weight_bytes=1.0, ep_overhead=2e-6)
+
+
+def test_tensor_parallel_attention_splits_weights_and_kv_heads_and_all_reduces():
+    from netemu.collectives.software import NCCL_STEP_LATENCY
+    ring = NCCL_STEP_LATENCY["ring"]
+    # A dense layer with grouped-query attention (2 KV heads of 16) on two GPUs of one
+    # attention group: each holds half the weights and one KV head of all 2 x 8 sequences.
+    m = Transformer("gqa", layers=1, hidden=H, heads=HEADS, kv_heads=2, ffn=FFN, vocab=V,
+                    gated=False)
+    job = DecodeJob("tp", m, DecodeLayout(tp=2), 8, CTX)
+    (r,) = run_decode(_fabric(), job, gpu=GPU)
+    seqs = 2 * 8
+    attn_params = 2 * H * H + 2 * H * 2 * 16                 # q, o; k, v of 2 KV heads
+    proj = max(attn_params / 2 * 2 / HBM, 2 * attn_params * 8 / RATE)
+    core = max(seqs * CTX * 2 * 16 * 2 / HBM, seqs * 4 * CTX * H / 2 / RATE)
+    mlp = max(2 * H * FFN / 2 * 2 / HBM, 2 * 2 * H * FFN * 8 / RATE)
+    head = max(V * H / 2 * 2 / HBM, 2 * V * H * 8 / RATE)
+    # NCCL ring of two ranks over the fabric: the group's activations once per hop.
+    allreduce = seqs * H * 2 / B + ring["base"] + 2 * ring["network"]
+    assert r.tpot == pytest.approx(proj + core + allreduce + mlp + allreduce + head, rel=1e-9)
+    assert r.waits == pytest.approx({"tp": 2 * allreduce}, rel=1e-9)
+    assert r.kv_bytes_per_gpu == seqs * CTX * 2 * 16 * 2
+
+
+def test_workload_file_and_cli_run_a_decode_job(tmp_path, capsys):
+    from netemu.cli import main
+    from netemu.collectives.workload_file import parse_workload
+    text = """
+        [cluster]
+        preset = "fire-flyer-2-cluster"
+        [[job]]
+        name = "serve"
+        phase = "decode"
+        model = { name = "deepseekmoe-16b", layers = 2 }
+        layout = "dp=16,ep=16,microbatches=2"
+        batch = 8
+        context = 256
+        iterations = 2
+    """
+    _, (job,) = parse_workload(text)
+    assert isinstance(job, DecodeJob)
+    assert (job.batch, job.context, job.iterations, job.layout.microbatches) == (8, 256, 2, 2)
+    with pytest.raises(ParameterError, match=r"unknown key\(s\) \['seq'\] for a decode job"):
+        parse_workload(text.replace("context = 256", "context = 256\nseq = 4"))
+    with pytest.raises(ParameterError, match=r"phase must be one of train, decode"):
+        parse_workload(text.replace('"decode"', '"prefill"'))
+    with pytest.raises(ParameterError, match=r"job 0 needs 'context'"):
+        parse_workload(text.replace("context = 256", ""))
+    f = tmp_path / "serve.toml"
+    f.write_text(text)
+    assert main(["step", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "decode job" in out and "serve" in out and "TPOT(ms)" in out
+    argv = ["step", "deepseekmoe-16b", "--phase", "decode", "--cluster", "fire-flyer-2-cluster",
+            "--layout", "dp=16,ep=16", "--batch", "4"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--context is required with --phase decode" in err and err.count("\n") == 1
+    assert main(argv + ["--context", "64", "--seq", "8"]) == 2
+    assert "--seq is a training option" in capsys.readouterr().err
+    assert main(["step", "deepseekmoe-16b", "--phase", "prefill"]) == 2
+    assert "--phase must be one of train, decode" in capsys.readouterr().err
