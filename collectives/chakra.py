@@ -33,6 +33,19 @@ task of :mod:`netemu.collectives.timeline`, after its ``data_deps`` and ``ctrl_d
 
 The result is the trace's makespan, each rank's compute time, and the time the ranks' GPUs
 waited split by the communication in flight that involved them.
+
+Examples
+--------
+A trace file by hand: a GlobalMetadata of 2 bytes (an empty version string), then a Node of 6
+bytes (id 1, type 4 = COMP_NODE, duration_micros 5):
+
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "t.0.et")
+>>> with open(path, "wb") as fh:
+...     _ = fh.write(bytes.fromhex("02" "0a00" "06" "0801" "1804" "3805"))
+>>> meta, (node,) = read_trace(path)
+>>> node.id, NODE_TYPES[node.type], node.duration_micros
+(1, 'COMP_NODE', 5)
 """
 
 import gzip

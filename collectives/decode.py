@@ -61,6 +61,26 @@ Outputs
 token), tokens/s per GPU (``batch / TPOT``) and per user (``1 / TPOT``), the time the GPUs
 waited split by what was in flight (``dispatch``, ``combine``, ``tp``, ``bubble``), the
 compute time by kernel, and the timeline.
+
+Examples
+--------
+One MoE layer on two hosts of a fat-tree at 1 GB/s, every token to the other host's expert:
+in line, the GPU waits for the whole dispatch and combine (microseconds); with two
+micro-batches only the part of the last combine that the output head does not cover:
+
+>>> from netemu.topologies import two_layer_fat_tree
+>>> from netemu.topologies.compute import GpuCompute
+>>> m = Transformer("tiny", layers=1, hidden=64, heads=4, ffn=0, vocab=100, experts=2,
+...                 topk=1, expert_ffn=256, gated=False)
+>>> G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=1e9)
+>>> gpu = GpuCompute("test", {"bf16": 1e12}, 1e12, 1e11)
+>>> for mb in (1, 2):
+...     lay = DecodeLayout.parse(f"dp=2,microbatches={mb},ep_library=nccl,"
+...                              f"token_routing=balanced")
+...     (r,) = run_decode(G, DecodeJob("d", m, lay, batch=8, context=128), gpu=gpu)
+...     print(round(r.tpot * 1e6, 4), {k: round(v * 1e6, 4) for k, v in sorted(r.waits.items())})
+5.271 {'combine': 1.024, 'dispatch': 0.512}
+5.2326 {'combine': 0.384}
 """
 
 from dataclasses import dataclass, field, fields, replace
