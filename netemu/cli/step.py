@@ -56,7 +56,7 @@ def register(sub):
 def run(args):
     from ..collectives.layout import Layout
     from ..collectives.models import MODELS
-    from ..collectives.step import Job, run_step
+    from ..collectives.step import Job
 
     model_name = args.model
     flags, opts, rest = split_options(list(args.params), _FLAGS, _OPTIONS)
