@@ -28,7 +28,8 @@ task of :mod:`netemu.collectives.timeline`, after its ``data_deps`` and ``ctrl_d
   flight (one communicator's collectives run one after the other);
 - ``COMM_SEND_NODE`` / ``COMM_RECV_NODE``: matched by (``comm_src``, ``comm_dst``,
   ``comm_tag``) in order; one transfer of ``comm_size`` bytes that starts when the send and
-  the receive are both posted;
+  the receive are both posted (transfers of one tag between two ranks in order, others
+  side by side);
 - ``METADATA_NODE``: nothing (it orders only).  Other node types are refused.
 
 The result is the trace's makespan, each rank's compute time, and the time the ranks' GPUs
@@ -581,7 +582,8 @@ def run_chakra(G, prefix, *, comm_groups=None, routing="dmodk", pxn=True, seed=0
         st = Stage("p2p", [(gpus[key[0]], gpus[key[1]], 1.0)], mode="flows")
         load, work, alpha = _stage_phase(pm, st, size, shares_of=shares)
         m["task"] = new(Task(f"{job} send {key[0]}->{key[1]} tag {key[2]}",
-                             f"{job}/p2p/{key[0]}-{key[1]}", phases=[Phase(load, work, alpha)],
+                             f"{job}/p2p/{key[0]}-{key[1]}/{key[2]}",
+                             phases=[Phase(load, work, alpha)],
                              tag="p2p", group="p2p"), m["send"][1] + m["recv"][1])
 
     def index(h):

@@ -429,11 +429,15 @@ class _DecodeBuilder:
         scale = fp8_scale_bytes(m.hidden) if lay.dispatch_bytes == 1 and \
             lay.ep_library != "nccl" else 0
         shared = m.shared_experts if lay.shared == "remote" else 0
+        # The normal kernels are built around node-limited routing (a token on at most
+        # ``node_limit`` servers, as in training); the low-latency ones send a message per
+        # expert wherever it is (DeepEP's test_low_latency.py draws top-k of all experts).
+        limit = (m.node_limit or None) if lay.ep_library == "deepep" else None
         # The routing is drawn once, on the first group, and carried to the others rank by
         # rank (their GPUs are alike): the same pattern of bytes on their own GPUs.
         w0 = moe_dispatch_combine(
             self.pm, groups[0], tokens=b, hidden=m.hidden, topk=m.topk, shared=shared,
-            experts_per_gpu=m.experts // n, node_limit=None, routing=lay.token_routing,
+            experts_per_gpu=m.experts // n, node_limit=limit, routing=lay.token_routing,
             forward=lay.ep_library == "deepep", per_expert=ll,
             dispatch_bytes=lay.dispatch_bytes, combine_bytes=lay.combine_bytes,
             scale_bytes=scale, header_bytes=LOW_LATENCY_HEADER_BYTES if ll else 0,
@@ -449,8 +453,8 @@ class _DecodeBuilder:
         # Copies each GPU computes: every selection sent to it, its own included (the same
         # seeded draw as the all-to-all's).
         dests = token_destinations(groups[0], tokens=b, topk=m.topk, shared=shared,
-                                   experts_per_gpu=m.experts // n, routing=lay.token_routing,
-                                   seed=self.seed)
+                                   experts_per_gpu=m.experts // n, node_limit=limit,
+                                   routing=lay.token_routing, seed=self.seed)
         recv = np.bincount(np.concatenate([d.ravel() for d in dests]), minlength=n)
         return phases, int(recv.max())
 
