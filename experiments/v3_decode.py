@@ -160,6 +160,7 @@ def _plot(rows, out_dir):
     parts = ("compute_ms", "wait_dispatch_ms", "wait_combine_ms", "wait_bubble_ms")
     colours = {"compute_ms": "tab:blue", "wait_dispatch_ms": "tab:olive",
                "wait_combine_ms": "tab:brown", "wait_bubble_ms": "tab:gray"}
+    named = set()
     for k, r in enumerate(rows):
         label = ("paper's inputs\n(check)" if r["case"] == "check" else
                  f"{r['rates']}\nmb={r['microbatches']} ctx={r['context']}")
@@ -167,11 +168,14 @@ def _plot(rows, out_dir):
         b = 0.0
         for p in parts:
             v = float(r.get(p) or 0.0)
-            ax.bar(k, v, bottom=b, color=colours[p],
-                   label=p.replace("wait_", "waiting: ").replace("_ms", "") if k == 0 or
-                   (p not in rows[0] or not rows[0].get(p)) and k == len(rows) - 1 else None)
+            if not v:
+                continue
+            name = p.replace("wait_", "waiting: ").replace("_ms", "")
+            ax.bar(k, v, bottom=b, color=colours[p], label=None if p in named else name)
+            named.add(p)
             b += v
         bottoms.append(b)
+    ax.set_ylim(0, 1.1 * max(bottoms + [ISCA_INFERENCE["scale-out"]["tpot_ms"]]))
     ax.axhline(ISCA_INFERENCE["scale-out"]["tpot_ms"], ls="--", color="k",
                label="[ISCA] §2.3.2 TPOT bound")
     ax.set_xticks(range(len(rows)), labels, fontsize=7)

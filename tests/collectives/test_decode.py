@@ -211,3 +211,14 @@ def test_workload_file_and_cli_run_a_decode_job(tmp_path, capsys):
     assert "--seq is a training option" in capsys.readouterr().err
     assert main(["step", "deepseekmoe-16b", "--phase", "prefill"]) == 2
     assert "--phase must be one of train, decode" in capsys.readouterr().err
+
+
+def test_example_workload_files_parse():
+    from pathlib import Path
+
+    from netemu.collectives.workload_file import load_workload
+    root = Path(__file__).resolve().parents[2] / "docs" / "workloads"
+    spec, jobs = load_workload(root / "serve_beside_training.toml")
+    assert spec["preset"] == "fire-flyer-2-cluster"
+    assert [type(j).__name__ for j in jobs] == ["DecodeJob", "Job"]
+    assert jobs[0].layout.world == 16 and jobs[1].layout.world == 32
