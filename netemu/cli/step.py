@@ -1,7 +1,8 @@
-"""``netemu step MODEL --cluster PRESET --layout dp=..,tp=..,pp=..,ep=.. --seq N --batch N``, or ``netemu step JOBS.toml``.
+"""``netemu step MODEL --cluster PRESET --layout dp=..,tp=..,pp=..,ep=.. --seq N --batch N``, ``--phase decode``, ``--chakra``, or ``netemu step JOBS.toml``.
 
-One training step of a model on a cluster, every collective on the fabric at once: step
-time, tokens/s, MFU, and what the GPUs waited for.
+One training step of a model on a cluster (or one decode iteration, or a Chakra execution
+trace), every collective on the fabric at once: step time, tokens/s, MFU (decode: time per
+output token, tokens/s per GPU and per user), and what the GPUs waited for.
 
 MODEL        a known model (llama-13b, deepseekmoe-16b, deepseek-v3, gpt2-medium)
 --cluster    a preset or a graph file; preset parameters follow as --NAME VALUE
