@@ -62,12 +62,16 @@ import numpy as np
 from netemu.errors import ParameterError, TrafficError
 
 __all__ = ["ChakraNode", "ChakraResult", "read_trace", "trace_files", "run_chakra",
-           "load_comm_groups", "NODE_TYPES", "COLLECTIVES", "MAX_BYTES", "MAX_RANKS"]
+           "load_comm_groups", "NODE_TYPES", "COLLECTIVES", "MAX_BYTES", "MAX_RANKS",
+           "MAX_NODES"]
 
 #: Largest trace file read (bytes, after gunzip): traces of a training step are megabytes.
 MAX_BYTES = 1 << 30
 #: Most rank files looked for.
 MAX_RANKS = 1 << 16
+#: Most nodes of one file: a decoded node takes far more memory than its bytes on disk, so
+#: the file's size alone does not bound what reading it costs.
+MAX_NODES = 2_000_000
 
 #: ``NodeType`` of et_def.proto.
 NODE_TYPES = {0: "INVALID_NODE", 1: "METADATA_NODE", 2: "MEM_LOAD_NODE", 3: "MEM_STORE_NODE",
@@ -314,6 +318,8 @@ def read_trace(path):
                 raise _Bad(f"the message at byte {at} says {n} bytes; {end - pos} remain")
             if meta is None:
                 meta = _metadata(buf, pos, pos + n)
+            elif len(nodes) >= MAX_NODES:
+                raise _Bad(f"more than {MAX_NODES:,} nodes (the limit of one file)")
             else:
                 nodes.append(_node(buf, pos, pos + n))
             pos += n

@@ -178,6 +178,9 @@ def test_collectives_that_differ_across_ranks_and_missing_files(tmp_path):
 
 def test_file_size_is_bounded(tmp_path, monkeypatch):
     prefix = write(tmp_path, "big", [allreduce_trace(1, 100)] * 2)
+    monkeypatch.setattr(chakra, "MAX_NODES", 3)
+    with pytest.raises(TrafficError, match="more than 3 nodes"):
+        run_chakra(_fabric(), prefix, gpu=GPU)
     monkeypatch.setattr(chakra, "MAX_BYTES", 16)
     with pytest.raises(TrafficError, match="the limit is 16"):
         run_chakra(_fabric(), prefix, gpu=GPU)
