@@ -549,7 +549,7 @@ def run_chakra(G, prefix, *, comm_groups=None, routing="dmodk", pxn=True, seed=0
                 if (t == 5 and src != r) or (t == 6 and dst != r) or max(src, dst) >= n:
                     raise TrafficError(f"Chakra trace {path!r}: node {nd.id} ({nd.name!r}) "
                                        f"sends {src} -> {dst}, not from/to its rank {r} of {n}")
-                tag = nd.attr.get("comm_tag", 0)
+                tag = _int_attr(path, nd, "comm_tag", 0)
                 side = "send" if t == 5 else "recv"
                 key = (src, dst, tag)
                 i = seen[(side,) + key] = seen.get((side,) + key, -1) + 1

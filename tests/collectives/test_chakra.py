@@ -242,3 +242,58 @@ def test_gzipped_trace_barrier_and_cli(tmp_path, capsys):
     assert main(argv + ["--comm-groups", str(groups)]) == 2
     err = capsys.readouterr().err
     assert "must map each name to a list of rank numbers" in err and err.count("\n") == 1
+
+
+def test_random_and_mutated_bytes_give_a_trace_or_one_traffic_error(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    good = allreduce_trace(100, 10**6)
+
+    @settings(max_examples=200, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.binary(max_size=64),
+                     st.tuples(st.integers(0, len(good) - 1), st.integers(0, 255)).map(
+                         lambda m: good[:m[0]] + bytes([m[1]]) + good[m[0] + 1:]),
+                     st.integers(1, len(good) - 1).map(lambda k: good[:k])))
+    def check(data):
+        p = tmp_path / "f.0.et"
+        p.write_bytes(data)
+        try:
+            meta, nodes = read_trace(p)
+        except TrafficError as exc:
+            assert "\n" not in str(exc)
+            return
+        assert isinstance(meta, dict) and all(n.type in chakra.NODE_TYPES for n in nodes)
+
+    check()
+
+
+def test_mutated_traces_run_or_fail_with_one_error(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    G = _fabric()
+    send = trace(node(1, "A", COMP, duration=40),
+                 node(2, "S", SEND, deps=[1], attrs=[attr("comm_dst", int32=1),
+                                                    attr("comm_size", int64=1000),
+                                                    attr("comm_tag", int32=9)]),
+                 node(3, "AR", COLL, deps=[2], attrs=[attr("comm_type", int64=ALL_REDUCE),
+                                                      attr("comm_size", uint64=1000)]))
+    recv = trace(node(5, "R", RECV, attrs=[attr("comm_src", int32=0),
+                                           attr("comm_size", int64=1000),
+                                           attr("comm_tag", int32=9)]),
+                 node(6, "AR", COLL, deps=[5], attrs=[attr("comm_type", int64=ALL_REDUCE),
+                                                      attr("comm_size", uint64=1000)]))
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.integers(0, len(send) - 1), st.integers(0, 255))
+    def check(at, byte):
+        prefix = write(tmp_path, "m", [send[:at] + bytes([byte]) + send[at + 1:], recv])
+        try:
+            r = run_chakra(G, prefix, gpu=GPU)
+        except (TrafficError, ParameterError) as exc:
+            assert "\n" not in str(exc)
+            return
+        assert r.step_time >= 0
+
+    check()
