@@ -54,6 +54,10 @@ layer, attention of micro-batch 0, attention of micro-batch 1, experts of 0, exp
 the dispatch of one micro-batch flies while the other's attention computes, and its
 combine while the other's experts compute -- the two-micro-batch overlap DeepSeek describes
 ([ISCA] §2.3.2, "dual micro-batch overlap").  Each micro-batch reads the weights again.
+What stays exposed is the part of one micro-batch's dispatch the other's experts do not
+cover and likewise for the combine, whatever the attention time.  Not modelled: the
+five-stage decode pipeline of DeepSeek's production system (attention split in two to
+balance the stages) and redundant experts (the model's experts divide evenly over ``ep``).
 
 Outputs
 -------
