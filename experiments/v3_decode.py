@@ -13,7 +13,7 @@ fat-tree at the CX7's 50 GB/s, compute free, two micro-batches of 32 tokens, the
 expert as a ninth destination -- reproduces the paper's arithmetic through the decode
 module's program and the flow model.  It follows from the paper's inputs: a *check*.
 
-``prediction``: DeepSeek-V3 as released (:data:`~netemu.collectives.models.MODELS`: 61
+netemu's own rows: DeepSeek-V3 as released (:data:`~netemu.collectives.models.MODELS`: 61
 layers, 3 of them dense, MLA, 256 routed experts + 1 shared, FP8 weights) served on 256 GPUs
 of the DeepSeek-V3 MPFT cluster (one routed expert per GPU, [ISCA] §2.3.2's "each device
 holds one expert"), attention data-parallel, DeepEP low-latency kernels (one RDMA message
@@ -21,8 +21,8 @@ per token per expert with FP8 scales and header, PXN across planes, catalogue la
 endpoint overhead), the shared expert on each token's GPU while its dispatch flies, and
 every kernel timed by the roofline on the H800's datasheet figures (HBM 3.35 TB/s, FP8 dense
 peak), so attention reads the KV cache at HBM speed and the experts read their weights.  The
-paper's value is a *bound* (compute hidden, no latency), so netemu's TPOT is expected above it;
-the error says how far; no band is set.
+paper's value is a *bound* (compute hidden, no latency), not a measurement, so netemu's TPOT
+lies above it by construction: these rows are netemu's alone, the bound named in their note.
 
 Inputs that no source fixes, each a choice shown across a range: the context (tokens in each
 sequence's cache; 4,096 -- the V3 training sequence length, arXiv:2412.19437 §4.2 -- with
@@ -124,7 +124,6 @@ def report(rows, out_dir):
         else:
             point = (f"MPFT 256 GPUs, {r['rates']} rates, {r['microbatches']} micro-batch"
                      f"{'es' if r['microbatches'] > 1 else ''}, context {r['context']}")
-            kind = "prediction"
             note = ("vs a bound (compute hidden, no latency): netemu includes attention over "
                     "the KV cache, expert and shared GEMMs, routing imbalance and latency")
             if (r["rates"], r["microbatches"], r["context"]) != ("nominal", 2, CONTEXT):
@@ -135,10 +134,19 @@ def report(rows, out_dir):
                 out.append(compare_row(point, "exposed communication ms", None,
                                        r["exposed_comm_ms"], note=note))
                 continue
-        out.append(compare_row(point, "TPOT ms", bound["tpot_ms"], r["tpot_ms"], kind=kind,
-                               note=note))
-        out.append(compare_row(point, "tokens/s per user", bound["tokens_per_s"],
-                               r["tokens_per_s_per_user"], kind=kind, note=note))
+        if r["case"] == "check":
+            out.append(compare_row(point, "TPOT ms", bound["tpot_ms"], r["tpot_ms"],
+                                   kind=kind, note=note))
+            out.append(compare_row(point, "tokens/s per user", bound["tokens_per_s"],
+                                   r["tokens_per_s_per_user"], kind=kind, note=note))
+        else:
+            # The paper's figure is a bound, not a measurement: netemu's TPOT sits above it
+            # by construction, so the row is netemu's alone with the bound named beside it.
+            note = (f"the paper's {bound['tpot_ms']} ms is a lower bound (compute hidden, no "
+                    "latency), not a measurement; " + note.split(": ", 1)[1])
+            out.append(compare_row(point, "TPOT ms", None, r["tpot_ms"], note=note))
+            out.append(compare_row(point, "tokens/s per user", None,
+                                   r["tokens_per_s_per_user"], note=note))
         if r["case"] == "v3":
             out.append(compare_row(point, "exposed communication ms", None,
                                    r["exposed_comm_ms"], note="netemu only: GPU idle with "
