@@ -3,15 +3,20 @@
 One training step of a model on a cluster, every collective on the fabric at once: step
 time, tokens/s, MFU, and what the GPUs waited for.
 
-MODEL        a known model (llama-13b, deepseekmoe-16b, deepseek-v3, gpt2-medium)
---cluster    a preset or a graph file; preset parameters follow as --NAME VALUE
+MODEL        llama-13b | deepseekmoe-16b | deepseek-v3 | gpt2-medium
+--cluster    a preset, a generator (``netemu topo list``) or a graph file; their parameters
+             follow as --NAME VALUE
 --layout     dp=, tp=, pp=, ep=, zero=, microbatch=, dp_library=nccl|hfreduce|hfreduce-nvlink,
              ep_library=deepep|nccl, overlap_dp=, overlap_ep=, recompute=, stagger_pp=,
-             precision=, grad_bytes=, act_bytes=, dispatch_bytes=, combine_bytes=, bucket=
+             precision=, grad_bytes=, act_bytes=, dispatch_bytes=, combine_bytes=,
+             bucket= (bytes: 25MiB, 1e8)
 --seq N      sequence length (tokens);  --batch N  global batch (sequences)
 --routing    dmodk | hash | spray (default dmodk)
-JOBS.toml    instead of MODEL: a workload file (several jobs on one cluster, see
-             netemu.collectives.workload_file); then no --cluster, --layout, --seq, --batch
+--placement  packed | interleaved: jobs' ranks on consecutive or alternate servers
+             (default packed)
+--seed N     seed of hashed ECMP (default 0)
+JOBS.toml    instead of MODEL: a workload file (several jobs on one cluster; the README's
+             "Training steps" section shows one); then no --cluster, --layout, --seq, --batch
 --timeline P a PNG of the step: each stage's GPU stream and collectives over time
 --json       the results as JSON
 """
@@ -19,11 +24,16 @@ JOBS.toml    instead of MODEL: a workload file (several jobs on one cluster, see
 import argparse
 import json
 
-from .solve import _int_option, load_topology, split_options
+from . import add_params
+from .settings import Settings
+from .solve import _int_option, check_routing, load_topology, split_options
 from ..errors import ParameterError
 
 _FLAGS = ("json",)
 _OPTIONS = ("cluster", "layout", "seq", "batch", "routing", "seed", "timeline", "placement")
+#: The routings a training step runs with, and what it runs when not told.
+ROUTINGS = ("dmodk", "hash", "spray")
+DEFAULT_ROUTING, DEFAULT_PLACEMENT = "dmodk", "packed"
 
 
 def register(sub):
@@ -34,7 +44,7 @@ def register(sub):
                        epilog="\n".join(__doc__.splitlines()[2:]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_params(p)
     p.set_defaults(func=run)
 
 
@@ -45,11 +55,12 @@ def run(args):
 
     model_name = args.model
     flags, opts, rest = split_options(list(args.params), _FLAGS, _OPTIONS)
-    routing = opts.get("routing", "dmodk")
-    if routing not in ("spray", "hash", "dmodk"):
-        raise ParameterError(f"--routing must be dmodk, hash or spray, got {routing!r}")
+    routing = check_routing(opts.get("routing", DEFAULT_ROUTING), ROUTINGS)
     seed = _int_option(opts, "seed", 0, minimum=0)
-    placement = opts.get("placement", "packed")
+    from ..collectives.step import PLACEMENTS
+    from .names import pick
+    placement = pick(opts.get("placement", DEFAULT_PLACEMENT), PLACEMENTS, "placement")
+    from_file = set()
     if model_name.endswith(".toml"):
         if rest or any(k in opts for k in ("cluster", "layout", "seq", "batch")):
             raise ParameterError(f"{model_name} describes the cluster and the jobs; give no "
@@ -61,12 +72,12 @@ def run(args):
         if not isinstance(params, dict):
             raise ParameterError(f"[cluster] params must be a table, got {params!r}")
         G = load_topology(source, [x for k, v in params.items() for x in (f"--{k}", str(v))])
+        from_file = {k for k in ("routing", "placement") if k in spec}
         routing = spec.get("routing", routing)
         placement = spec.get("placement", placement)
     else:
-        if model_name not in MODELS:
-            raise ParameterError(f"unknown model {model_name!r}; allowed: {', '.join(MODELS)}, "
-                                 f"or a workload file NAME.toml")
+        model_name = pick(model_name, list(MODELS), "model",
+                          allowed=f"{', '.join(MODELS)}, or a workload file NAME.toml")
         for need in ("cluster", "layout", "seq", "batch"):
             if need not in opts:
                 raise ParameterError(f"--{need} is required")
@@ -81,17 +92,22 @@ def run(args):
     if "timeline" in opts:
         from ..collectives.step_plot import plot_timeline
         plot_timeline(results, opts["timeline"])
-    name = G.graph.get("preset") or source
+    from .topo_args import display_name
+    name = display_name(G, source)
+    given = set(opts) | from_file
+    shown = (Settings(given).add("routing", routing, DEFAULT_ROUTING)
+             .add("placement", placement, DEFAULT_PLACEMENT).add("seed", seed, 0))
     if "json" in flags:
         print(json.dumps({"cluster": name, "routing": routing, "placement": placement,
-                          "jobs": [r.row() for r in results]}, indent=2))
+                          **shown.json(), "jobs": [r.row() for r in results]}, indent=2))
     else:
-        print(format_results(name, routing, results))
+        print(format_results(name, routing, results, shown))
     return 0
 
 
-def format_results(name, routing, results):
-    lines = [f"# netemu step on {name} (routing {routing})",
+def format_results(name, routing, results, settings=None):
+    lines = [f"# netemu step on {name}",
+             f"# {settings.text() if settings is not None else f'routing {routing}'}",
              f"# {'job':<16} {'GPUs':>6} {'step(s)':>10} {'tokens/s':>12} {'MFU':>7} "
              f"{'compute(s)':>11}  waits (s)"]
     for r in results:
