@@ -10,11 +10,11 @@ emulation down and exit 130, 143 or 129; a second one stops at once.  With
 --cli, Ctrl-C belongs to Mininet's prompt (it stops the command running in a
 node); leave with exit or Ctrl-D.
 
-Options (anywhere after TOPO):
+TOPO is a generator and its parameters, a preset (``netemu topo list`` shows them) or a
+graph file (.graphml, .json).  Options (anywhere after TOPO):
 
 --traffic all-to-all | permutation | incast:DST | shift:K | FILE.csv   (default permutation)
 --routing hash | dmodk   kernel ECMP over the 5-tuple, or static D-mod-k (default hash)
-                         TOPO: a generator, preset (``netemu topo list``) or graph file
 --scale S                emulated rate / real rate (default 1e-3: 400 Gb/s -> 400 Mb/s)
 --duration SEC           measured seconds (default 10), after --warmup SEC (default 2)
 --seed N                 seed of the permutation (default 0)
@@ -122,7 +122,7 @@ def settings(opts, flags):
     q = _queue(opts)
     s.add("queue", q, None, shown="max(100 frames, 10 ms)" if q is None else f"{q} B")
     s.add("seed", int(opts.get("seed", DEFAULTS["seed"])), DEFAULTS["seed"])
-    s.add("acks", "acks" in flags, False, "ACKs counted")
+    s.add("acks", "acks" in flags, False, "ACKs")
     return s
 
 
@@ -150,9 +150,9 @@ def parse(args):
     routing = opts.get("routing", DEFAULTS["routing"])
     if routing not in ("hash", "dmodk"):
         from .names import did_you_mean
-        raise ParameterError(f"--routing must be hash or dmodk, got {routing!r}"
-                             + ("; packet spraying has no Linux forwarding equivalent"
-                                if routing == "spray" else did_you_mean(routing, ("hash", "dmodk"))))
+        why = ("; packet spraying has no Linux forwarding equivalent" if routing == "spray"
+               else did_you_mean(routing, ("hash", "dmodk")))
+        raise ParameterError(f"--routing must be hash or dmodk, got {routing!r}{why}")
     offload = opts.get("offload", "auto")
     if offload not in ("on", "off", "auto"):
         raise ParameterError(f"--offload must be on, off or auto, got {offload!r}")

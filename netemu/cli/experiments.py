@@ -1,6 +1,6 @@
 """``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR] | readme | report``.
 
-Reproduces the papers' plots and tables (see the ``experiments`` package):
+Reproduces the papers' plots and tables (``netemu experiments list`` names them):
 each experiment writes DIR/NAME.csv and DIR/NAME.png and prints paper against
 netemu; DIR/summary.csv and DIR/summary.md gather every comparison.
 

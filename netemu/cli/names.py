@@ -9,7 +9,7 @@ the same way and all refuse in the same words.
 from netemu.checks import did_you_mean
 from netemu.errors import ParameterError
 
-__all__ = ["match", "pick", "did_you_mean", "dashed"]
+__all__ = ["match", "pick", "check_routing", "did_you_mean", "dashed"]
 
 
 def _key(name):
@@ -46,6 +46,17 @@ def pick(value, choices, what, allowed=None, context=""):
         return found
     raise ParameterError(f"unknown {what} {value!r}{context}; allowed: "
                          f"{allowed or ', '.join(map(str, choices))}{did_you_mean(value, choices)}")
+
+
+def check_routing(routing, allowed=None):
+    """``routing`` if it is one of ``allowed`` (default: every routing mode), else a
+    ParameterError naming the allowed ones and the closest match."""
+    if allowed is None:
+        from netemu.policies import MODES as allowed
+    if routing in allowed:
+        return routing
+    raise ParameterError(f"--routing must be one of {', '.join(map(repr, allowed))}, got "
+                         f"{routing!r}{did_you_mean(routing, allowed)}")
 
 
 def dashed(name):

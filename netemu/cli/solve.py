@@ -147,11 +147,13 @@ def run(args):
     from ..units import parse_size
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
+    from .names import check_routing
+
     flags, opts, rest = split_options(args.params, repeatable=FAIL_OPTIONS)
-    routing = check_routing(opts.get("routing", "spray"))
+    routing = check_routing(opts.get("routing", DEFAULT_ROUTING))
     seed = _int_option(opts, "seed", 0, minimum=0)
     top = _int_option(opts, "top", 10, minimum=0)
-    size = parse_size(opts["size"]) if "size" in opts else None
+    size = parse_size(opts["size"], "--size") if "size" in opts else None
     heatmap = opts.get("heatmap")
     if heatmap is not None:
         _check_out(heatmap)
@@ -185,18 +187,6 @@ def run(args):
 
 #: What ``solve`` runs when not told: every pair, sprayed over equal-cost paths.
 DEFAULT_TRAFFIC, DEFAULT_ROUTING = "all-to-all", "spray"
-
-
-def check_routing(routing, allowed=None, why=""):
-    """``routing`` if it is one of ``allowed`` (default: every routing mode), else a
-    ParameterError naming the allowed ones and the closest match."""
-    if allowed is None:
-        from ..policies import MODES as allowed
-    if routing in allowed:
-        return routing
-    from .names import did_you_mean
-    raise ParameterError(f"--routing must be one of {', '.join(map(repr, allowed))}, got "
-                         f"{routing!r}{why}{did_you_mean(routing, allowed)}")
 
 
 def _int_option(opts, name, default, minimum):

@@ -26,7 +26,8 @@ import json
 
 from . import add_params
 from .settings import Settings
-from .solve import _int_option, check_routing, load_topology, split_options
+from .names import check_routing
+from .solve import _int_option, load_topology, split_options
 from ..errors import ParameterError
 
 _FLAGS = ("json",)

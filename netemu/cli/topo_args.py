@@ -122,7 +122,8 @@ def _catalogue_entry(key, value, kind):
     models = {m.name: m for m in vars(hardware).values() if isinstance(m, kind)}
     if value not in models:
         raise ParameterError(f"--{key.replace('_', '-')} {value!r} is not in the hardware catalogue; "
-                             f"allowed: {', '.join(sorted(models))}{did_you_mean(value, models)}")
+                             f"allowed: {', '.join(sorted(models))}"
+                             f"{did_you_mean(value, models)}")
     return models[value]
 
 
