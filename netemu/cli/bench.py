@@ -16,13 +16,14 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
              generator, or a graph file; ``netemu topo list`` shows them all.  Their
              parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
 --gpus       ``16,32,64`` or ``16:1440`` (doubling from 16, then 1440)
---size       bytes per rank: ``186MiB``, ``1GB``, ``1e9``, ``4G`` (= 4GiB), or a range
-             ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
+--size       the buffer size, as nccl-tests' -b: ``186MiB``, ``1GB``, ``1e9``, ``4G`` (=
+             4GiB), or a range ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
 --routing    dmodk | hash | spray | adaptive across the fabric (default dmodk, InfiniBand's
              static routing; adaptive = the switches' adaptive routing)
 --seed N     seed of hashed ECMP and of MoE token routing (default 0)
 --no-pxn     no forwarding across planes/rails inside a server
---tokens --hidden --topk --node-limit --experts --shared    MoE parameters
+--tokens --hidden --topk --node-limit --experts --shared    MoE parameters (the output
+             shows the values used, defaults marked)
 --fail-link U--V  --fail-switch NAME  --fail-plane K  --fail-fraction F
              time the collective on the degraded cluster (as ``netemu solve``); ranks
              the failures cut off are named in an error

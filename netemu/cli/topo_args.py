@@ -29,21 +29,16 @@ def generators():
 BANDWIDTH_HELP = ("bandwidth parameters: 400G = 400Gb/s = 400Gbps = 400 Gbit/s (bits);\n"
                   "  50GB/s = 50GBps, 50GiB/s = 50GiBps (bytes); a bare number is bytes/s")
 
-#: A value with an explicit rate unit (``400Gbps``, ``50GiB/s``): a bandwidth whatever the
-#: parameter.  A prefix alone (``400G``) is a bandwidth only for a bandwidth parameter.
-_RATE = re.compile(r"^[0-9.eE+-]+\s*([kKmMgGtT]i?)?\s*(b/s|bps|B/s|Bps|(?i:bits?/s|bytes?/s))$")
-
 
 def parse_value(text):
-    """A CLI parameter value: int, float, bool, a bandwidth with a rate unit, or a string.
+    """A CLI parameter value: int, float, bool, or the text as given.
 
-    Bandwidths: ``400Gbps`` / ``400Gb/s`` (bits) or ``50GBps`` / ``50GiB/s`` (bytes), as
-    :func:`netemu.units.parse_bandwidth` reads them; a bare number is taken as it is
-    (bytes/s for bandwidths, as the library does).  A value of a bandwidth parameter is
-    read again by :func:`build_from_cli`, where ``400G`` means 400 Gb/s.
+    A bandwidth with its unit (``400G``, ``50GiB/s``) stays text here: :func:`build_from_cli`
+    reads it with :func:`netemu.units.parse_bandwidth` where the parameter is a bandwidth,
+    and a parameter that is not one refuses it (``--radix 4Gbps``).
 
-    >>> parse_value("64"), parse_value("1e-6"), parse_value("400Gbps"), parse_value("ring")
-    (64, 1e-06, 50000000000.0, 'ring')
+    >>> parse_value("64"), parse_value("1e-6"), parse_value("400Gbps"), parse_value("true")
+    (64, 1e-06, '400Gbps', True)
     """
     low = text.strip()
     if low.lower() in ("true", "yes"):
@@ -62,8 +57,6 @@ def parse_value(text):
         return float(low)
     except ValueError:
         pass
-    if _RATE.match(low):
-        return parse_bandwidth(low)
     return low
 
 

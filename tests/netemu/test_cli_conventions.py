@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -48,9 +49,13 @@ SMALL = ["two-layer-fat-tree", "--leaves", "2", "--spines", "2", "--hosts-per-le
 
 def test_version_is_the_installed_distributions():
     want = f"netemu {metadata.version('netemu')}\n"
-    for argv in (["-m", "netemu", "--version"],):
-        p = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=60)
-        assert (p.returncode, p.stdout, p.stderr) == (0, want, "")
+    commands = [[sys.executable, "-m", "netemu", "--version"]]
+    script = Path(sys.executable).with_name("netemu")     # the console script, when installed
+    if script.is_file():
+        commands.append([str(script), "--version"])
+    for argv in commands:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert (p.returncode, p.stdout, p.stderr) == (0, want, ""), argv
     import netemu
     assert netemu.__version__ == metadata.version("netemu")
 
