@@ -91,6 +91,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from netemu.checks import did_you_mean
 from netemu.errors import ParameterError
 
 from .models import Transformer
@@ -170,7 +171,8 @@ class DecodeLayout:
                               ("token_routing", _TOKEN_ROUTINGS)):
             if getattr(self, name) not in allowed:
                 raise ParameterError(f"decode layout {name} must be one of "
-                                     f"{', '.join(allowed)}, got {getattr(self, name)!r}")
+                                     f"{', '.join(allowed)}, got {getattr(self, name)!r}"
+                                     + did_you_mean(getattr(self, name), allowed))
         for name in ("weight_bytes", "kv_bytes", "act_bytes"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 16:
@@ -198,7 +200,8 @@ class DecodeLayout:
             name = name.strip()
             if not sep or name not in known:
                 raise ParameterError(f"decode layout item {part!r} is not NAME=VALUE with NAME "
-                                     f"one of {', '.join(known)}")
+                                     f"one of {', '.join(known)}"
+                                     + did_you_mean(name, list(known)))
             kw[name] = _value(name, value.strip(), known[name].default)
         return cls(**kw)
 
@@ -210,7 +213,8 @@ class DecodeLayout:
         bad = set(d) - known
         if bad:
             raise ParameterError(f"unknown decode layout field(s) {sorted(bad)}; allowed: "
-                                 f"{', '.join(sorted(known))}")
+                                 f"{', '.join(sorted(known))}"
+                                 + "".join(did_you_mean(k, sorted(known)) for k in sorted(bad)))
         return cls(**d)
 
     def with_(self, **kw):

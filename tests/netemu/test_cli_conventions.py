@@ -146,6 +146,13 @@ def test_topo_help_lists_generators_and_presets(capsys, action):
     (["step", "llama-13", "--cluster", "isca-ft2"], "llama-13b"),               # model
     (["step", "llama-13b", "--routing", "hsh"], "hash"),
     (["step", "llama-13b", "--placement", "paked"], "packed"),
+    (["step", "llama-13b", "--cluster", "isca-ft2", "--layout", "dp=8,zeor=1", "--seq", "8",
+      "--batch", "8"], "zero"),                                                 # layout field
+    (["step", "llama-13b", "--cluster", "isca-ft2", "--layout", "dp=8,dp_library=hfreduse",
+      "--seq", "8", "--batch", "8"], "hfreduce"),                               # layout value
+    (["step", "deepseek-v3", "--phase", "decode", "--cluster", "isca-ft2", "--layout",
+      "dp=8,ep_libary=nccl", "--batch", "8", "--context", "8"], "ep_library"),
+    (["step", "llama-13b", "--phase", "decod"], "decode"),                      # phase
     (["emulate", *SMALL, "--routing", "hsh"], "hash"),
     (["experiments", "run", "hfreduce_vs_ncc"], "hfreduce_vs_nccl"),            # experiment
     (["sovle"], "solve"),                                                       # command
