@@ -12,6 +12,12 @@ the forward); activation recomputation adds one more forward, which MFU does not
 Attention over a causal mask costs half the full matrix (FlashAttention's convention) or the
 whole of it (Megatron's); both are reported, as [ISCA] Table 4 does.
 
+For timing, a layer is also a list of kernels (:class:`Op`, :meth:`Transformer.layer_ops`):
+its GEMMs with their shapes (so a GEMM of few tokens, such as a routed expert's, moves more
+bytes per FLOP) and the memory-bound work around them (normalisations, residual adds,
+activations, rotary embedding, token permutation, the loss), each with the bytes it moves.
+:class:`ConvNet` describes a VGG-style network from its layer list (:func:`vgg`).
+
 Examples
 --------
 Six FLOPs per parameter per token, plus attention, for a dense model:

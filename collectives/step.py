@@ -12,10 +12,15 @@ What a step is made of
 Per pipeline stage ``s`` (every GPU that holds stage ``s``'s layers runs the same program,
 so one program per stage stands for all of them) and micro-batch ``i``:
 
-- ``F(s, i)``: forward compute, FLOPs / (GEMM throughput x ``tp``), with the FLOPs of
-  :class:`~netemu.collectives.models.Transformer` (attention at its causal half, as
-  FlashAttention computes it); ``B(s, i)`` the backward, twice that (three times with
-  recomputation).
+- ``F(s, i)``: forward compute, every kernel of the stage's layers
+  (:meth:`~netemu.collectives.models.Transformer.layer_ops`: GEMMs, fused attention at its
+  causal half as FlashAttention computes it, normalisations, activations, token permutation,
+  the loss) timed by the GPU's roofline, max(FLOPs / GEMM rate, bytes / memory bandwidth)
+  (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`), the tensor-parallel ones
+  divided by ``tp``; ``B(s, i)`` the backward kernels (plus the forward again with
+  recomputation).  ``compute="gemm"`` times GEMM FLOPs alone at the GEMM rate, the backward
+  at twice the forward.  A :class:`~netemu.collectives.models.ConvNet` (VGG) is priced the
+  same way, one image a sample, data parallel only.
 - tensor parallelism: two all-reduces of the micro-batch's activations per layer in each
   direction (Megatron-LM's f and g operators), in line with the compute;
 - expert parallelism: dispatch and combine per MoE layer (DeepEP's node-limited transport or
@@ -24,11 +29,15 @@ so one program per stage stands for all of them) and micro-batch ``i``:
 - pipeline parallelism: the activations go to the next stage after ``F`` and their gradients
   back after ``B``, on streams of their own, in the 1F1B order (warm-up forwards, then one
   forward one backward, then the remaining backwards);
-- data parallelism: once the last backward has produced a bucket of gradients
-  (``overlap_dp``), the bucket is summed across the stage's data-parallel ranks by the
-  layout's library; routed-expert gradients among the ranks that hold the same experts;
-  ZeRO-1/2 reduce-scatter, then all-gather the updated shards; ZeRO-3 all-gathers the
-  stage's parameters before every forward and backward and reduce-scatters after it;
+- data parallelism: the last backward fills gradient buckets layer by layer in reverse
+  order (PyTorch DDP's ``bucket_cap_mb`` buckets); once a bucket's last layer is done
+  (``overlap_dp``), it is summed across the stage's data-parallel ranks by the layout's
+  library; routed-expert gradients among the ranks that hold the same experts; ZeRO-1/2
+  reduce-scatter, then all-gather the updated shards; ZeRO-3 (FSDP) treats every layer as a
+  unit: its parameters are all-gathered before its forward and its backward (the next
+  unit's gather while this one computes, at most two units gathered), its gradients reduced
+  after its backward (NCCL reduce-scatter, or the layout's allreduce library when that is
+  HFReduce);
 - the optimizer: Adam with FP32 master weights touches 30 bytes of GPU memory per local
   parameter (read master, gradient, two moments; write master, moments and the BF16 copy:
   Micikevicius et al., Mixed Precision Training, ICLR 2018), at the GPU's memory bandwidth.

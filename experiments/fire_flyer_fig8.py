@@ -36,6 +36,9 @@ Not published, so chosen, stated and swept:
   A100-40GB without recomputation by Korthikanti et al.'s count (arXiv:2205.05198 Eq. 1,
   34 s b h + 5 a s^2 b bytes a layer: :func:`gpt2_batch_that_fits`); 4 and 16 shown beside it.
 - HFReduce's bucket size in HaiScale DDP: PyTorch's 25 MiB, with 100 MiB shown beside it.
+- The GPU<->NIC peer-to-peer budget NCCL's transfers meet ([FF] §IV-D, about 9 GiB/s): one
+  per direction (the cluster's default), and one for both directions (the option Fig. 7a's
+  experiment reports too), every NCCL point with both.
 
 [FF] Fig. 8b's Torch FSDP values (0.84, 0.875, 0.985, 0.99 s) are not tied to GPU counts in the
 recovered figure text (papers.md B4, UNCONFIRMED).  Two readings are shown: in label order on 16,
@@ -98,6 +101,8 @@ def points():
             for lib in LIBRARIES[fig]:
                 pts.append({"fig": fig, "gpus": n, "library": lib, "batch": BATCH[fig],
                             "variant": "primary"})
+            pts.append({"fig": fig, "gpus": n, "library": "nccl", "batch": BATCH[fig],
+                        "variant": "p2p-shared"})
         ends = (gpus[0], gpus[-1])
         for n in ends:
             for lib in LIBRARIES[fig]:
@@ -135,7 +140,9 @@ def run_point(point):
     from netemu.collectives.step import run_step
     job = _job(point)
     compute = "gemm" if point["variant"] == "gemm-only" else "roofline"
-    (r,) = run_step(cluster("fire-flyer-2-cluster"), job, compute=compute)
+    G = cluster("fire-flyer-2-cluster", **({"shared_p2p": True}
+                                           if point["variant"] == "p2p-shared" else {}))
+    (r,) = run_step(G, job, compute=compute)
     return [{**point, "model": job.model.name,
              **{k: v for k, v in r.row().items() if k not in ("job", "gpus")}}]
 
@@ -190,7 +197,10 @@ def report(rows, out_dir):
                     "gemm-only": "GEMM FLOPs alone at the matrix-multiply rate (the compute "
                                  "model before memory-bound kernels were counted)",
                     "fp16": "FP16 autocast (220 TFLOPS, 2-byte activations) instead of TF32",
-                    "bucket100": "HFReduce buckets of 100 MiB instead of 25 MiB"}[r["variant"]]
+                    "bucket100": "HFReduce buckets of 100 MiB instead of 25 MiB",
+                    "p2p-shared": "GPU<->NIC peer-to-peer DMA as one ~9 GiB/s budget for "
+                                  "both directions (the Fig. 7a option; default one per "
+                                  "direction)"}[r["variant"]]
             out.append(compare_row(f"{model[fig]} {LIBRARIES[fig][r['library']]} "
                                    f"{r['gpus']} GPUs", "step time s", None, r["step_time_s"],
                                    note=f"sensitivity: {what} moves the step "
@@ -227,6 +237,11 @@ def _plot(rows, paper, path):
                   and r["variant"] == "batch" and r["batch"] == BATCH_RANGE[f][0]}
             hi = {r["gpus"]: r["step_time_s"] for r in rows if r["fig"] == f and r["library"] == lib
                   and r["variant"] == "batch" and r["batch"] == BATCH_RANGE[f][1]}
+            if lib == "nccl":
+                shared = _series(rows, f, lib, "p2p-shared")
+                xs = [n for n in gpus if n in shared]
+                ax.plot(xs, [shared[n] for n in xs], f":{colours[lib]}",
+                        label=f"netemu {label}, P2P one budget")
             ends = [n for n in (gpus[0], gpus[-1]) if n in lo and n in hi]
             if ends:
                 ax.fill_between(ends, [lo[n] for n in ends], [hi[n] for n in ends],
