@@ -223,10 +223,13 @@ def _plot(rows, paper, path):
     import matplotlib.pyplot as plt
 
     from netemu.plot import save_figure
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6.2))
     colours = {"hfreduce": "b", "nccl": "r"}
+    short = {"8a": {"hfreduce": "HFReduce", "nccl": "Torch DDP"},
+             "8b": {"hfreduce": "HaiScale", "nccl": "Torch FSDP"}}
     for ax, (f, gpus) in zip(axes, GPUS.items()):
-        for lib, label in LIBRARIES[f].items():
+        for lib in LIBRARIES[f]:
+            label = short[f][lib]
             got = _series(rows, f, lib)
             xs = list(gpus)
             ax.plot(xs, [got[n] for n in xs], f"-o{colours[lib]}", label=f"netemu {label}")
@@ -241,13 +244,13 @@ def _plot(rows, paper, path):
                 shared = _series(rows, f, lib, "p2p-shared")
                 xs = [n for n in gpus if n in shared]
                 ax.plot(xs, [shared[n] for n in xs], f":{colours[lib]}",
-                        label=f"netemu {label}, P2P one budget")
+                        label=f"netemu {label}, P2P 1 budget")
             ends = [n for n in (gpus[0], gpus[-1]) if n in lo and n in hi]
             if ends:
                 ax.fill_between(ends, [lo[n] for n in ends], [hi[n] for n in ends],
                                 color=colours[lib], alpha=0.12,
                                 label=f"netemu {label}, batch {BATCH_RANGE[f][0]}-"
-                                      f"{BATCH_RANGE[f][1]}")
+                                      f"{BATCH_RANGE[f][-1]}")
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(gpus), [str(n) for n in gpus])
         ax.set_xlabel("GPUs")
@@ -256,6 +259,6 @@ def _plot(rows, paper, path):
                       "8b": f"8b GPT2-medium, {BATCH['8b']} sequences per GPU"}[f], fontsize=10)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     fig.suptitle(TITLE, fontsize=10)
     save_figure(fig, path)
