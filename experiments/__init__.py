@@ -53,4 +53,5 @@ EXPERIMENTS = [
     "fire_flyer_fig8",
     "training_scaling",
     "v3_training",
+    "v3_decode",
 ]

@@ -173,3 +173,6 @@ FF_FIG8B = {
     "hfreduce": {16: 0.57, 32: 0.58, 64: 0.598, 128: 0.595},
     "nccl": dict(zip((16, 32, 64, 128), FF_FIG8B_TORCH_VALUES)),
 }
+
+#: [ISCA] Table 1: KV cache per token, BF16, bytes (DeepSeek-V3 with MLA: 70.272 KB).
+ISCA_TABLE1_KV_BYTES = {"deepseek-v3": 70_272}
