@@ -191,7 +191,9 @@ def report(rows, out_dir):
                 out.append(compare_row(f"{model[fig]} {label} {n} GPUs", "scaling efficiency %",
                                        100 * eff_p, 100 * eff,
                                        note=f"weak scaling, T({n0}) / T({n}); "
-                                            f"{100 * (eff - eff_p):+.1f} percentage points"))
+                                            f"{100 * (eff - eff_p):+.1f} percentage points" +
+                                            ("; Torch FSDP in label order (UNCONFIRMED)"
+                                             if fig == "8b" and lib == "nccl" else "")))
         for r in rows:
             if r["fig"] != fig or r["variant"] == "primary":
                 continue
@@ -214,9 +216,9 @@ def report(rows, out_dir):
 
 def _against_range(x, lo, hi):
     if x < lo:
-        return f"{100 * (x / lo - 1):+.1f}% below"
+        return f"{100 * (1 - x / lo):.1f}% below"
     if x > hi:
-        return f"{100 * (x / hi - 1):+.1f}% above"
+        return f"{100 * (x / hi - 1):.1f}% above"
     return "inside"
 
 
