@@ -163,13 +163,17 @@ def report(rows, out_dir):
         got = {lib: _series(rows, fig, lib) for lib in LIBRARIES[fig]}
         for lib, label in LIBRARIES[fig].items():
             for n in gpus:
-                note = ""
+                moved = [f"{r['batch']}: {100 * (r['step_time_s'] / got[lib][n] - 1):+.0f}%"
+                         for r in rows if r["fig"] == fig and r["library"] == lib and
+                         r["gpus"] == n and r["variant"] == "batch"]
+                note = f"per-GPU batch {BATCH[fig]} is a choice" + (
+                    f" (batch {', '.join(moved)})" if moved else "")
                 if fig == "8b" and lib == "nccl":
                     lo, hi = min(FF_FIG8B_TORCH_VALUES), max(FF_FIG8B_TORCH_VALUES)
-                    note = (f"reading: label order on 16-128 GPUs (UNCONFIRMED); without a "
-                            f"mapping netemu's {got[lib][n]:.3f} s is "
-                            f"{_against_range(got[lib][n], lo, hi)} the values' range "
-                            f"{lo}-{hi} s")
+                    note += (f"; reading: label order on 16-128 GPUs (UNCONFIRMED); without a "
+                             f"mapping netemu's {got[lib][n]:.3f} s is "
+                             f"{_against_range(got[lib][n], lo, hi)} the values' range "
+                             f"{lo}-{hi} s")
                 out.append(compare_row(f"{model[fig]} {label} {n} GPUs", "step time s",
                                        paper[fig][lib][n], got[lib][n], note=note))
         shared = _series(rows, fig, "nccl", "p2p-shared")
