@@ -189,3 +189,18 @@ def test_convnet_jobs_refuse_what_they_cannot_run():
     with pytest.raises(ParameterError, match="compute model must be one of roofline, gemm"):
         G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=B)
         run_step(G, Job("v", m, Layout(dp=2), 1, 2), gpu=GPU, compute="flops")
+
+
+def test_gpt2_medium_ties_its_head_to_the_embedding():
+    # 24 layers of 4 h^2 (attention) + 2 * h * 4h (GELU MLP), one shared 50,257 x h matrix.
+    m, h, V = MODELS["gpt2-medium"], 1024, 50257
+    assert m.params() == 24 * (4 * h * h + 2 * h * 4 * h) + V * h
+    # A tied matrix is held (and its gradient summed) on both ends of a pipeline.
+    assert m.stage_embedding_params(True, True) == V * h
+    assert m.stage_embedding_params(True, False) == m.stage_embedding_params(False, True) == V * h
+    assert m.stage_embedding_params(False, False) == 0
+    untied = MODELS["llama-13b"]
+    assert untied.stage_embedding_params(True, True) == 2 * 32000 * 5120
+    # No rotary kernel for learned positions.
+    assert "rope" not in {o.name for o in m.layer_ops(0, 8, 8)}
+    assert "rope" in {o.name for o in untied.layer_ops(0, 8, 8)}
