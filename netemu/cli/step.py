@@ -4,13 +4,18 @@ One training step of a model on a cluster (or one decode iteration, or a Chakra 
 trace), every collective on the fabric at once: step time, tokens/s, MFU (decode: time per
 output token, tokens/s per GPU and per user), and what the GPUs waited for.
 
-MODEL        a known model (llama-13b, deepseekmoe-16b, deepseek-v3, gpt2-medium)
---cluster    a preset or a graph file; preset parameters follow as --NAME VALUE
+MODEL        llama-13b | deepseekmoe-16b | deepseek-v3 | gpt2-medium
+--cluster    a preset, a generator (``netemu topo list``) or a graph file; their parameters
+             follow as --NAME VALUE
 --layout     dp=, tp=, pp=, ep=, zero=, microbatch=, dp_library=nccl|hfreduce|hfreduce-nvlink,
              ep_library=deepep|nccl, overlap_dp=, overlap_ep=, recompute=, stagger_pp=,
-             precision=, grad_bytes=, act_bytes=, dispatch_bytes=, combine_bytes=, bucket=
+             precision=, grad_bytes=, act_bytes=, dispatch_bytes=, combine_bytes=,
+             bucket= (bytes: 25MiB, 1e8)
 --seq N      sequence length (tokens);  --batch N  global batch (sequences)
 --routing    dmodk | hash | spray (default dmodk)
+--placement  packed | interleaved: jobs' ranks on consecutive or alternate servers
+             (default packed)
+--seed N     seed of hashed ECMP (default 0)
 JOBS.toml    instead of MODEL: a workload file (several jobs on one cluster, training and
              decode, see docs/workloads.md); then no --cluster, --layout, --seq, --batch
 --phase decode  one decode iteration instead of a training step: --batch is sequences per
@@ -29,6 +34,8 @@ JOBS.toml    instead of MODEL: a workload file (several jobs on one cluster, tra
 import argparse
 import json
 
+from .settings import Settings
+from .names import check_routing, pick
 from .solve import _int_option, load_topology, split_options
 from ..errors import ParameterError
 
@@ -36,6 +43,9 @@ _FLAGS = ("json", "chakra")
 _OPTIONS = ("cluster", "layout", "seq", "batch", "routing", "seed", "timeline", "placement",
             "phase", "context", "iterations", "comm-groups")
 _PHASES = ("train", "decode")
+#: The routings a training step runs with, and what it runs when not told.
+ROUTINGS = ("dmodk", "hash", "spray")
+DEFAULT_ROUTING, DEFAULT_PLACEMENT = "dmodk", "packed"
 
 
 def register(sub):
@@ -61,14 +71,12 @@ def run(args):
 
     model_name = args.model
     flags, opts, rest = split_options(list(args.params), _FLAGS, _OPTIONS)
-    routing = opts.get("routing", "dmodk")
-    if routing not in ("spray", "hash", "dmodk"):
-        raise ParameterError(f"--routing must be dmodk, hash or spray, got {routing!r}")
+    routing = check_routing(opts.get("routing", DEFAULT_ROUTING), ROUTINGS)
     seed = _int_option(opts, "seed", 0, minimum=0)
-    placement = opts.get("placement", "packed")
-    phase = opts.get("phase", "train")
-    if phase not in _PHASES:
-        raise ParameterError(f"--phase must be one of {', '.join(_PHASES)}, got {phase!r}")
+    from ..collectives.step import PLACEMENTS
+    placement = pick(opts.get("placement", DEFAULT_PLACEMENT), PLACEMENTS, "placement")
+    phase = pick(opts.get("phase", "train"), _PHASES, "phase")
+    from_file = set()
     if "chakra" in flags:
         return _run_chakra(model_name, flags, opts, rest, routing, seed)
     if phase == "train":
@@ -88,12 +96,12 @@ def run(args):
         if not isinstance(params, dict):
             raise ParameterError(f"[cluster] params must be a table, got {params!r}")
         G = load_topology(source, [x for k, v in params.items() for x in (f"--{k}", str(v))])
+        from_file = {k for k in ("routing", "placement") if k in spec}
         routing = spec.get("routing", routing)
         placement = spec.get("placement", placement)
     else:
-        if model_name not in MODELS:
-            raise ParameterError(f"unknown model {model_name!r}; allowed: {', '.join(MODELS)}, "
-                                 f"or a workload file NAME.toml")
+        model_name = pick(model_name, list(MODELS), "model",
+                          allowed=f"{', '.join(MODELS)}, or a workload file NAME.toml")
         needs = ("cluster", "layout", "batch", "context") if phase == "decode" else \
             ("cluster", "layout", "seq", "batch")
         for need in needs:
@@ -117,19 +125,25 @@ def run(args):
 
     from ..collectives.decode import run_jobs
     results = run_jobs(nx.freeze(G), jobs, routing=routing, seed=seed, placement=placement)
-    return _print(results, G, source, routing, placement, flags, opts)
+    return _print(results, G, source, routing, placement, seed, flags, opts, from_file)
 
 
-def _print(results, G, source, routing, placement, flags, opts):
+def _print(results, G, source, routing, placement, seed, flags, opts, from_file=()):
     if "timeline" in opts:
         from ..collectives.step_plot import plot_timeline
         plot_timeline(results, opts["timeline"])
-    name = G.graph.get("preset") or source
+    from .topo_args import display_name
+    name = display_name(G, source)
+    given = set(opts) | set(from_file)
+    shown = Settings(given).add("routing", routing, DEFAULT_ROUTING)
+    if placement is not None:
+        shown = shown.add("placement", placement, DEFAULT_PLACEMENT)
+    shown = shown.add("seed", seed, 0)
     if "json" in flags:
         print(json.dumps({"cluster": name, "routing": routing, "placement": placement,
-                          "jobs": [r.row() for r in results]}, indent=2))
+                          **shown.json(), "jobs": [r.row() for r in results]}, indent=2))
     else:
-        print(format_results(name, routing, results))
+        print(format_results(name, routing, results, shown))
     return 0
 
 
@@ -146,14 +160,16 @@ def _run_chakra(prefix, flags, opts, rest, routing, seed):
     groups = load_comm_groups(opts["comm-groups"]) if "comm-groups" in opts else None
     G = load_topology(opts["cluster"], rest)
     result = run_chakra(nx.freeze(G), prefix, comm_groups=groups, routing=routing, seed=seed)
-    return _print([result], G, opts["cluster"], routing, "ranks in order", flags, opts)
+    # A trace's ranks run on the cluster's first GPUs in order: no placement policy applies.
+    return _print([result], G, opts["cluster"], routing, None, seed, flags, opts)
 
 
-def format_results(name, routing, results):
+def format_results(name, routing, results, settings=None):
     from ..collectives.decode import DecodeResult
     decode = [r for r in results if isinstance(r, DecodeResult)]
     results = [r for r in results if not isinstance(r, DecodeResult)]
-    lines = [f"# netemu step on {name} (routing {routing})"]
+    lines = [f"# netemu step on {name}",
+             f"# {settings.text() if settings is not None else f'routing {routing}'}"]
     if decode:
         lines.append(f"# {'decode job':<16} {'GPUs':>6} {'batch':>6} {'context':>8} "
                      f"{'TPOT(ms)':>9} {'tok/s/GPU':>10} {'tok/s/user':>10} "
