@@ -34,6 +34,7 @@ JOBS.toml    instead of MODEL: a workload file (several jobs on one cluster, tra
 import argparse
 import json
 
+from . import add_params
 from .settings import Settings
 from .names import check_routing, pick
 from .solve import _int_option, load_topology, split_options
@@ -60,7 +61,7 @@ def register(sub):
                        epilog="\n".join(__doc__.splitlines()[2:]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_params(p)
     p.set_defaults(func=run)
 
 
