@@ -4,7 +4,7 @@ One training step of a model on a cluster (or one decode iteration, or a Chakra 
 trace), every collective on the fabric at once: step time, tokens/s, MFU (decode: time per
 output token, tokens/s per GPU and per user), and what the GPUs waited for.
 
-MODEL        llama-13b | deepseekmoe-16b | deepseek-v3 | gpt2-medium
+MODEL        llama-13b | deepseekmoe-16b | deepseek-v3 | gpt2-medium | vgg16
 --cluster    a preset, a generator (``netemu topo list``) or a graph file; their parameters
              follow as --NAME VALUE
 --layout     dp=, tp=, pp=, ep=, zero=, microbatch=, dp_library=nccl|hfreduce|hfreduce-nvlink,

@@ -121,6 +121,7 @@ ELSEWHERE = {
     "mpft_vs_mrft_latency": "test_isca_experiments.py",
     "deepep_modes": "test_isca_experiments.py",
     "roce_routing": "test_roce_routing.py",
+    "fire_flyer_fig8": "test_fire_flyer_fig8.py",
 }
 
 
