@@ -337,7 +337,9 @@ def _value(name, text, default):
 # -- per-kernel times ------------------------------------------------------------------------
 
 def _roofline(nbytes, flops, gpu, precision):
-    return max(nbytes / gpu.hbm, flops / gpu.throughput(precision))
+    # The one roofline of the step model (GpuCompute.kernel_time), argument order of a decode
+    # kernel: bytes first, since most of them are bound by their weights or cache reads.
+    return gpu.kernel_time("gemm", flops, nbytes, precision)
 
 
 def _kv_elems(m):
