@@ -107,7 +107,8 @@ class Plot:
     """
 
     def __init__(self, title, panels=1, *, error=True, logx=False, xlabel="", ylabel="",
-                 xticks=None, categories=None, width=5.5, height=3.6, width_ratios=None):
+                 xticks=None, xticklabels=None, categories=None, width=5.5, height=3.6,
+                 width_ratios=None, rotate=0):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -117,9 +118,14 @@ class Plot:
         self._per = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * n
         errors = self._per(error)
         rows = 2 if any(errors) else 1
-        self.fig = plt.figure(figsize=(width * n, height + (1.6 if rows == 2 else 0)))
+        fig_h = height + (1.6 if rows == 2 else 0)
+        self.fig = plt.figure(figsize=(width * n, fig_h))
+        # Fixed margins in inches: the title (and panel titles) above, the x label below,
+        # so the legend and notes under a multi-panel figure never run into the axes.
+        top = 1 - (0.75 if any(names) else 0.5) / fig_h
         grid = self.fig.add_gridspec(rows, n, height_ratios=[3, 1.15] if rows == 2 else [1],
-                                     width_ratios=width_ratios, hspace=0.08, wspace=0.28)
+                                     width_ratios=width_ratios, hspace=0.08, wspace=0.28,
+                                     top=top, bottom=0.7 / fig_h)
         self.title = title
         self.main, self.err = [], []
         cats = categories if categories is not None and categories and \
@@ -148,11 +154,22 @@ class Plot:
             elif self._per(logx)[i]:
                 ax.set_xscale("log", base=2)
             if xticks is not None and cats[i] is None:
-                low.set_xticks(list(xticks), [f"{x:g}" for x in xticks])
+                low.set_xticks(list(xticks), list(xticklabels) if xticklabels is not None
+                               else [f"{x:g}" for x in xticks], rotation=rotate)
                 low.minorticks_off()
         self._colours = {}
         self._options = {}
         self._notes = []
+
+    def logy(self, panel=0):
+        """A log y axis on ``panel`` with plain-number tick labels (4, 10, 40, not 4x10^0)."""
+        from matplotlib.ticker import FuncFormatter
+        ax = self.main[panel]
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
 
     # --- styles -------------------------------------------------------------------------------
 
@@ -334,9 +351,11 @@ class Plot:
                     continue
                 names = ", ".join(_short(t.get_label()) for t in over[band]
                                   if not t.get_label().startswith("_"))
-                self._notes.append(f"Pale band: {_short(band.get_label())}; {names} lies within "
-                                   f"{COINCIDE_PX:g} px of it wherever both have points.")
-                band.set_label(f"{band.get_label()} (pale band)")
+                verb = "lies" if len(over[band]) == 1 else "lie"
+                note = (f"Pale band: {_short(band.get_label())}; {names} {verb} within "
+                        f"{COINCIDE_PX:g} px of it wherever both have points.")
+                if note not in self._notes:
+                    self._notes.append(note)
 
     def save(self, path, *, legend_cols=1):
         """Finish (coinciding lines, legend, notes) and write ``path``; returns the Figure."""
@@ -353,13 +372,13 @@ class Plot:
             self.fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.905, 0.89),
                             fontsize=7.5, frameon=False, ncol=legend_cols)
         elif handles:       # several panels: the legend under them, in columns
-            self.fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.02),
+            self.fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                             fontsize=7.5, frameon=False, ncol=max(legend_cols, 2))
-        self.fig.suptitle(self.title, fontsize=11, y=0.96)
+        self.fig.suptitle(self.title, fontsize=11, y=1 - 0.12 / self.fig.get_figheight())
         if self._notes:
             # Under the legend when the legend is under the panels.
             rows = math.ceil(len(labels) / max(legend_cols, 2)) if len(self.main) > 1 else 0
-            self.fig.text(0.1, -0.01 - 0.035 * rows * 4.5 / self.fig.get_figheight(),
+            self.fig.text(0.1, -(0.1 + 0.16 * rows) / self.fig.get_figheight(),
                           "\n".join(self._notes), fontsize=7.5, va="top", ha="left",
                           color="#333333")
         fig = self.fig
@@ -370,7 +389,8 @@ class Plot:
 
 
 def _short(label):
-    return label.split(":", 1)[-1].strip()
+    """A legend label without its "netemu:" prefix and no-published-points suffix."""
+    return label.split(":", 1)[-1].replace(NO_PAPER, "").strip()
 
 
 def _own(a, b):
