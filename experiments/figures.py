@@ -25,6 +25,7 @@ Figures saved while it is active.
 
 import contextlib
 import math
+import textwrap
 
 __all__ = ["Plot", "ROLES", "PALETTE", "recording", "error_pct", "NO_PAPER"]
 
@@ -128,8 +129,11 @@ class Plot:
                                      top=top, bottom=0.7 / fig_h)
         self.title = title
         self.main, self.err = [], []
-        cats = categories if categories is not None and categories and \
-            isinstance(categories[0], (list, tuple)) else [categories] * n
+        if categories is not None and len(categories) == n and all(
+                c is None or isinstance(c, (list, tuple)) for c in categories):
+            cats = list(categories)           # one list (or None) per panel
+        else:
+            cats = [categories] * n
         for i in range(n):
             ax = self.fig.add_subplot(grid[0, i])
             ax.grid(True, alpha=0.3)
@@ -299,17 +303,19 @@ class Plot:
                    edgecolor="white", lw=0.5, hatch=hatch, label=text, zorder=2)
         for p in c.patches:
             p.set_gid(f"{role}:{group}")
-        c.set_gid(f"{role}:{group}")
+        c.netemu_gid = f"{role}:{group}"
         return c
 
-    def annotate_errors(self, x, ours, paper, *, panel=0, dx=0.0):
+    def annotate_errors(self, x, ours, paper, *, panel=0, dx=0.0, offset=(6, 0), prefix=""):
         """Write each point's error (%) beside netemu's marker (sparse categorical figures)."""
         ax = self.main[panel]
         for a, o, p in zip(self._x(panel, x), ours, paper):
             v = error_pct(o, p)
             if v is None:
                 continue
-            ax.annotate(f"{v:+.1f}%", (a + dx, o), textcoords="offset points", xytext=(6, 0),
+            v = 0.0 if abs(v) < 0.05 else v       # no "-0.0%"
+            ax.annotate(f"{prefix}{v:+.1f}%", (a + dx, o), textcoords="offset points",
+                        xytext=offset, ha="right" if offset[0] < 0 else "left",
                         fontsize=7, va="center", color="#333333", zorder=5)
 
     def note(self, text):
@@ -379,7 +385,9 @@ class Plot:
             # Under the legend when the legend is under the panels.
             rows = math.ceil(len(labels) / max(legend_cols, 2)) if len(self.main) > 1 else 0
             self.fig.text(0.1, -(0.1 + 0.16 * rows) / self.fig.get_figheight(),
-                          "\n".join(self._notes), fontsize=7.5, va="top", ha="left",
+                          "\n".join(textwrap.fill(t, int(16 * self.fig.get_figwidth()),
+                                                   subsequent_indent="  ")
+                                     for t in self._notes), fontsize=7.5, va="top", ha="left",
                           color="#333333")
         fig = self.fig
         save_figure(fig, path)
@@ -399,16 +407,18 @@ def _own(a, b):
 
 
 def _coincide(a, b, to_px):
-    """Whether lines ``a`` and ``b`` are within :data:`COINCIDE_PX` at every shared x (>= 2)."""
+    """Whether lines ``a`` and ``b`` would hide one another: within :data:`COINCIDE_PX` at
+    every x they share, or along a stretch (two or more shared points, a third of them)."""
     pa = {float(x): float(y) for x, y in zip(a.get_xdata(), a.get_ydata())}
     pb = {float(x): float(y) for x, y in zip(b.get_xdata(), b.get_ydata())}
-    shared = sorted(set(pa) & set(pb))
-    if len(shared) < min(2, len(pa), len(pb)) or not shared:
+    shared = [x for x in sorted(set(pa) & set(pb))
+              if math.isfinite(pa[x]) and math.isfinite(pb[x])]
+    if not shared:
         return False
+    close = 0
     for x in shared:
-        if not (math.isfinite(pa[x]) and math.isfinite(pb[x])):
-            return False
         (_, ya), (_, yb) = to_px([(x, pa[x]), (x, pb[x])])
-        if abs(ya - yb) > COINCIDE_PX:
-            return False
-    return True
+        close += abs(ya - yb) <= COINCIDE_PX
+    if close == len(shared):
+        return len(shared) >= min(2, len(pa), len(pb))
+    return close >= 2 and 3 * close >= len(shared)
