@@ -153,7 +153,7 @@ class Plot:
             ax.set_ylabel(self._per(ylabel)[i])
             if cats[i] is not None:
                 ax._netemu_categories = list(cats[i])
-                low.set_xticks(range(len(cats[i])), [str(c) for c in cats[i]])
+                low.set_xticks(range(len(cats[i])), [str(c) for c in cats[i]], fontsize=8)
                 ax.set_xlim(-0.6, len(cats[i]) - 0.4)
             elif self._per(logx)[i]:
                 ax.set_xscale("log", base=2)
@@ -164,6 +164,7 @@ class Plot:
         self._colours = {}
         self._options = {}
         self._notes = []
+        self._band_notes = []
 
     def logy(self, panel=0):
         """A log y axis on ``panel`` with plain-number tick labels (4, 10, 40, not 4x10^0)."""
@@ -293,14 +294,19 @@ class Plot:
                     gid="reference:line")
 
     def bars(self, x, y, group, label, *, panel=0, slot=0, slots=1, bottom=None, role="only",
-             colour=None, hatch=None):
-        """Bars of ``y`` at categories ``x`` (slot ``slot`` of ``slots`` side by side)."""
+             colour=None, hatch=None, horizontal=False):
+        """Bars of ``y`` at categories ``x`` (slot ``slot`` of ``slots`` side by side).
+
+        ``horizontal``: the categories run down the y axis (long names), values along x.
+        """
         ax = self.main[panel]
         w = 0.8 / slots
         pos = [a + (slot - (slots - 1) / 2) * w for a in self._x(panel, x)]
         text = label + (f" {NO_PAPER}" if role == "only" and NO_PAPER not in label else "")
-        c = ax.bar(pos, y, w, bottom=bottom, color=colour or self.colour(group),
-                   edgecolor="white", lw=0.5, hatch=hatch, label=text, zorder=2)
+        style = dict(color=colour or self.colour(group), edgecolor="white", lw=0.5,
+                     hatch=hatch, label=text, zorder=2)
+        c = (ax.barh(pos, y, w, left=bottom, **style) if horizontal
+             else ax.bar(pos, y, w, bottom=bottom, **style))
         for p in c.patches:
             p.set_gid(f"{role}:{group}")
         c.netemu_gid = f"{role}:{group}"
@@ -360,14 +366,24 @@ class Plot:
                 verb = "lies" if len(over[band]) == 1 else "lie"
                 note = (f"Pale band: {_short(band.get_label())}; {names} {verb} within "
                         f"{COINCIDE_PX:g} px of it wherever both have points.")
-                if note not in self._notes:
-                    self._notes.append(note)
+                if note not in self._band_notes:
+                    self._band_notes.append(note)
 
     def save(self, path, *, legend_cols=1):
         """Finish (coinciding lines, legend, notes) and write ``path``; returns the Figure."""
         from netemu.plot import save_figure
 
         self._separate_coinciding()
+        if len(self._band_notes) > 4:     # many: one line, not a paragraph
+            self._band_notes = [f"Pale bands: {len(self._band_notes)} lines lie under others "
+                                f"drawn within {COINCIDE_PX:g} px of them; the CSV holds every "
+                                "value."]
+        self._notes += self._band_notes
+        from matplotlib.ticker import NullFormatter
+        for ax in self.main:
+            lo, hi = ax.get_ylim()
+            if ax.get_yscale() == "log" and lo > 0 and hi / lo > 30:
+                ax.yaxis.set_minor_formatter(NullFormatter())    # decades suffice
         handles, labels = [], []
         for ax in self.main + [e for e in self.err if e is not None]:
             for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -384,7 +400,7 @@ class Plot:
         if self._notes:
             # Under the legend when the legend is under the panels.
             rows = math.ceil(len(labels) / max(legend_cols, 2)) if len(self.main) > 1 else 0
-            self.fig.text(0.1, -(0.1 + 0.16 * rows) / self.fig.get_figheight(),
+            self.fig.text(0.1, -(0.1 + 0.19 * rows) / self.fig.get_figheight(),
                           "\n".join(textwrap.fill(t, int(16 * self.fig.get_figwidth()),
                                                    subsequent_indent="  ")
                                      for t in self._notes), fontsize=7.5, va="top", ha="left",
