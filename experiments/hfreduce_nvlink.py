@@ -39,7 +39,7 @@ Mechanisms for the paper's 3-10 % cross-zone loss, each run here or bounded:
 import functools
 
 from netemu.experiments.published import FF_FIG7A_SIZE, FF_FIG7B
-from netemu.experiments.support import GB, compare_row, line_plot, write_rows
+from netemu.experiments.support import GB, compare_row, write_rows
 from netemu.experiments.hfreduce_vs_nccl import ff_cluster
 
 NAME = "hfreduce_nvlink"
