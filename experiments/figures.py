@@ -142,6 +142,7 @@ class Plot:
             e = None
             if errors[i]:
                 e = self.fig.add_subplot(grid[1, i], sharex=ax)
+                e._netemu_error = True        # read back by tests: this is an error panel
                 e.grid(True, alpha=0.3)
                 e.axhline(0.0, color="black", lw=0.8, zorder=1, gid="reference:zero")
                 e.set_ylabel("netemu vs paper (%)", fontsize=8)
