@@ -47,21 +47,30 @@ def comparison_table(title, rows):
     >>> rows = [{"point": "16 GPUs", "metric": "algbw GB/s", "paper": 8.0, "netemu": 9.0,
     ...          "error": 0.125, "kind": "prediction"},
     ...         {"point": "a much longer point name", "metric": "m", "paper": None,
-    ...          "netemu": 1234.5, "error": None}]
+    ...          "netemu": 1234.5, "error": None},
+    ...         {"point": "switches", "metric": "count", "paper": 96, "netemu": 96, "error": 0.0,
+    ...          "kind": "check"}]
     >>> for line in comparison_table("T", rows): print(line)
     <BLANKLINE>
     T
       point                    metric     kind        paper   netemu  error
       ---------------------------------------------------------------------
       16 GPUs                  algbw GB/s prediction   8.00     9.00 +12.5%
-      a much longer point name m          netemu only     - 1,234.50
+      a much longer point name m          netemu only  -    1,234.50
+      switches                 count      check       96       96     +0.0%
     """
     cells = []
     for r in rows:
         kind = r.get("kind") or ("prediction" if r.get("paper") is not None else "netemu only")
         err = "" if r.get("error") is None else f"{100 * r['error']:+.1f}%"
-        cells.append((str(r["point"]), str(r["metric"]), kind, _num(r.get("paper")),
-                      _num(r.get("netemu")), err))
+        cells.append([str(r["point"]), str(r["metric"]), kind, _num(r.get("paper")),
+                      _num(r.get("netemu")), err])
+    for i in (3, 4):
+        # Whole numbers in a column of two-decimal ones: padded so the units line up.
+        if any(len(c[i]) > 3 and c[i][-3] == "." for c in cells):
+            for c in cells:
+                if c[i] == "-" or (c[i][-1:].isdigit() and "." not in c[i] and "e" not in c[i]):
+                    c[i] += "   "
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (h, _) in enumerate(_COLUMNS)]
 
     def line(values):

@@ -119,12 +119,12 @@ class Plot:
         self._per = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * n
         errors = self._per(error)
         rows = 2 if any(errors) else 1
-        fig_h = height + (1.6 if rows == 2 else 0)
+        fig_h = height + (1.8 if rows == 2 else 0)
         self.fig = plt.figure(figsize=(width * n, fig_h))
         # Fixed margins in inches: the title (and panel titles) above, the x label below,
         # so the legend and notes under a multi-panel figure never run into the axes.
         top = 1 - (0.75 if any(names) else 0.5) / fig_h
-        grid = self.fig.add_gridspec(rows, n, height_ratios=[3, 1.15] if rows == 2 else [1],
+        grid = self.fig.add_gridspec(rows, n, height_ratios=[3, 1.3] if rows == 2 else [1],
                                      width_ratios=width_ratios, hspace=0.08, wspace=0.28,
                                      top=top, bottom=0.7 / fig_h)
         self.title = title
@@ -345,10 +345,13 @@ class Plot:
                 continue
             ax.autoscale_view()
             to_px = ax.transData.transform
+            # In an error panel only lines equal at every point: errors of a few percent
+            # sit close together by nature, and their markers keep them apart.
+            partial = not getattr(ax, "_netemu_error", False)
             over = {}
             for i, a in enumerate(lines):
                 for b in lines[i + 1:]:
-                    if _coincide(a, b, to_px):
+                    if _coincide(a, b, to_px, partial=partial):
                         band, top = (b, a) if _own(b, a) < _own(a, b) else (a, b)
                         over.setdefault(band, []).append(top)
             bands = [ln for ln in lines if ln in over]
@@ -370,10 +373,28 @@ class Plot:
                 if note not in self._band_notes:
                     self._band_notes.append(note)
 
+    def _scale_errors(self):
+        """An error panel with an error beyond ±60 % goes symmetric-log past ±20 %, so one
+        outlier does not flatten every other point onto the zero line."""
+        from matplotlib.ticker import FixedLocator, FuncFormatter
+        for e in self.err:
+            if e is None:
+                continue
+            ys = [abs(float(y)) for ln in e.get_lines() for y in ln.get_ydata()
+                  if (ln.get_gid() or "").startswith("error")]
+            if ys and max(ys) > 60:
+                e.set_yscale("symlog", linthresh=20, linscale=1.0)
+                ticks = [t for t in (-500, -100, -50, -20, 0, 20, 100, 500)
+                         if abs(t) <= 1.3 * max(ys)]
+                e.yaxis.set_major_locator(FixedLocator(ticks))
+                e.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+g}" if v else "0"))
+                e.set_ylabel("netemu vs paper (%,\nlog past ±20)", fontsize=8)
+
     def save(self, path, *, legend_cols=1):
         """Finish (coinciding lines, legend, notes) and write ``path``; returns the Figure."""
         from netemu.plot import save_figure
 
+        self._scale_errors()
         self._separate_coinciding()
         if len(self._band_notes) > 4:     # many: one line, not a paragraph
             self._band_notes = [f"Pale bands: {len(self._band_notes)} lines lie under others "
@@ -423,7 +444,7 @@ def _own(a, b):
     return len(set(map(float, a.get_xdata())) - set(map(float, b.get_xdata())))
 
 
-def _coincide(a, b, to_px):
+def _coincide(a, b, to_px, partial=True):
     """Whether lines ``a`` and ``b`` would hide one another: within :data:`COINCIDE_PX` at
     every x they share, or along a stretch (two or more shared points, a third of them)."""
     pa = {float(x): float(y) for x, y in zip(a.get_xdata(), a.get_ydata())}
@@ -438,4 +459,4 @@ def _coincide(a, b, to_px):
         close += abs(ya - yb) <= COINCIDE_PX
     if close == len(shared):
         return len(shared) >= min(2, len(pa), len(pb))
-    return close >= 2 and 3 * close >= len(shared)
+    return partial and close >= 2 and 3 * close >= len(shared)
