@@ -118,6 +118,8 @@ def _plot(rows, out_dir):
                     f"{r['system']}, §2.3.2's arithmetic")
             p.netemu([cat], [r["tpot_ms"]], r["system"], f"{r['system']}, the same arithmetic",
                      line=False)
+            p.annotate_errors([cat], [r["tpot_ms"]], [ISCA_INFERENCE[r["system"]]["tpot_ms"]],
+                              prefix="check ")
         elif r.get("rates") == "nominal":
             paper = ISCA_INFERENCE["scale-out"]["tpot_ms"]
             p.paper([cat], [paper], "scale-out", "scale-out TPOT bound (§2.3.2), "
