@@ -52,4 +52,5 @@ EXPERIMENTS = [
     "sensitivity",
     "training_scaling",
     "v3_training",
+    "v3_decode",
 ]

@@ -156,3 +156,6 @@ ISCA_TABLE4 = {
     "mrft": {"tokens_per_day_B": 272.52, "step_time_s": 19.946, "mfu_noncausal": 0.4368,
              "mfu_causal": 0.3890},
 }
+
+#: [ISCA] Table 1: KV cache per token, BF16, bytes (DeepSeek-V3 with MLA: 70.272 KB).
+ISCA_TABLE1_KV_BYTES = {"deepseek-v3": 70_272}
