@@ -61,8 +61,10 @@ def comparison_table(title, rows):
     """
     cells = []
     for r in rows:
-        kind = r.get("kind") or ("prediction" if r.get("paper") is not None else "netemu only")
-        err = "" if r.get("error") is None else f"{100 * r['error']:+.1f}%"
+        # A row with nothing published is netemu's alone, whatever its default kind.
+        kind = "netemu only" if r.get("paper") is None else (r.get("kind") or "prediction")
+        err = "" if r.get("error") is None else f"{100 * r['error']:+.1f}%".replace("-0.0%",
+                                                                                "+0.0%")
         cells.append([str(r["point"]), str(r["metric"]), kind, _num(r.get("paper")),
                       _num(r.get("netemu")), err])
     for i in (3, 4):

@@ -458,6 +458,21 @@ def expect_v3_training(m, d, csvs):
     return out
 
 
+def expect_v3_decode(m, d, csvs):
+    rows, out = csvs[m.NAME], []
+    bound = m_published().ISCA_INFERENCE["scale-out"]["tpot_ms"]
+    out.append((m.NAME, "netemu", list(range(len(rows))),
+                [float(r["compute_ms"] or 0) for r in rows], "compute bars"))
+    for i, r in enumerate(rows):
+        if r["case"] == "check":
+            out.append((m.NAME, "check", [i], [bound], "bound", "check"))
+            out.append((m.NAME, "netemu", [i], [float(r["tpot_ms"])], "check TPOT", "check"))
+    served = [(i, r) for i, r in enumerate(rows) if r["case"] != "check"]
+    out.append((m.NAME, "only", [i for i, _ in served], [float(r["tpot_ms"]) for _, r in served],
+                "served TPOT"))
+    return out
+
+
 def m_published():
     return importlib.import_module("netemu.experiments.published")
 
