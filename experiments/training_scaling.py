@@ -22,7 +22,7 @@ point, ``T(n0) n0 / (T(n) n)``, the paper's own definition (its 92.92% at 320 GP
 at 640 follow from its step times).
 """
 
-from netemu.experiments.support import cluster, compare_row, line_plot, write_rows
+from netemu.experiments.support import cluster, compare_row, write_rows
 
 NAME = "training_scaling"
 TITLE = "Fire-Flyer Fig. 9: training step time, LLaMA-13B and DeepSeekMoE-16B"
@@ -81,8 +81,7 @@ def report(rows, out_dir):
     from netemu.experiments.published import FF_FIG9
     write_rows(out_dir, NAME, rows)
     out = []
-    series = []
-    for (fig, s), colour in zip(SETUPS.items(), ("b", "r")):
+    for fig, s in SETUPS.items():
         got = {r["gpus"]: r["step_time_s"] for r in rows if r["fig"] == fig and _primary(r)}
         before = {r["gpus"]: r["step_time_s"] for r in rows
                   if r["fig"] == fig and r.get("compute") == "gemm"}
@@ -115,12 +114,49 @@ def report(rows, out_dir):
                                        None, r["step_time_s"],
                                        note=f"sensitivity: {what} moves the step "
                                             f"{100 * (r['step_time_s'] / base - 1):+.1f}%"))
-        xs = list(s["gpus"])
-        series.append((f"netemu {s['model']}", xs, [got[n] for n in xs], f"-o{colour}"))
-        series.append((f"paper {s['model']}", xs, [paper[n] for n in xs], f"x--{colour}"))
-        if before:
-            series.append((f"netemu {s['model']}, GEMMs only", xs, [before[n] for n in xs],
-                           f":{colour}"))
-    line_plot(f"{out_dir}/{NAME}.png", TITLE, "GPUs", "step time (s)", series,
-              xticks=sorted({n for s in SETUPS.values() for n in s["gpus"]}))
+    _plot(rows, f"{out_dir}/{NAME}.png")
     return out
+
+
+def _options(rows, fig):
+    """(legend option, row filter, drawn as a line) of each model option beside the primary."""
+    mbs = sorted({r["microbatch"] for r in rows if r["fig"] == fig and r["microbatch"] != 1})
+    out = [(f"{mb} sequences per micro-batch",
+            lambda r, mb=mb: r["fig"] == fig and r["microbatch"] == mb, False) for mb in mbs]
+    out.append(("GEMMs only, no memory-bound kernels",
+                lambda r: r["fig"] == fig and r.get("compute") == "gemm", True))
+    out.append((f"memory-bound kernels at {HBM_FRACTION:g} of datasheet HBM",
+                lambda r: r["fig"] == fig and r.get("hbm", 1.0) != 1.0, False))
+    return out
+
+
+def _plot(rows, path):
+    """Step time (log-log, strong scaling) and scaling efficiency, paper and netemu in one
+    colour per model, the micro-batch sensitivity as an option, errors underneath."""
+    from netemu.experiments.figures import Plot
+    from netemu.experiments.published import FF_FIG9
+
+    ticks = sorted({n for s in SETUPS.values() for n in s["gpus"]})
+    p = Plot(TITLE, ["step time", "scaling efficiency against each model's smallest point"],
+             logx=True, xticks=ticks, xlabel="GPUs",
+             ylabel=["step time (s, log)", "scaling efficiency (%)"], width=5.6, height=3.8,
+             rotate=45)
+    p.logy(0)
+    for fig, s in SETUPS.items():
+        model, paper = s["model"], FF_FIG9[fig]
+        got = {r["gpus"]: r["step_time_s"] for r in rows if r["fig"] == fig and _primary(r)}
+        xs = [n for n in s["gpus"] if n in got]
+        p.compare(xs, [got[n] for n in xs], list(paper), list(paper.values()), model,
+                  f"{model} (Fig. {fig})")
+        for option, keep, line in _options(rows, fig):
+            pts = sorted((r["gpus"], r["step_time_s"]) for r in rows if keep(r))
+            if pts:
+                p.netemu(*zip(*pts), model, f"{model} (Fig. {fig})", option=option, line=line)
+        if len(xs) > 1:
+            n0 = xs[0]
+            p.compare(xs, [100 * got[n0] * n0 / (got[n] * n) for n in xs], list(paper),
+                      [100 * paper[n0] * n0 / (paper[n] * n) for n in paper], model,
+                      f"{model} efficiency", panel=1,
+                      paper_label=f"{model} efficiency (from its step times)")
+    p.band(TOLERANCE["step time s"])
+    p.save(path)
