@@ -227,47 +227,46 @@ def _against_range(x, lo, hi):
 
 
 def _plot(rows, paper, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from netemu.plot import save_figure
-    fig, axes = plt.subplots(1, 2, figsize=(12, 6.2))
-    colours = {"hfreduce": "b", "nccl": "r"}
+    """One panel per figure: each library's step time (netemu line, paper open markers, one
+    colour per library), the sensitivity variants as options (markers), errors underneath."""
+    from netemu.experiments.figures import Plot
     short = {"8a": {"hfreduce": "HFReduce", "nccl": "Torch DDP"},
              "8b": {"hfreduce": "HaiScale", "nccl": "Torch FSDP"}}
-    for ax, (f, gpus) in zip(axes, GPUS.items()):
+    titles = [f"8a VGG16, {BATCH['8a']} images per GPU",
+              f"8b GPT2-medium, {BATCH['8b']} sequences per GPU"]
+    p = Plot(TITLE, titles, logx=True, xlabel="GPUs", ylabel="seconds per step", width=6.0,
+             height=3.8)
+    for panel, (f, gpus) in enumerate(GPUS.items()):
+        p.main[panel].set_xticks(list(gpus), [str(n) for n in gpus])
+        p.main[panel].minorticks_off()
         for lib in LIBRARIES[f]:
             label = short[f][lib]
             got = _series(rows, f, lib)
-            xs = list(gpus)
-            ax.plot(xs, [got[n] for n in xs], f"-o{colours[lib]}", label=f"netemu {label}")
-            ax.plot(xs, [paper[f][lib][n] for n in xs], f"x--{colours[lib]}",
-                    label=f"paper {label}" + (" (label order)" if f == "8b" and lib == "nccl"
-                                              else ""))
-            lo = {r["gpus"]: r["step_time_s"] for r in rows if r["fig"] == f and r["library"] == lib
-                  and r["variant"] == "batch" and r["batch"] == BATCH_RANGE[f][0]}
-            hi = {r["gpus"]: r["step_time_s"] for r in rows if r["fig"] == f and r["library"] == lib
-                  and r["variant"] == "batch" and r["batch"] == BATCH_RANGE[f][1]}
-            if lib == "nccl":
-                shared = _series(rows, f, lib, "p2p-shared")
-                xs = [n for n in gpus if n in shared]
-                ax.plot(xs, [shared[n] for n in xs], f":{colours[lib]}",
-                        label=f"netemu {label}, P2P 1 budget")
-            ends = [n for n in (gpus[0], gpus[-1]) if n in lo and n in hi]
-            if ends:
-                ax.fill_between(ends, [lo[n] for n in ends], [hi[n] for n in ends],
-                                color=colours[lib], alpha=0.12,
-                                label=f"netemu {label}, batch {BATCH_RANGE[f][0]}-"
-                                      f"{BATCH_RANGE[f][-1]}")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(list(gpus), [str(n) for n in gpus])
-        ax.set_xlabel("GPUs")
-        ax.set_ylabel("seconds per step")
-        ax.set_title({"8a": f"8a VGG16, {BATCH['8a']} images per GPU",
-                      "8b": f"8b GPT2-medium, {BATCH['8b']} sequences per GPU"}[f], fontsize=10)
-        ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
-    fig.suptitle(TITLE, fontsize=10)
-    save_figure(fig, path)
+            xs = [n for n in gpus if n in got]
+            reading = " (label order, UNCONFIRMED)" if f == "8b" and lib == "nccl" else ""
+            p.compare(xs, [got[n] for n in xs], list(paper[f][lib]),
+                      list(paper[f][lib].values()), f"{f} {lib}", f"{f} {label}",
+                      panel=panel, paper_label=f"{f} {label}{reading}")
+            for variant, option in VARIANT_OPTIONS.items():
+                pts = sorted((r["gpus"], r["step_time_s"]) for r in rows
+                             if r["fig"] == f and r["library"] == lib and r["variant"] == variant
+                             and r["batch"] == BATCH[f])
+                if pts:
+                    p.netemu(*zip(*pts), f"{f} {lib}", f"{f} {label}", panel=panel,
+                             option=option, only=True, line=variant == "p2p-shared")
+            for b in BATCH_RANGE[f]:
+                pts = sorted((r["gpus"], r["step_time_s"]) for r in rows
+                             if r["fig"] == f and r["library"] == lib and r["variant"] == "batch"
+                             and r["batch"] == b)
+                if pts:
+                    p.netemu(*zip(*pts), f"{f} {lib}", f"{f} {label}", panel=panel,
+                             option=f"batch {b} per GPU", only=True, line=False)
+    p.band(TOLERANCE["step time s"])
+    p.band(TOLERANCE["step time s"], panel=1)
+    p.save(path, legend_cols=2)
+
+
+#: Sensitivity variants drawn as options (the batch range is drawn per batch).
+VARIANT_OPTIONS = {"p2p-shared": "GPU<->NIC P2P one budget both ways",
+                   "gemm-only": "GEMMs only, no memory-bound kernels",
+                   "fp16": "FP16 autocast", "bucket100": "HFReduce buckets 100 MiB"}

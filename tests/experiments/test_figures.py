@@ -64,6 +64,17 @@ def _modes(m, mp):
     mp.setattr(m, "EP", (8, 16))
 
 
+def _fig8(m, mp):
+    # The first two GPU counts of each figure (the paper's own x values), small batches, the
+    # primary and P2P points everywhere and the batch range at the first count.
+    mp.setattr(m, "GPUS", {f: g[:2] for f, g in m.GPUS.items()})
+    mp.setattr(m, "BATCH", {"8a": 4, "8b": 1})
+    mp.setattr(m, "BATCH_RANGE", {"8a": (2, 8), "8b": (1, 2)})
+    full = m.points
+    mp.setattr(m, "points", lambda: [p for p in full() if p["variant"] in ("primary", "p2p-shared")
+                                     or (p["variant"] == "batch" and p["gpus"] == m.GPUS[p["fig"]][0])])
+
+
 def _roce(m, mp):
     mp.setattr(m, "TP", (2,))
     mp.setattr(m, "HASH_SEEDS", range(2))
@@ -71,7 +82,7 @@ def _roce(m, mp):
 
 CUTS = {**SMALL, "hfreduce_nvlink": _fig7b, "storage_read": _storage, "hfreduce_bounds": _bounds, "fire_flyer_next_gen": _next_gen,
         "node_limited_routing": lambda m, mp: None, "mpft_vs_mrft_latency": _latency6,
-        "deepep_modes": _modes, "roce_routing": _roce}
+        "deepep_modes": _modes, "roce_routing": _roce, "fire_flyer_fig8": _fig8}
 
 
 # --- reading a Figure back ----------------------------------------------------------------------
@@ -424,17 +435,46 @@ def expect_sensitivity(m, d, csvs):
 
 def expect_training_scaling(m, d, csvs):
     rows, out = csvs[m.NAME], []
+    primary = dict(microbatch=1, compute="roofline", hbm=1.0)
     for fig, s in m.SETUPS.items():
-        x, y = _pts(rows, "gpus", "step_time_s", fig=fig, microbatch=1)
+        x, y = _pts(rows, "gpus", "step_time_s", fig=fig, **primary)
         out.append((m.NAME, "netemu", x, y, f"{fig} step", fig))
         pub = m_published().FF_FIG9[fig]
         out.append((m.NAME, "paper", list(pub), list(pub.values()), f"{fig} paper", fig))
         out.append((m.NAME, "error", x, _err(y, [pub[int(n)] for n in x]), f"{fig}", fig))
-        x2, y2 = _pts(rows, "gpus", "step_time_s", fig=fig, microbatch=2)
-        if x2:
-            out.append((m.NAME, "option", x2, y2, f"{fig} micro-batch 2"))
+        for what, where in (("micro-batch 2", dict(primary, microbatch=2)),
+                            ("GEMMs only", dict(primary, compute="gemm")),
+                            ("HBM fraction", dict(primary, hbm=m.HBM_FRACTION))):
+            x2, y2 = _pts(rows, "gpus", "step_time_s", fig=fig, **where)
+            if x2:
+                out.append((m.NAME, "option", x2, y2, f"{fig} {what}"))
         out.append((m.NAME, "netemu", x, [100 * y[0] * x[0] / (t * n) for n, t in zip(x, y)],
                     f"{fig} efficiency"))
+    return out
+
+
+def expect_fire_flyer_fig8(m, d, csvs):
+    rows, out = csvs[m.NAME], []
+    pub = {"8a": m_published().FF_FIG8A, "8b": m_published().FF_FIG8B}
+    for f in m.GPUS:
+        for lib in m.LIBRARIES[f]:
+            group = f"{f} {lib}"
+            x, y = _pts(rows, "gpus", "step_time_s", fig=f, library=lib, variant="primary",
+                        batch=m.BATCH[f])
+            out.append((m.NAME, "netemu", x, y, f"{group} step", group))
+            p = pub[f][lib]
+            out.append((m.NAME, "paper", list(p), list(p.values()), f"{group} paper", group))
+            out.append((m.NAME, "error", x, _err(y, [p[int(n)] for n in x]), group, group))
+            for variant in m.VARIANT_OPTIONS:
+                x2, y2 = _pts(rows, "gpus", "step_time_s", fig=f, library=lib, variant=variant,
+                              batch=m.BATCH[f])
+                if x2:
+                    out.append((m.NAME, "only", x2, y2, f"{group} {variant}"))
+            for b in m.BATCH_RANGE[f]:
+                x2, y2 = _pts(rows, "gpus", "step_time_s", fig=f, library=lib, variant="batch",
+                              batch=b)
+                if x2:
+                    out.append((m.NAME, "only", x2, y2, f"{group} batch {b}"))
     return out
 
 
@@ -442,19 +482,23 @@ def expect_v3_training(m, d, csvs):
     rows, out = csvs[m.NAME], []
     out.append((m.NAME, "netemu", list(range(len(rows))), [float(r["compute_s"]) for r in rows],
                 "compute bars"))
+
+    def base(r):
+        return float(r["gemm_fraction"]) == 1.0 and r.get("compute", "roofline") == "roofline"
+
     for f in m.FABRICS:
-        base = [(i, r) for i, r in enumerate(rows) if r["fabric"] == f
-                and float(r["gemm_fraction"]) == 1.0]
-        for i, r in base:
+        for i, r in [(i, r) for i, r in enumerate(rows) if r["fabric"] == f and base(r)]:
             out.append((m.NAME, "netemu", [i], [float(r["step_time_s"])], f"{f} step", f))
             p = m_published().ISCA_TABLE4[f]["step_time_s"]
             out.append((m.NAME, "paper", [i], [p], f"{f} Table 4", f))
             out.append((m.NAME, "error", [i], _err([float(r["step_time_s"])], [p]), f))
-        sens = [(i, r) for i, r in enumerate(rows) if r["fabric"] == f
-                and float(r["gemm_fraction"]) != 1.0]
-        if sens:
-            out.append((m.NAME, "only", [i for i, _ in sens],
-                        [float(r["step_time_s"]) for _, r in sens], f"{f} sensitivity"))
+        for what, keep in (("GEMM fraction", lambda r: float(r["gemm_fraction"]) != 1.0),
+                           ("GEMMs only", lambda r: r.get("compute") == "gemm"
+                            and float(r["gemm_fraction"]) == 1.0)):
+            sens = [(i, r) for i, r in enumerate(rows) if r["fabric"] == f and keep(r)]
+            if sens:
+                out.append((m.NAME, "only", [i for i, _ in sens],
+                            [float(r["step_time_s"]) for _, r in sens], f"{f} {what}"))
     return out
 
 
