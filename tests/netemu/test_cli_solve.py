@@ -115,5 +115,9 @@ def test_no_times_gives_rates_without_a_simulation(capsys, graph_file, monkeypat
     assert "makespan_s" not in doc
     assert doc["flows"][0]["rate_bytes_per_s"] == pytest.approx(1e9)
     assert "completion_s" not in doc["flows"][0] and doc["flows"][0]["bytes"] == 1e6
+    assert doc["settings"]["times"] is False and "times" not in doc["defaults"]
     code, out, _ = run(capsys, "solve", graph_file, "--size", "1MB", "--no-times")
     assert code == 0 and "makespan" not in out and "flows        12" in out
+    assert "completion times off" in out
+    code, out, _ = run(capsys, "solve", graph_file, "--size", "1MB")
+    assert "completion times on (default)" in out and "makespan" in out
