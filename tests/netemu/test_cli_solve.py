@@ -119,5 +119,6 @@ def test_no_times_gives_rates_without_a_simulation(capsys, graph_file, monkeypat
     code, out, _ = run(capsys, "solve", graph_file, "--size", "1MB", "--no-times")
     assert code == 0 and "makespan" not in out and "flows        12" in out
     assert "completion times off" in out
+    monkeypatch.undo()
     code, out, _ = run(capsys, "solve", graph_file, "--size", "1MB")
     assert "completion times on (default)" in out and "makespan" in out
