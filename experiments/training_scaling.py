@@ -54,6 +54,8 @@ HBM_FRACTION = 0.8
 #: (:data:`~netemu.topologies.gemm_tiles.GEMM_TILE_RANGE`), routed experts launched one by one
 #: (DeepSeekMoE-16B only), and no tile/wave quantization (the compute model before it).
 GEMM_VARIANTS = ("128x256", "64x128", "per-expert", "no-waves")
+#: Where those rows are computed: each model's end points.
+GEMM_SENSITIVITY = (("9a", 64), ("9a", 512), ("9b", 40), ("9b", 640))
 
 
 def points():
@@ -62,9 +64,8 @@ def points():
     pts += [{"fig": f, "gpus": n, **base, "microbatch": 2} for f, n in SENSITIVITY]
     pts += [{"fig": f, "gpus": n, **base, "compute": "gemm"} for f, s in SETUPS.items()
             for n in s["gpus"]]
-    pts += [{"fig": f, "gpus": n, **base, "gemm": v} for f, s in SETUPS.items()
-            for n in (s["gpus"][0], s["gpus"][-1]) for v in GEMM_VARIANTS
-            if v != "per-expert" or f == "9b"]
+    pts += [{"fig": f, "gpus": n, **base, "gemm": v} for f, n in GEMM_SENSITIVITY
+            for v in GEMM_VARIANTS if v != "per-expert" or SETUPS[f]["model"] != "llama-13b"]
     return pts + [{"fig": f, "gpus": s["gpus"][0], **base, "hbm": HBM_FRACTION}
                   for f, s in SETUPS.items()]
 
