@@ -44,7 +44,9 @@ GPU's compute stream:
 
 Every kernel is timed by the roofline: ``max(bytes / HBM bandwidth, FLOPs / GEMM rate)``
 with the GPU's datasheet figures (:mod:`netemu.topologies.compute`), so small-batch kernels
-are memory-bound and large ones compute-bound.  Norms, rotary embeddings, sampling and
+are memory-bound and large ones compute-bound; a projection, MLP, router, head or grouped
+expert GEMM's compute side counts its output tiles in waves over the GPU's SMs
+(:mod:`netemu.topologies.gemm_tiles`).  Norms, rotary embeddings, sampling and
 kernel launch gaps are not modelled: a decode iteration here is a lower bound on time.
 Expert loads come from a seeded draw of the token routing (``token_routing``); all GPUs run
 the same program, so the expert GEMM takes the busiest GPU's time (the combine waits for it).
@@ -339,7 +341,8 @@ def _value(name, text, default):
 def _roofline(nbytes, flops, gpu, precision, gemms=()):
     # The one roofline of the step model (GpuCompute.kernel_time), argument order of a decode
     # kernel: bytes first, since most of them are bound by their weights or cache reads.
-    # ``gemms``: the kernel's GEMM launches (M, K, N, copies), for tile and wave quantization.
+    # ``gemms``: the kernel's GEMM launches ((M, K, N, copies, ...) each, as on one GPU), for
+    # tile and wave quantization.
     return gpu.kernel_time("gemm", flops, nbytes, precision, gemms)
 
 
@@ -401,8 +404,7 @@ def kernel_times(job, gpu, received=None):
                                   gpu, p, ((b, m.hidden, m.experts),))
         # The shared experts as one MLP of shared x expert_ffn on the GPU's own tokens.
         out["shared"] = (_roofline(m.shared_experts * e * wb, 2 * m.shared_experts * e * b,
-                                   gpu, p, split_gemms(m.mlp_gemms(
-                                       b, m.shared_experts * m.expert_ffn), 1))
+                                   gpu, p, m.mlp_gemms(b, m.shared_experts * m.expert_ffn))
                          if m.shared_experts and lay.shared == "local" else 0.0)
         local = m.experts // lay.ep_size
         copies = b * (m.topk + (m.shared_experts if lay.shared == "remote" else 0))
@@ -411,7 +413,7 @@ def kernel_times(job, gpu, received=None):
         # each GPU holds one): their weights are read once by the grouped GEMM.
         hit = local * (1 - (1 - 1 / local) ** r) if r else 0.0
         # One grouped GEMM over the hit experts, r / hit token copies each (on average).
-        gemms = split_gemms(m.mlp_gemms(r / hit, m.expert_ffn, hit), 1) if r else ()
+        gemms = m.mlp_gemms(r / hit, m.expert_ffn, hit) if r else ()
         out["experts"] = _roofline(hit * e * wb, 2 * e * r, gpu, p, gemms)
     else:
         out["router"] = out["shared"] = out["experts"] = 0.0

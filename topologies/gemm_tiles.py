@@ -86,8 +86,10 @@ def gemm_compute_time(gemms, rate, sms, tile, grouped=True):
     Parameters
     ----------
     gemms : iterable of tuple
-        ``(M, K, N)`` or ``(M, K, N, copies)`` (``copies`` GEMMs of that shape, e.g. a GPU's
-        experts; a mean may be fractional), each entry its own launch.
+        ``(M, K, N)`` or ``(M, K, N, copies, ...)`` (``copies`` GEMMs of that shape, e.g. a
+        GPU's experts; a mean may be fractional; further items, such as
+        :attr:`~netemu.collectives.models.Op.gemms`' tensor-parallel dimension, are ignored),
+        each entry its own launch.
     rate : float
         The GPU's large-GEMM rate, FLOP/s; an SM computes ``rate / sms``.
     sms : int

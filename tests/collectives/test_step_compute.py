@@ -323,3 +323,22 @@ def test_bad_gemm_settings_are_refused():
         GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, tile=(128, 0))
     with pytest.raises(ParameterError, match="expert_gemms must be one of grouped, per-expert"):
         GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, expert_gemms="fused")
+
+
+def test_decode_kernels_count_tiles_and_waves():
+    # A dense decode job: 8 tokens per GPU, h = 256, 4 heads, GELU MLP 1024, vocabulary 1000,
+    # on a GPU of 8 SMs whose memory is fast enough (1e18 B/s) for the compute side to show.
+    # Each GEMM has one row of 128 x 128 tiles (M = 8 <= 128): qkv 256 -> 768 is 6 tiles,
+    # attn_out 256 -> 256 2 tiles, up 256 -> 1024 8 tiles, down 1024 -> 256 2 tiles, head
+    # 256 -> 1000 8 tiles: one wave each, of 2*128*128*K / (rate / 8).
+    from netemu.collectives.decode import DecodeJob, DecodeLayout, kernel_times
+    m = Transformer("dd", layers=1, hidden=256, heads=4, ffn=1024, vocab=1000, gated=False)
+    job = DecodeJob("d", m, DecodeLayout(dp=1), 8, 16)
+    k = kernel_times(job, WAVY)
+
+    def wave(K):
+        return 2 * 128 * 128 * K * SMS / RATE
+    core = 8 * 4 * 16 * 256 / RATE          # 4 ctx heads head_dim FLOPs per token, no shape
+    assert k["attention"] == pytest.approx(wave(256) + wave(256) + core, rel=1e-12)
+    assert k["dense_mlp"] == pytest.approx(wave(256) + wave(1024), rel=1e-12)
+    assert k["head"] == pytest.approx(wave(256), rel=1e-12)
