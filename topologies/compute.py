@@ -50,6 +50,9 @@ class GpuCompute:
     expert_gemms : {"grouped", "per-expert"}
         How a GPU's routed experts are launched (a property of the training or serving
         framework's kernels, a choice per workload).
+    split_k : bool
+        A GEMM of fewer tiles than SMs is split along K
+        (:func:`~netemu.topologies.gemm_tiles.split_k`).
     """
     name: str
     gemm: dict
@@ -59,6 +62,7 @@ class GpuCompute:
     sms: int = 0
     tile: tuple = GEMM_TILE
     expert_gemms: str = "grouped"
+    split_k: bool = True
 
     def __post_init__(self):
         from netemu.errors import ParameterError
@@ -69,6 +73,9 @@ class GpuCompute:
                         for t in self.tile)):
             raise ParameterError(f"{self.name}: tile must be two integers >= 1 (rows, "
                                  f"columns), got {self.tile!r}")
+        if not isinstance(self.split_k, bool):
+            raise ParameterError(f"{self.name}: split_k must be True or False, got "
+                                 f"{self.split_k!r}")
         if self.expert_gemms not in EXPERT_GEMMS:
             raise ParameterError(f"{self.name}: expert_gemms must be one of "
                                  f"{', '.join(EXPERT_GEMMS)}, got {self.expert_gemms!r}")
@@ -104,7 +111,8 @@ class GpuCompute:
         rate = self.throughput(precision)
         if gemms and self.sms:
             compute = gemm_compute_time(gemms, rate, self.sms, self.tile,
-                                        grouped=self.expert_gemms == "grouped")
+                                        grouped=self.expert_gemms == "grouped",
+                                        split=self.split_k)
         else:
             compute = flops / rate
         return max(compute, nbytes / self.hbm)

@@ -19,13 +19,24 @@ large-GEMM rate (the measured or datasheet rate of :class:`~netemu.topologies.co
 GpuCompute`): ``2 tm tn K / (rate / SMs)``.  A GEMM whose tiles fill whole waves is timed
 exactly as ``2 M N K / rate``; a smaller one pays for its empty tiles and idle SMs.
 
+A launch of fewer tiles than SMs is split along K (*split-K*, CUTLASS "Efficient GEMM in
+CUDA", media/docs/efficient_gemm.md, "Parallelized Reductions": "for small problems ...
+there are too few threadblocks to efficiently occupy the entire GPU.  As a recourse,
+parallelizing the reduction ... enables more threadblocks to execute concurrently"): into
+``s = min(SMs // tiles, K // 64)`` slices (64, the K depth of CUTLASS's SM80 default
+threadblock, :data:`SPLIT_K_MIN_DEPTH`), one wave of ``tiles x s`` tiles of depth ``K / s``.
+Without it a weight gradient of a few output tiles over a long K (a convolution's, over
+every pixel of the batch) would hold the GPU for the whole K on a handful of SMs, which no
+library does.  The reduction of the ``s`` partial sums (``s x M x N`` elements, small since
+M N is) is not counted.
+
 The tile is not published for the runs netemu reproduces, so it is a named choice
 (:data:`GEMM_TILE`) with a range (:data:`GEMM_TILE_RANGE`).  Several GEMMs in one launch (a
 *grouped* GEMM, as mixture-of-experts kernels run a GPU's experts) share their waves; GEMMs
 launched one after the other each end in their own partial wave.
 
-Not modelled: the library's choice of a smaller tile or of split-K for a small GEMM (cuBLAS
-heuristics do both), more than one resident tile per SM, and the time of the edge tiles'
+Not modelled: the library's choice of a smaller tile for a small GEMM (cuBLAS heuristics
+pick one per shape), stream-K, more than one resident tile per SM, and the time of the edge tiles'
 shorter K loop (K is never tiled here: a tile's time is proportional to K).
 
 Examples
@@ -42,8 +53,8 @@ True
 
 import math
 
-__all__ = ["GEMM_TILE", "GEMM_TILE_RANGE", "EXPERT_GEMMS", "tiles", "waves",
-           "gemm_compute_time", "split_gemms"]
+__all__ = ["GEMM_TILE", "GEMM_TILE_RANGE", "EXPERT_GEMMS", "SPLIT_K_MIN_DEPTH", "tiles",
+           "waves", "split_k", "gemm_compute_time", "split_gemms"]
 
 #: Output tile (rows of M, columns of N) of the half-precision GEMMs the step model times: a
 #: choice.  128 x 128 is the middle of the tiles NVIDIA lists for cuBLAS (Matrix
@@ -56,6 +67,9 @@ GEMM_TILE = (128, 128)
 #: 64>``) and one of NVIDIA's two most efficient cuBLAS tiles, and 64 x 128, a smaller tile
 #: from the same list.
 GEMM_TILE_RANGE = ((128, 256), (64, 128))
+#: The shallowest K slice split-K makes: 64, the K depth of CUTLASS's default SM80
+#: tensor-core threadblock (``GemmShape<128, 256, 64>``, default_gemm_configuration.h).
+SPLIT_K_MIN_DEPTH = 64
 #: How a GPU's routed experts are launched: ``"grouped"`` (one launch for all, their tiles
 #: share waves) or ``"per-expert"`` (one launch each, each ending in its own partial wave).
 EXPERT_GEMMS = ("grouped", "per-expert")
@@ -80,7 +94,19 @@ def waves(n_tiles, sms):
     return math.ceil(n_tiles / sms)
 
 
-def gemm_compute_time(gemms, rate, sms, tile, grouped=True):
+def split_k(n_tiles, K, sms):
+    """K slices of a launch of ``n_tiles`` tiles: as many as fit the SMs in one wave, each at
+    least :data:`SPLIT_K_MIN_DEPTH` deep; 1 when the tiles fill the SMs.
+
+    >>> split_k(5, 3_211_264, 108), split_k(66, 2048, 108), split_k(2, 128, 108)
+    (21, 1, 2)
+    """
+    if n_tiles >= sms:
+        return 1
+    return max(1, min(sms // math.ceil(n_tiles), int(K // SPLIT_K_MIN_DEPTH)))
+
+
+def gemm_compute_time(gemms, rate, sms, tile, grouped=True, split=True):
     """Seconds of the GEMMs ``gemms`` at ``rate`` FLOP/s on ``sms`` SMs in ``tile`` tiles.
 
     Parameters
@@ -98,11 +124,13 @@ def gemm_compute_time(gemms, rate, sms, tile, grouped=True):
     grouped : bool
         The copies of an entry run in one launch (their tiles share waves) or one launch
         each.
+    split : bool
+        A launch of fewer tiles than SMs is split along K (:func:`split_k`).
 
     Returns
     -------
     float
-        ``sum(waves x 2 tm tn K / (rate / sms))``.
+        ``sum(waves x 2 tm tn K / s / (rate / sms))``, ``s`` the K slices.
     """
     tm, tn = tile
     total = 0.0
@@ -111,10 +139,11 @@ def gemm_compute_time(gemms, rate, sms, tile, grouped=True):
         copies = g[3] if len(g) > 3 else 1
         if copies <= 0 or M <= 0 or N <= 0 or K <= 0:
             continue
-        per_tile = 2.0 * tm * tn * K * sms / rate
         t = tiles(M, N, tile)
-        n = waves(copies * t, sms) if grouped else copies * waves(t, sms)
-        total += n * per_tile
+        launch = copies * t if grouped else t
+        s = split_k(launch, K, sms) if split else 1
+        n = waves(launch * s, sms) * (1 if grouped else copies)
+        total += n * 2.0 * tm * tn * (K / s) * sms / rate
     return total
 
 

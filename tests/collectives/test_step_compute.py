@@ -271,13 +271,34 @@ def test_grouped_experts_share_waves_and_per_expert_launches_do_not():
 
 
 def test_tensor_parallelism_splits_the_named_gemm_dimension():
-    # Column-parallel up projection 128 x 64 -> 1024 over tp = 4: output 128 x 256, 2 tiles;
-    # row-parallel down projection 128 x 1024 -> 128 over tp = 4: K 256, 1 tile.  One wave each.
+    # Column-parallel up projection 128 x 64 -> 1024 over tp = 4: output 128 x 256, 2 tiles
+    # (K = 64 cannot be split); row-parallel down projection 128 x 1024 -> 128 over tp = 4:
+    # K 256, 1 tile, split-K into min(8 // 1, 256 // 64) = 4 slices of 64.  One wave each.
     up = gemm_op("up", 128, 64, 1024, 2)
     down = gemm_op("down", 128, 1024, 128, 2, split="K")
     f, _ = WAVY.ops_time([up, down], "bf16", tp=4)
-    assert f == pytest.approx((2 * 128 * 128 * 64 + 2 * 128 * 128 * 256) * SMS / RATE,
+    assert f == pytest.approx((2 * 128 * 128 * 64 + 2 * 128 * 128 * 64) * SMS / RATE,
                               rel=1e-12)
+
+
+def test_split_k_fills_the_sms_with_slices_of_a_long_k():
+    # 2 tiles (128 x 256 output) over K = 4096 on 8 SMs: 4 slices of 1024, 8 tiles, one wave:
+    # a quarter of the unsplit time, the tiles' whole work spread over all SMs.
+    K = 4096
+    t = WAVY.kernel_time("gemm", 0, 0, "bf16", [(128, K, 256)])
+    assert t == pytest.approx(2 * 128 * 128 * (K / 4) * SMS / RATE, rel=1e-12)
+    assert t == pytest.approx(2 * 128 * 256 * K / RATE, rel=1e-12)
+    # 3 tiles: 8 // 3 = 2 slices, 6 of 8 SMs busy.
+    t3 = WAVY.kernel_time("gemm", 0, 0, "bf16", [(128, K, 384)])
+    assert t3 == pytest.approx(2 * 128 * 128 * (K / 2) * SMS / RATE, rel=1e-12)
+    # A slice is at least 64 deep: K = 128 splits in two, not four.
+    assert WAVY.kernel_time("gemm", 0, 0, "bf16", [(128, 128, 256)]) == \
+        pytest.approx(2 * 128 * 128 * 64 * SMS / RATE, rel=1e-12)
+    # Switched off, the two tiles hold two SMs for the whole K.
+    from dataclasses import replace
+    off = replace(WAVY, split_k=False)
+    assert off.kernel_time("gemm", 0, 0, "bf16", [(128, K, 256)]) == \
+        pytest.approx(2 * 128 * 128 * K * SMS / RATE, rel=1e-12)
 
 
 def test_gemm_shapes_carry_the_op_flops():
@@ -321,6 +342,8 @@ def test_bad_gemm_settings_are_refused():
         GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, sms=-1)
     with pytest.raises(ParameterError, match=r"tile must be two integers >= 1.*\(128, 0\)"):
         GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, tile=(128, 0))
+    with pytest.raises(ParameterError, match="split_k must be True or False, got 1"):
+        GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, split_k=1)
     with pytest.raises(ParameterError, match="expert_gemms must be one of grouped, per-expert"):
         GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, expert_gemms="fused")
 
@@ -328,9 +351,10 @@ def test_bad_gemm_settings_are_refused():
 def test_decode_kernels_count_tiles_and_waves():
     # A dense decode job: 8 tokens per GPU, h = 256, 4 heads, GELU MLP 1024, vocabulary 1000,
     # on a GPU of 8 SMs whose memory is fast enough (1e18 B/s) for the compute side to show.
-    # Each GEMM has one row of 128 x 128 tiles (M = 8 <= 128): qkv 256 -> 768 is 6 tiles,
-    # attn_out 256 -> 256 2 tiles, up 256 -> 1024 8 tiles, down 1024 -> 256 2 tiles, head
-    # 256 -> 1000 8 tiles: one wave each, of 2*128*128*K / (rate / 8).
+    # Each GEMM has one row of 128 x 128 tiles (M = 8 <= 128): qkv 256 -> 768 is 6 tiles
+    # (split-K: 8 // 6 = 1 slice), attn_out 256 -> 256 2 tiles (4 slices of K 64), up
+    # 256 -> 1024 8 tiles, down 1024 -> 256 2 tiles (4 slices of 256), head 256 -> 1000 8
+    # tiles: one wave each, of 2*128*128*(K / slices) / (rate / 8).
     from netemu.collectives.decode import DecodeJob, DecodeLayout, kernel_times
     m = Transformer("dd", layers=1, hidden=256, heads=4, ffn=1024, vocab=1000, gated=False)
     job = DecodeJob("d", m, DecodeLayout(dp=1), 8, 16)
@@ -339,6 +363,6 @@ def test_decode_kernels_count_tiles_and_waves():
     def wave(K):
         return 2 * 128 * 128 * K * SMS / RATE
     core = 8 * 4 * 16 * 256 / RATE          # 4 ctx heads head_dim FLOPs per token, no shape
-    assert k["attention"] == pytest.approx(wave(256) + wave(256) + core, rel=1e-12)
-    assert k["dense_mlp"] == pytest.approx(wave(256) + wave(1024), rel=1e-12)
+    assert k["attention"] == pytest.approx(wave(256) + wave(64) + core, rel=1e-12)
+    assert k["dense_mlp"] == pytest.approx(wave(256) + wave(256), rel=1e-12)
     assert k["head"] == pytest.approx(wave(256), rel=1e-12)
