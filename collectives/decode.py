@@ -44,7 +44,9 @@ GPU's compute stream:
 
 Every kernel is timed by the roofline: ``max(bytes / HBM bandwidth, FLOPs / GEMM rate)``
 with the GPU's datasheet figures (:mod:`netemu.topologies.compute`), so small-batch kernels
-are memory-bound and large ones compute-bound.  Norms, rotary embeddings, sampling and
+are memory-bound and large ones compute-bound; a projection, MLP, router, head or grouped
+expert GEMM's compute side counts its output tiles in waves over the GPU's SMs
+(:mod:`netemu.topologies.gemm_tiles`).  Norms, rotary embeddings, sampling and
 kernel launch gaps are not modelled: a decode iteration here is a lower bound on time.
 Expert loads come from a seeded draw of the token routing (``token_routing``); all GPUs run
 the same program, so the expert GEMM takes the busiest GPU's time (the combine waits for it).
@@ -336,10 +338,12 @@ def _value(name, text, default):
 
 # -- per-kernel times ------------------------------------------------------------------------
 
-def _roofline(nbytes, flops, gpu, precision):
+def _roofline(nbytes, flops, gpu, precision, gemms=()):
     # The one roofline of the step model (GpuCompute.kernel_time), argument order of a decode
     # kernel: bytes first, since most of them are bound by their weights or cache reads.
-    return gpu.kernel_time("gemm", flops, nbytes, precision)
+    # ``gemms``: the kernel's GEMM launches ((M, K, N, copies, ...) each, as on one GPU), for
+    # tile and wave quantization.
+    return gpu.kernel_time("gemm", flops, nbytes, precision, gemms)
 
 
 def _kv_elems(m):
@@ -373,34 +377,44 @@ def kernel_times(job, gpu, received=None):
         ``attention`` (projections + core), ``router``, ``dense_mlp``, ``shared``,
         ``experts`` and ``head``, seconds; ``tp_bytes`` the all-reduce size.
     """
+    from netemu.topologies.gemm_tiles import split_gemms
     m, lay = job.model, job.layout
     b = job.batch // lay.microbatches               # this GPU's tokens in the micro-batch
     tp, wb, p = lay.tp, lay.weight_bytes, lay.precision
     attn_params = m._attn_params()
-    proj = _roofline(attn_params / tp * wb, 2 * attn_params * b, gpu, p)
+    group_seqs = tp * b
+    # The attention group's tp x b tokens through 1/tp of each projection (column-parallel
+    # split N, row-parallel K): 2 x attn_params x b FLOPs on each GPU.
+    proj = _roofline(attn_params / tp * wb, 2 * attn_params * b, gpu, p,
+                     split_gemms(m.attention_gemms(group_seqs), tp))
     elems, heads_kv = _kv_elems(m)
     split = 1 if heads_kv is None else min(tp, heads_kv)
-    group_seqs = tp * b
     core = _roofline(group_seqs * job.context * elems * lay.kv_bytes / split,
                      group_seqs * _core_flops(m, job.context) / tp, gpu, p)
     out = {"attention": proj + core, "tp_bytes": group_seqs * m.hidden * lay.act_bytes}
     mlp = m._mlp_params(m.ffn) if m.ffn else 0
-    out["dense_mlp"] = _roofline(mlp / tp * wb, 2 * mlp * b, gpu, p) if mlp else 0.0
-    out["head"] = _roofline(m.vocab * m.hidden / tp * wb, 2 * m.vocab * m.hidden * b, gpu, p)
+    out["dense_mlp"] = _roofline(mlp / tp * wb, 2 * mlp * b, gpu, p,
+                                 split_gemms(m.mlp_gemms(group_seqs, m.ffn), tp)) \
+        if mlp else 0.0
+    out["head"] = _roofline(m.vocab * m.hidden / tp * wb, 2 * m.vocab * m.hidden * b, gpu, p,
+                            ((group_seqs, m.hidden, m.vocab / tp),))
     if m.moe:
         e = m._mlp_params(m.expert_ffn)
         out["router"] = _roofline(m.hidden * m.experts * wb, 2 * m.hidden * m.experts * b,
-                                  gpu, p)
+                                  gpu, p, ((b, m.hidden, m.experts),))
+        # The shared experts as one MLP of shared x expert_ffn on the GPU's own tokens.
         out["shared"] = (_roofline(m.shared_experts * e * wb, 2 * m.shared_experts * e * b,
-                                   gpu, p) if m.shared_experts and lay.shared == "local"
-                         else 0.0)
+                                   gpu, p, m.mlp_gemms(b, m.shared_experts * m.expert_ffn))
+                         if m.shared_experts and lay.shared == "local" else 0.0)
         local = m.experts // lay.ep_size
         copies = b * (m.topk + (m.shared_experts if lay.shared == "remote" else 0))
         r = copies if received is None else received
         # Distinct local experts hit by r copies drawn uniformly among them (all of them when
         # each GPU holds one): their weights are read once by the grouped GEMM.
         hit = local * (1 - (1 - 1 / local) ** r) if r else 0.0
-        out["experts"] = _roofline(hit * e * wb, 2 * e * r, gpu, p)
+        # One grouped GEMM over the hit experts, r / hit token copies each (on average).
+        gemms = m.mlp_gemms(r / hit, m.expert_ffn, hit) if r else ()
+        out["experts"] = _roofline(hit * e * wb, 2 * e * r, gpu, p, gemms)
     else:
         out["router"] = out["shared"] = out["experts"] = 0.0
     return out

@@ -56,6 +56,13 @@ class Op:
         Tensor parallelism divides the op (False: Megatron-LM replicates it on every
         tensor-parallel rank, as layer norms and residual adds without sequence
         parallelism).
+    gemms, bwd_gemms : tuple
+        The GEMM launches of the forward and the backward pass, ``(M, K, N, copies,
+        split)`` each: ``copies`` GEMMs of (M x K) . (K x N) (a GPU's routed experts), and
+        the dimension tensor parallelism divides (``"N"`` column-parallel, ``"K"``
+        row-parallel, ``""`` none).  Empty when the op has no GEMM shape (fused attention,
+        memory-bound kernels): the roofline then times its FLOPs alone
+        (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`).
     """
     name: str
     kind: str
@@ -64,16 +71,27 @@ class Op:
     bwd_flops: float
     bwd_bytes: float
     tp_split: bool = True
+    gemms: tuple = ()
+    bwd_gemms: tuple = ()
 
 
-def gemm_op(name, M, K, N, width, dgrad=True):
+#: Where a forward GEMM's tensor-parallel dimension lands in its input-gradient GEMM
+#: (M x N) . (N x K) and its weight-gradient GEMM (K x M) . (M x N).
+_DGRAD_DIM = {"M": "M", "K": "N", "N": "K", "": ""}
+_WGRAD_DIM = {"M": "K", "K": "M", "N": "N", "": ""}
+
+
+def gemm_op(name, M, K, N, width, dgrad=True, split="N"):
     """A matrix multiply (M x K) . (K x N) in ``width``-byte elements and its backward (input
-    gradient, skipped when ``dgrad`` is False, and weight gradient: the same FLOPs each, the
-    same three matrices moved each)."""
+    gradient (M x N) . (N x K), skipped when ``dgrad`` is False, and weight gradient
+    (K x M) . (M x N): the same FLOPs each, the same three matrices moved each); ``split``
+    is the dimension tensor parallelism divides (``"N"`` column-, ``"K"`` row-parallel)."""
     f = 2.0 * M * K * N
     b = float(width) * (M * K + K * N + M * N)
     k = 2 if dgrad else 1
-    return Op(name, "gemm", f, b, k * f, k * b)
+    bwd = ((M, N, K, 1, _DGRAD_DIM[split]),) if dgrad else ()
+    bwd += ((K, M, N, 1, _WGRAD_DIM[split]),)
+    return Op(name, "gemm", f, b, k * f, k * b, gemms=((M, K, N, 1, split),), bwd_gemms=bwd)
 
 
 def memory_op(name, fwd_bytes, bwd_bytes, tp_split=True):
@@ -267,10 +285,10 @@ class Transformer:
             return out + [gemm_op("kv_a", T, h, self.kv_lora + self.qk_rope, e),
                           gemm_op("kv_b", T, self.kv_lora,
                                   self.heads * (self.qk_nope + self.v_head), e),
-                          gemm_op("attn_out", T, self.heads * self.v_head, h, e)]
+                          gemm_op("attn_out", T, self.heads * self.v_head, h, e, split="K")]
         hd, kvh = self._hd(), self.kv_heads or self.heads
         return [gemm_op("qkv", T, h, (self.heads + 2 * kvh) * hd, e),
-                gemm_op("attn_out", T, self.heads * hd, h, e)]
+                gemm_op("attn_out", T, self.heads * hd, h, e, split="K")]
 
     def _attn_widths(self):
         """Per-token widths of queries, keys, values and the attention output."""
@@ -281,18 +299,34 @@ class Transformer:
         hd, kvh = self._hd(), self.kv_heads or self.heads
         return self.heads * hd, kvh * hd, kvh * hd, self.heads * hd
 
-    def _mlp_ops(self, name, M, inter, e, count=1):
+    def _mlp_ops(self, name, M, inter, e, count=1, merged=False):
         """The MLP (or one expert) on ``M`` tokens, ``count`` times: up (and gate) projection,
-        activation, down projection."""
+        activation, down projection.  ``merged``: the ``count`` MLPs see the same tokens and
+        run as one MLP of ``count x inter`` (DeepSeekMoE's shared experts: the released
+        modeling_deepseek.py builds them as one MLP of ``moe_intermediate_size x
+        n_shared_experts``); otherwise ``count`` GEMMs of their own tokens (a GPU's experts)."""
+        if merged:
+            inter, count = inter * count, 1
         h, g = self.hidden, self.gated
         up = gemm_op(f"{name}_up", M, h, (2 if g else 1) * inter, e)
-        down = gemm_op(f"{name}_down", M, inter, h, e)
+        down = gemm_op(f"{name}_down", M, inter, h, e, split="K")
         # GELU reads x and writes y, its backward reads x and dy and writes dx; SwiGLU reads
         # the gate and up halves and writes their product, its backward reads both and dy and
         # writes both gradients.
         act = memory_op(f"{name}_act", (3 if g else 2) * M * inter * e,
                         (5 if g else 3) * M * inter * e)
         return [_times(op, count) for op in (up, act, down)]
+
+    def mlp_gemms(self, M, inter, copies=1):
+        """The up (and gate) and down GEMM launches of ``copies`` MLPs of ``inter`` on ``M``
+        tokens each, as :attr:`Op.gemms` holds them."""
+        h = self.hidden
+        return ((M, h, (2 if self.gated else 1) * inter, copies, "N"),
+                (M, inter, h, copies, "K"))
+
+    def attention_gemms(self, T):
+        """The projection GEMM launches of attention on ``T`` tokens."""
+        return tuple(op.gemms[0] for op in self._attn_gemms(T, 1))
 
     def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True):
         """The kernels of layer ``i`` on a micro-batch of ``tokens`` tokens (sequences of
@@ -327,7 +361,8 @@ class Transformer:
             ops.append(memory_op("router_softmax_topk", 2 * T * E * e, 3 * T * E * e))
             ops.append(memory_op("permute", 2 * T * K * h * e, 2 * T * K * h * e))
             if self.shared_experts:
-                ops += self._mlp_ops("shared", T, self.expert_ffn, e, self.shared_experts)
+                ops += self._mlp_ops("shared", T, self.expert_ffn, e, self.shared_experts,
+                                     merged=True)
             per_gpu = max(1, E // max(1, ep))
             ops += self._mlp_ops("expert", T * K * max(1, ep) / E, self.expert_ffn, e, per_gpu)
             ops.append(memory_op("unpermute_combine", (T * K + T) * h * e,
@@ -453,7 +488,14 @@ class ConvNet:
             b = float(e) * (n * H * W * cin + k * k * cin * cout + n * H * W * cout)
             kk = 1 if i == 0 else 2
             out = n * H * W * cout
-            ops = [Op(f"conv{i}", "gemm", f, b, kk * f, kk * b),
+            # Implicit GEMMs: forward (nHW x k^2 c_in) . (k^2 c_in x c_out); input gradient
+            # (nHW x k^2 c_out) . (k^2 c_out x c_in); weight gradient (k^2 c_in x nHW) .
+            # (nHW x c_out).
+            P = n * H * W
+            bwd = ((P, k * k * cout, cin, 1, ""),) if i else ()
+            bwd += ((k * k * cin, P, cout, 1, ""),)
+            ops = [Op(f"conv{i}", "gemm", f, b, kk * f, kk * b,
+                      gemms=((P, k * k * cin, cout, 1, ""),), bwd_gemms=bwd),
                    memory_op(f"relu{i}", 2 * out * e, 3 * out * e)]
             if pool:
                 ops.append(memory_op(f"pool{i}", out * e * 5 / 4, out * e * (2 + 1 / 4)))
@@ -507,7 +549,9 @@ def _times(op, n):
     if n == 1:
         return op
     return Op(op.name, op.kind, op.flops * n, op.bytes * n, op.bwd_flops * n,
-              op.bwd_bytes * n, op.tp_split)
+              op.bwd_bytes * n, op.tp_split,
+              tuple((M, K, N, c * n, sp) for M, K, N, c, sp in op.gemms),
+              tuple((M, K, N, c * n, sp) for M, K, N, c, sp in op.bwd_gemms))
 
 
 #: Models the papers train.  Shapes from each model's published configuration.

@@ -16,8 +16,9 @@ so one program per stage stands for all of them) and micro-batch ``i``:
   (:meth:`~netemu.collectives.models.Transformer.layer_ops`: GEMMs, fused attention at its
   causal half as FlashAttention computes it, normalisations, activations, token permutation,
   the loss) timed by the GPU's roofline, max(FLOPs / GEMM rate, bytes / memory bandwidth)
-  (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`), the tensor-parallel ones
-  divided by ``tp``; ``B(s, i)`` the backward kernels (plus the forward again with
+  (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`; a GEMM's FLOPs counted in
+  output tiles and waves over the GPU's SMs, :mod:`netemu.topologies.gemm_tiles`), the
+  tensor-parallel ones divided by ``tp``; ``B(s, i)`` the backward kernels (plus the forward again with
   recomputation).  ``compute="gemm"`` times GEMM FLOPs alone at the GEMM rate, the backward
   at twice the forward.  A :class:`~netemu.collectives.models.ConvNet` (VGG) is priced the
   same way, one image a sample, data parallel only.

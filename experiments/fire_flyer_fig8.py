@@ -46,12 +46,18 @@ recovered figure text (papers.md B4, UNCONFIRMED).  Two readings are shown: in l
 (netemu's step against the values' range, 0.84-0.99 s, at every GPU count).  Only the first is a
 prediction row; the second is a note.
 
+GEMMs (convolutions as implicit GEMMs, fully connected layers, projections) are timed with
+tile and wave quantization (:mod:`netemu.topologies.gemm_tiles`): 128 x 128 output tiles (a
+choice) in waves over the A100's 108 SMs.  Rows at the end points (HFReduce series) show the
+tiles 128 x 256 and 64 x 128 and the step without quantization.
+
 Scaling efficiency is the weak-scaling one, ``T(n0) / T(n)``, against each series' smallest point
 (the paper's "88%" for HFReduce: 0.13 / 0.15 = 86.7%).  Rows computed with the GEMM-only compute
 model (before memory-bound kernels were counted) are shown at the end points, as notes.
 """
 
 from netemu.experiments.support import cluster, compare_row, write_rows
+from netemu.experiments.training_scaling import gemm_label
 
 NAME = "fire_flyer_fig8"
 TITLE = "Fire-Flyer Fig. 8: VGG16 DDP and GPT2-medium FSDP step time, HFReduce vs NCCL"
@@ -69,6 +75,8 @@ BATCH_RANGE = {"8a": (32, 128), "8b": (4, 16)}
 #: PyTorch DDP's bucket (torch.nn.parallel.DistributedDataParallel, bucket_cap_mb=25) and the
 #: larger HFReduce bucket shown beside it.
 BUCKET, BUCKET_ALT = 25 * 2**20, 100 * 2**20
+#: GEMM variants at the end points (see training_scaling.GEMM_VARIANTS; no MoE here).
+GEMM_VARIANTS = ("128x256", "64x128", "no-waves")
 #: A100-40GB memory (NVIDIA A100 PCIe datasheet; the Fire-Flyer node's GPUs, [FF] Table I).
 A100_MEMORY = 40 * 2**30
 
@@ -117,6 +125,9 @@ def points():
             if fig == "8a":
                 pts.append({"fig": fig, "gpus": n, "library": "hfreduce", "batch": BATCH[fig],
                             "variant": "bucket100"})
+            for v in GEMM_VARIANTS:
+                pts.append({"fig": fig, "gpus": n, "library": "hfreduce", "batch": BATCH[fig],
+                            "variant": f"gemm:{v}"})
     return pts
 
 
@@ -138,11 +149,15 @@ def _job(point):
 
 def run_point(point):
     from netemu.collectives.step import run_step
+    from netemu.experiments.training_scaling import gemm_variant
+    from netemu.topologies.compute import A100_PCIE_COMPUTE
     job = _job(point)
     compute = "gemm" if point["variant"] == "gemm-only" else "roofline"
     G = cluster("fire-flyer-2-cluster", **({"shared_p2p": True}
                                            if point["variant"] == "p2p-shared" else {}))
-    (r,) = run_step(G, job, compute=compute)
+    v = point["variant"]
+    gpu = gemm_variant(A100_PCIE_COMPUTE, v[5:]) if v.startswith("gemm:") else None
+    (r,) = run_step(G, job, compute=compute, gpu=gpu)
     return [{**point, "model": job.model.name,
              **{k: v for k, v in r.row().items() if k not in ("job", "gpus")}}]
 
@@ -202,7 +217,7 @@ def report(rows, out_dir):
             if r["fig"] != fig or r["variant"] == "primary":
                 continue
             base = got[r["library"]][r["gpus"]]
-            what = {"batch": f"{r['batch']} per GPU instead of {BATCH[fig]}",
+            what = _gemm_what(r["variant"]) or {"batch": f"{r['batch']} per GPU instead of {BATCH[fig]}",
                     "gemm-only": "GEMM FLOPs alone at the matrix-multiply rate (the compute "
                                  "model before memory-bound kernels were counted)",
                     "fp16": "FP16 autocast (220 TFLOPS, 2-byte activations) instead of TF32",
@@ -216,6 +231,14 @@ def report(rows, out_dir):
                                         f"{100 * (r['step_time_s'] / base - 1):+.1f}%"))
     _plot(rows, paper, f"{out_dir}/{NAME}.png")
     return out
+
+
+def _gemm_what(variant):
+    """The note of a GEMM-variant row, None for other variants."""
+    if not variant.startswith("gemm:"):
+        return None
+    from netemu.experiments.training_scaling import gemm_note
+    return gemm_note(variant[5:])
 
 
 def _against_range(x, lo, hi):
@@ -269,4 +292,5 @@ def _plot(rows, paper, path):
 #: Sensitivity variants drawn as options (the batch range is drawn per batch).
 VARIANT_OPTIONS = {"p2p-shared": "GPU<->NIC P2P one budget both ways",
                    "gemm-only": "GEMMs only, no memory-bound kernels",
-                   "fp16": "FP16 autocast", "bucket100": "HFReduce buckets 100 MiB"}
+                   "fp16": "FP16 autocast", "bucket100": "HFReduce buckets 100 MiB",
+                   **{f"gemm:{v}": gemm_label(v) for v in GEMM_VARIANTS}}

@@ -14,6 +14,15 @@ memory-bound work was counted) are reported beside them, and the first points wi
 memory-bound kernels at 80% of the datasheet bandwidth (a choice: what STREAM-like copies
 reach is not published for this GPU), as notes.
 
+GEMMs are timed with tile and wave quantization (:mod:`netemu.topologies.gemm_tiles`): output
+tiles of 128 x 128 (a choice: NVIDIA's cuBLAS tile list, Matrix Multiplication Background
+User's Guide §2.3) in waves over the A100's 108 SMs, each tile at an SM's share of the measured
+220 TFLOPS.  DeepSeekMoE-16B's routed experts run as one grouped GEMM per layer: DeepSeekMoE's
+HAI-LLM kernels fuse "computations across linear layers in different experts" (Dai et al.,
+arXiv:2401.06066 §4.1.2, "Infrastructures").  Sensitivity rows at each model's end points show
+the tiles 128 x 256 and 64 x 128, the experts launched one by one, and the step without
+quantization (the compute model before it).
+
 Not published, so chosen and shown: one sequence per micro-batch (the sensitivity rows use
 two), no activation recomputation, and for DeepSeekMoE-16B no expert parallelism (the paper
 does not say HaiScale split its experts; every data-parallel rank then holds them all and
@@ -41,21 +50,58 @@ SENSITIVITY = (("9a", 64), ("9a", 512), ("9b", 80), ("9b", 640))
 #: The fraction of the datasheet HBM bandwidth memory-bound kernels reach in the sensitivity
 #: rows (a choice; 1.0 is the datasheet bound every other row uses).
 HBM_FRACTION = 0.8
+#: GEMM variants of the sensitivity rows at each model's end points: the tile range
+#: (:data:`~netemu.topologies.gemm_tiles.GEMM_TILE_RANGE`), routed experts launched one by one
+#: (DeepSeekMoE-16B only), and no tile/wave quantization (the compute model before it).
+GEMM_VARIANTS = ("128x256", "64x128", "per-expert", "no-waves")
+#: Where those rows are computed: each model's end points.
+GEMM_SENSITIVITY = (("9a", 64), ("9a", 512), ("9b", 40), ("9b", 640))
 
 
 def points():
-    base = {"microbatch": 1, "compute": "roofline", "hbm": 1.0}
+    base = {"microbatch": 1, "compute": "roofline", "hbm": 1.0, "gemm": "default"}
     pts = [{"fig": f, "gpus": n, **base} for f, s in SETUPS.items() for n in s["gpus"]]
     pts += [{"fig": f, "gpus": n, **base, "microbatch": 2} for f, n in SENSITIVITY]
     pts += [{"fig": f, "gpus": n, **base, "compute": "gemm"} for f, s in SETUPS.items()
             for n in s["gpus"]]
+    pts += [{"fig": f, "gpus": n, **base, "gemm": v} for f, n in GEMM_SENSITIVITY
+            for v in GEMM_VARIANTS if v != "per-expert" or SETUPS[f]["model"] != "llama-13b"]
     return pts + [{"fig": f, "gpus": s["gpus"][0], **base, "hbm": HBM_FRACTION}
                   for f, s in SETUPS.items()]
 
 
 def _primary(r):
     return r["microbatch"] == 1 and r.get("compute", "roofline") == "roofline" and \
-        r.get("hbm", 1.0) == 1.0
+        r.get("hbm", 1.0) == 1.0 and r.get("gemm", "default") == "default"
+
+
+def gemm_variant(gpu, variant):
+    """``gpu`` with the GEMM variant of a sensitivity row: ``"default"``, a tile
+    ``"RxC"``, ``"per-expert"`` launches or ``"no-waves"`` (no SM count: FLOPs / rate)."""
+    from dataclasses import replace
+    if variant == "default":
+        return gpu
+    if variant == "per-expert":
+        return replace(gpu, expert_gemms="per-expert")
+    if variant == "no-waves":
+        return replace(gpu, sms=0)
+    tm, tn = variant.split("x")
+    return replace(gpu, tile=(int(tm), int(tn)))
+
+
+def gemm_label(variant):
+    """A GEMM variant in a figure's legend."""
+    return {"per-expert": "experts one GEMM each", "no-waves": "no tile/wave quantization"}.get(
+        variant, f"GEMM tiles {variant}")
+
+
+def gemm_note(variant):
+    """What a GEMM variant row changes, for its note."""
+    return {"per-expert": "routed experts launched one GEMM each (their partial waves add up) "
+                          "instead of one grouped GEMM",
+            "no-waves": "GEMMs at FLOPs / rate without tile or wave quantization (the compute "
+                        "model before it)"}.get(
+        variant, f"GEMM tiles of {variant} instead of 128x128")
 
 
 def run_point(point):
@@ -70,10 +116,12 @@ def run_point(point):
                  dp_library="hfreduce", stagger_pp=True, precision="fp16")
     job = Job(s["model"], MODELS[s["model"]], lay, s["seq"], s["batch"])
     gpu = replace(A100_PCIE_COMPUTE, hbm=A100_PCIE_COMPUTE.hbm * point["hbm"])
+    variant = point.get("gemm", "default")
+    gpu = gemm_variant(gpu, variant)
     (r,) = run_step(cluster("fire-flyer-2-cluster"), job, gpu=gpu, compute=point["compute"])
     return [{"fig": point["fig"], "model": s["model"], "gpus": point["gpus"],
              "microbatch": point["microbatch"], "compute": point["compute"],
-             "hbm": point["hbm"], **{k: v for k, v in r.row().items()
+             "hbm": point["hbm"], "gemm": variant, **{k: v for k, v in r.row().items()
                                      if k not in ("job", "gpus")}}]
 
 
@@ -109,6 +157,7 @@ def report(rows, out_dir):
                 base = got[r["gpus"]]
                 what = (f"{r['microbatch']} sequences per micro-batch"
                         if r["microbatch"] != 1 else
+                        gemm_note(r["gemm"]) if r.get("gemm", "default") != "default" else
                         f"memory-bound kernels at {r['hbm']:g} of the datasheet HBM bandwidth")
                 out.append(compare_row(f"{s['model']} {r['gpus']} GPUs", "step time s",
                                        None, r["step_time_s"],
@@ -127,6 +176,8 @@ def _options(rows, fig):
                 lambda r: r["fig"] == fig and r.get("compute") == "gemm", True))
     out.append((f"memory-bound kernels at {HBM_FRACTION:g} of datasheet HBM",
                 lambda r: r["fig"] == fig and r.get("hbm", 1.0) != 1.0, False))
+    for v in GEMM_VARIANTS:
+        out.append((gemm_label(v), lambda r, v=v: r["fig"] == fig and r.get("gemm") == v, False))
     return out
 
 

@@ -17,6 +17,11 @@ at 3/4 and 1/2 of the peak to show how far that choice moves the result; one row
 with GEMM FLOPs alone at the peak (the compute model before memory-bound work was counted).  MFU is computed as [ISCA] Table 4 does,
 against the BF16 peak, with causal and non-causal attention FLOPs.
 
+GEMMs are timed with tile and wave quantization (:mod:`netemu.topologies.gemm_tiles`): 128 x
+128 output tiles (a choice) in waves over the H800's 132 SMs; a GPU's routed experts run as one
+grouped GEMM (DeepGEMM's grouped kernels, as DeepSeek-V3 trains).  Sensitivity rows show the
+tiles 128 x 256 and 64 x 128 and the step without quantization.
+
 The paper's point is the near-equality of the two fabrics (MPFT 19.926 s, MRFT 19.946 s);
 netemu's MPFT/MRFT ratio is a consistency check of that stated relation.
 """
@@ -35,9 +40,16 @@ LAYOUT = "dp=128,pp=16,ep=64,zero=1,overlap_ep=true,dispatch_bytes=1,combine_byt
 SEQ, BATCH = 4096, 15360
 
 
+#: GEMM variants of the sensitivity rows (see training_scaling.GEMM_VARIANTS); V3's experts
+#: are grouped, so no per-expert row.
+GEMM_VARIANTS = ("128x256", "64x128", "no-waves")
+
+
 def points():
     pts = [{"fabric": f, "gemm_fraction": g, "compute": "roofline"} for f in FABRICS
            for g in GEMM_FRACTIONS if f == "mpft" or g == 1.0]
+    pts += [{"fabric": "mpft", "gemm_fraction": 1.0, "compute": "roofline", "gemm": v}
+            for v in GEMM_VARIANTS]
     return pts + [{"fabric": "mpft", "gemm_fraction": 1.0, "compute": "gemm"}]
 
 
@@ -49,12 +61,16 @@ def run_point(point):
     from netemu.collectives.step import Job, run_step
     from netemu.topologies.compute import H800_COMPUTE
     g = point["gemm_fraction"]
+    from netemu.experiments.training_scaling import gemm_variant
     gpu = replace(H800_COMPUTE, gemm={k: v * g for k, v in H800_COMPUTE.gemm.items()})
+    variant = point.get("gemm", "default")
+    gpu = gemm_variant(gpu, variant)
     job = Job("deepseek-v3", MODELS["deepseek-v3"], Layout.parse(LAYOUT), SEQ, BATCH)
     compute = point.get("compute", "roofline")
     (r,) = run_step(cluster("deepseek-v3-cluster", fabric=point["fabric"]), job, gpu=gpu,
                     compute=compute)
-    row = {"fabric": point["fabric"], "gemm_fraction": g, "compute": compute, **r.row()}
+    row = {"fabric": point["fabric"], "gemm_fraction": g, "compute": compute, "gemm": variant,
+           **r.row()}
     row["tokens_per_day_B"] = r.tokens_per_s * 86400 / 1e9
     return [row]
 
@@ -63,6 +79,7 @@ def report(rows, out_dir):
     from netemu.experiments.published import ISCA_TABLE4
 
     write_rows(out_dir, NAME, rows)
+    from netemu.experiments.training_scaling import gemm_note
     base = {r["fabric"]: r for r in rows if _is_base(r)}
     out = []
     for f in FABRICS:
@@ -88,6 +105,12 @@ def report(rows, out_dir):
                                         f"{100 * (r['step_time_s'] / p - 1):+.1f}% against the "
                                         f"paper; the roofline of every kernel moves it "
                                         f"{100 * moved:+.1f}%"))
+        elif r.get("gemm", "default") != "default":
+            moved = r["step_time_s"] / base[r["fabric"]]["step_time_s"] - 1
+            out.append(compare_row(f"{r['fabric']} 2048 GPUs", "step time s", None,
+                                   r["step_time_s"],
+                                   note=f"sensitivity: {gemm_note(r['gemm'])} moves the step "
+                                        f"{100 * moved:+.1f}%"))
         elif r["gemm_fraction"] != 1.0:
             out.append(compare_row(f"{r['fabric']} 2048 GPUs", "step time s", None,
                                    r["step_time_s"],
@@ -99,7 +122,8 @@ def report(rows, out_dir):
 
 def _is_base(r):
     """The primary model's row: datasheet GEMM peak, every kernel by the roofline."""
-    return r["gemm_fraction"] == 1.0 and r.get("compute", "roofline") == "roofline"
+    return r["gemm_fraction"] == 1.0 and r.get("compute", "roofline") == "roofline" \
+        and r.get("gemm", "default") == "default"
 
 
 def _plot(rows, path):
@@ -109,9 +133,12 @@ def _plot(rows, path):
     sensitivity (no published points)."""
     from netemu.experiments.figures import Plot
     from netemu.experiments.published import ISCA_TABLE4
+    from netemu.experiments.training_scaling import gemm_label
 
     cats = [f"{r['fabric'].upper()}\nGEMM x{r['gemm_fraction']:g}"
-            + ("\nGEMMs only" if r.get("compute") == "gemm" else "") for r in rows]
+            + ("\nGEMMs only" if r.get("compute") == "gemm" else "")
+            + (f"\ntiles {r['gemm']}" if r.get("gemm", "default") != "default" else "")
+            for r in rows]
     p = Plot(TITLE, categories=cats, ylabel="seconds per step", width=7.0, height=4.0)
     keys = sorted({k for r in rows for k in r if k.startswith("wait_")})
     bottom = [r["compute_s"] for r in rows]
@@ -134,7 +161,9 @@ def _plot(rows, path):
         for option, keep in (("GEMMs below the datasheet peak",
                               lambda r: r["gemm_fraction"] != 1.0),
                              ("GEMMs only, no memory-bound kernels",
-                              lambda r: r.get("compute") == "gemm" and r["gemm_fraction"] == 1.0)):
+                              lambda r: r.get("compute") == "gemm" and r["gemm_fraction"] == 1.0),
+                             *((gemm_label(v), lambda r, v=v: r.get("gemm") == v)
+                               for v in GEMM_VARIANTS)):
             sens = [(c, r) for c, r in mine if keep(r)]
             if sens:
                 p.netemu([c for c, _ in sens], [r["step_time_s"] for _, r in sens], f,

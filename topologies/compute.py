@@ -6,10 +6,19 @@ gives one (Fire-Flyer Table II measured the PCIe A100 and the DGX-A100); otherwi
 datasheet's dense peak, marked as such: it is an upper bound, and a step computed from it is
 a lower bound on time.  All values SI: FLOP/s and bytes/s.
 
+A GEMM whose shape is known is timed with tile and wave quantization
+(:mod:`netemu.topologies.gemm_tiles`): its output tiles run in waves over the GPU's SMs, each
+tile at an SM's share of the large-GEMM rate, so a GEMM of few tiles (a routed expert's, a
+router's) pays for the SMs it leaves idle.  The tile and how experts are launched are
+choices, fields of :class:`GpuCompute` that experiments sweep.
+
 Source keys as in :mod:`netemu.topologies.hardware`.
 """
 
 from dataclasses import dataclass, field
+
+from .gemm_tiles import EXPERT_GEMMS, GEMM_TILE, gemm_compute_time
+from .hardware import A100_PCIE, DGX_A100, H800_SXM
 
 __all__ = ["GpuCompute", "A100_PCIE_COMPUTE", "A100_SXM_COMPUTE", "H800_COMPUTE", "GPUS",
            "gpu_compute"]
@@ -33,38 +42,94 @@ class GpuCompute:
         FLOPs).  The datasheet's peak: a step timed with it is a lower bound on time.
     sources : dict
         The source of every figure, by attribute (and ``gemm:PRECISION``).
+    sms : int
+        Streaming multiprocessors (0: unknown, GEMMs timed by FLOPs alone).
+    tile : tuple
+        Output tile ``(tm, tn)`` of the GEMMs (a choice:
+        :data:`~netemu.topologies.gemm_tiles.GEMM_TILE`).
+    expert_gemms : {"grouped", "per-expert"}
+        How a GPU's routed experts are launched (a property of the training or serving
+        framework's kernels, a choice per workload).
+    split_k : bool
+        A GEMM of fewer tiles than SMs is split along K
+        (:func:`~netemu.topologies.gemm_tiles.split_k`).
     """
     name: str
     gemm: dict
     peak_bf16: float
     hbm: float
     sources: dict = field(default_factory=dict)
+    sms: int = 0
+    tile: tuple = GEMM_TILE
+    expert_gemms: str = "grouped"
+    split_k: bool = True
 
-    def kernel_time(self, kind, flops, nbytes, precision):
+    def __post_init__(self):
+        from netemu.errors import ParameterError
+        if isinstance(self.sms, bool) or not isinstance(self.sms, int) or self.sms < 0:
+            raise ParameterError(f"{self.name}: sms must be an integer >= 0, got {self.sms!r}")
+        if (not isinstance(self.tile, tuple) or len(self.tile) != 2 or
+                not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1
+                        for t in self.tile)):
+            raise ParameterError(f"{self.name}: tile must be two integers >= 1 (rows, "
+                                 f"columns), got {self.tile!r}")
+        if not isinstance(self.split_k, bool):
+            raise ParameterError(f"{self.name}: split_k must be True or False, got "
+                                 f"{self.split_k!r}")
+        if self.expert_gemms not in EXPERT_GEMMS:
+            raise ParameterError(f"{self.name}: expert_gemms must be one of "
+                                 f"{', '.join(EXPERT_GEMMS)}, got {self.expert_gemms!r}")
+
+    def kernel_time(self, kind, flops, nbytes, precision, gemms=()):
         """Seconds of one kernel by the roofline (Williams, Waterman & Patterson, "Roofline",
-        CACM 52(4), 2009): a ``'gemm'`` takes max(FLOPs / GEMM rate, bytes / memory
-        bandwidth), a ``'memory'`` kernel bytes / memory bandwidth.
+        CACM 52(4), 2009): a ``'gemm'`` takes max(compute time, bytes / memory bandwidth), a
+        ``'memory'`` kernel bytes / memory bandwidth.
+
+        The compute time is FLOPs / GEMM rate, or, when the GEMM shapes are given
+        (``gemms``: ``(M, K, N)`` or ``(M, K, N, copies)`` launches) and the GPU's SM count is
+        known, the tile- and wave-quantized time of those launches
+        (:func:`~netemu.topologies.gemm_tiles.gemm_compute_time`; ``flops`` is then unused).
 
         >>> g = GpuCompute("t", {"bf16": 100e12}, 100e12, 1e12)
         >>> g.kernel_time("gemm", 1e12, 1e9, "bf16"), g.kernel_time("gemm", 1e12, 1e11, "bf16")
         (0.01, 0.1)
+
+        On 4 SMs in 128 x 128 tiles, a 256 x 256 output is one full wave; 256 x 384 needs 6
+        tiles, two waves, the time of 8 tiles:
+
+        >>> w = GpuCompute("t", {"bf16": 100e12}, 100e12, 1e15, sms=4)
+        >>> w.kernel_time("gemm", 0, 0, "bf16", [(256, 1000, 256)]) * 1e9
+        1310.72
+        >>> w.kernel_time("gemm", 0, 0, "bf16", [(256, 1000, 384)]) * 1e9
+        2621.44
         """
         from netemu.errors import ParameterError
         if kind == "memory":
             return nbytes / self.hbm
         if kind != "gemm":
             raise ParameterError(f"kernel kind must be 'gemm' or 'memory', got {kind!r}")
-        return max(flops / self.throughput(precision), nbytes / self.hbm)
+        rate = self.throughput(precision)
+        if gemms and self.sms:
+            compute = gemm_compute_time(gemms, rate, self.sms, self.tile,
+                                        grouped=self.expert_gemms == "grouped",
+                                        split=self.split_k)
+        else:
+            compute = flops / rate
+        return max(compute, nbytes / self.hbm)
 
     def ops_time(self, ops, precision, tp=1):
         """Forward and backward seconds of a list of
         :class:`~netemu.collectives.models.Op` on one GPU, the ops that tensor parallelism
-        splits divided by ``tp`` (their FLOPs and bytes both)."""
+        splits divided by ``tp`` (their FLOPs and bytes both, and the GEMM dimension each
+        splits: a column-parallel GEMM's N, a row-parallel one's K)."""
+        from .gemm_tiles import split_gemms
         fwd = bwd = 0.0
         for op in ops:
             d = tp if op.tp_split else 1
-            fwd += self.kernel_time(op.kind, op.flops / d, op.bytes / d, precision)
-            bwd += self.kernel_time(op.kind, op.bwd_flops / d, op.bwd_bytes / d, precision)
+            fwd += self.kernel_time(op.kind, op.flops / d, op.bytes / d, precision,
+                                    split_gemms(op.gemms, d))
+            bwd += self.kernel_time(op.kind, op.bwd_flops / d, op.bwd_bytes / d, precision,
+                                    split_gemms(op.bwd_gemms, d))
         return fwd, bwd
 
     def throughput(self, precision):
@@ -84,14 +149,18 @@ A100_PCIE_COMPUTE = GpuCompute(
     {"gemm:fp16": "[FF] Table II, measured FP16 GEMM", "gemm:bf16": "[FF] Table II FP16 figure "
      "(same tensor-core rate for BF16 on A100, NVIDIA A100 datasheet)",
      "gemm:tf32": "[FF] Table II, measured TF32 GEMM", "peak_bf16": "NVIDIA A100 datasheet",
-     "hbm": "NVIDIA A100 PCIe 40GB datasheet, UNCONFIRMED which memory Fire-Flyer has"})
+     "hbm": "NVIDIA A100 PCIe 40GB datasheet, UNCONFIRMED which memory Fire-Flyer has",
+     "sms": "NVIDIA A100 architecture whitepaper (hardware.A100_PCIE.sms)"},
+    sms=A100_PCIE.sms)
 
 #: The DGX-A100's SXM A100: measured GEMM [FF] Table II (TF32 131, FP16 263 TFLOPS);
 #: 2,039 GB/s HBM2e (NVIDIA A100 SXM 80GB datasheet).
 A100_SXM_COMPUTE = GpuCompute(
     "A100 SXM", {"fp16": 263e12, "bf16": 263e12, "tf32": 131e12}, 312e12, 2.039e12,
     {"gemm:fp16": "[FF] Table II, measured FP16 GEMM", "gemm:tf32": "[FF] Table II",
-     "peak_bf16": "NVIDIA A100 datasheet", "hbm": "NVIDIA A100 SXM 80GB datasheet"})
+     "peak_bf16": "NVIDIA A100 datasheet", "hbm": "NVIDIA A100 SXM 80GB datasheet",
+     "sms": "NVIDIA A100 architecture whitepaper (hardware.DGX_A100.sms)"},
+    sms=DGX_A100.sms)
 
 #: The H800 SXM: H100 SXM compute ([ISCA] §4.1: only FP64 and NVLink are reduced), so the H100
 #: SXM datasheet's dense peaks apply: BF16 989.4 TFLOPS, FP8 1,978.9 TFLOPS; HBM3 3.35 TB/s.
@@ -102,7 +171,9 @@ H800_COMPUTE = GpuCompute(
     {"gemm:bf16": "NVIDIA H100 SXM datasheet dense peak (upper bound)",
      "gemm:fp8": "NVIDIA H100 SXM datasheet dense peak (upper bound)",
      "peak_bf16": "NVIDIA H100 SXM datasheet; [ISCA] §4.1 (H800 = H100 but FP64, NVLink)",
-     "hbm": "NVIDIA H100 SXM datasheet"})
+     "hbm": "NVIDIA H100 SXM datasheet",
+     "sms": "NVIDIA H100 architecture whitepaper, H100 SXM5 (hardware.H800_SXM.sms)"},
+    sms=H800_SXM.sms)
 
 #: By the server generator that holds the GPU.
 GPUS = {"pcie_a100_server": A100_PCIE_COMPUTE, "dgx_a100_server": A100_SXM_COMPUTE,

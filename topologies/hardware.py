@@ -81,6 +81,9 @@ class _A100Pcie:
     gpu_nic_p2p_one_budget: bool = False
     gpus_per_socket: int = 4                   # "four GPUs within the same NUMA node", [FF] §IV-A
     nic: NicModel = CX6_200G
+    # Streaming multiprocessors of an A100 (PCIe and SXM alike): "108 SMs", NVIDIA A100 Tensor
+    # Core GPU Architecture whitepaper (2020), A100 specifications table.
+    sms: int = 108
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class _H800Sxm:
     nics_per_server: int = 8                   # one CX7 per GPU, [ISCA] §4.1
     storage_nic: float = gbps(400)             # 1 x 400G RoCE storage NIC, [ISCA] §5.1
     nic: NicModel = CX7_400G
+    # H100 SXM5: 132 SMs (NVIDIA H100 Tensor Core GPU Architecture whitepaper, 2022); the H800
+    # differs from it only in FP64 and NVLink ([ISCA] §4.1), so 132 (INFERRED, papers.md A1).
+    sms: int = 132
 
 
 @dataclass(frozen=True)
@@ -225,6 +231,7 @@ class _DgxA100:
     host_memory: float = A100_PCIE.host_memory
     socket_link: LinkModel = ROME_XGMI
     nic: NicModel = CX6_200G
+    sms: int = A100_PCIE.sms                    # the same A100 die, SXM4 form
 
 
 @dataclass(frozen=True)

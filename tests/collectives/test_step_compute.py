@@ -204,3 +204,165 @@ def test_gpt2_medium_ties_its_head_to_the_embedding():
     # No rotary kernel for learned positions.
     assert "rope" not in {o.name for o in m.layer_ops(0, 8, 8)}
     assert "rope" in {o.name for o in untied.layer_ops(0, 8, 8)}
+
+
+# -- tile and wave quantization -----------------------------------------------------------
+
+SMS = 8
+WAVY = GpuCompute("wavy", {"bf16": RATE}, RATE, 1e18, sms=SMS, tile=(128, 128))
+
+
+def test_a_gemm_that_fills_whole_waves_is_timed_as_the_roofline():
+    # 512 x 512 output in 128 x 128 tiles: 16 tiles, two full waves on 8 SMs.  Time
+    # 2 M N K / rate exactly, as without quantization.
+    M, K, N = 512, 300, 512
+    assert WAVY.kernel_time("gemm", 2 * M * K * N, 0, "bf16", [(M, K, N)]) == \
+        pytest.approx(2 * M * K * N / RATE, rel=1e-12)
+    # The same with the shapes carried by an Op, forward and backward.
+    op = gemm_op("g", M, K, N, 2)
+    f, b = WAVY.ops_time([op], "bf16")
+    assert f == pytest.approx(2 * M * K * N / RATE, rel=1e-12)
+    # Input gradient 512 x 300 output (4 x 3 = 12 tiles, 2 waves of 8); weight gradient
+    # 300 x 512 output (3 x 4 = 12 tiles, 2 waves): each 2 waves x 8 tiles x 2*128*128*K.
+    dgrad = 2 * SMS * 2 * 128 * 128 * N / RATE
+    wgrad = 2 * SMS * 2 * 128 * 128 * M / RATE
+    assert b == pytest.approx(dgrad + wgrad, rel=1e-12)
+
+
+def test_sms_plus_one_tiles_take_two_waves():
+    # 9 tiles (3 x 3 of 128) on 8 SMs: two waves, each one tile's time 2*128*128*K / (rate/8).
+    M = N = 384
+    K = 1000
+    one_tile = 2 * 128 * 128 * K / (RATE / SMS)
+    t = WAVY.kernel_time("gemm", 0, 0, "bf16", [(M, K, N)])
+    assert t == pytest.approx(2 * one_tile, rel=1e-12)
+    # Against the unquantized time 2 M N K / rate: 16 tile-times for 9 tiles of work.
+    assert t / (2 * M * N * K / RATE) == pytest.approx(16 / 9, rel=1e-12)
+    # Eight tiles (256 x 512) fill one wave exactly.
+    assert WAVY.kernel_time("gemm", 0, 0, "bf16", [(256, K, 512)]) == \
+        pytest.approx(one_tile, rel=1e-12)
+
+
+def test_tile_quantization_pays_for_partial_tiles():
+    # 129 x 128 output: 2 x 1 tiles, one wave, the time of one tile whatever its fill.
+    K = 64
+    one_tile = 2 * 128 * 128 * K / (RATE / SMS)
+    assert WAVY.kernel_time("gemm", 0, 0, "bf16", [(129, K, 128)]) == \
+        pytest.approx(one_tile, rel=1e-12)
+    assert WAVY.kernel_time("gemm", 0, 0, "bf16", [(1, K, 1)]) == \
+        pytest.approx(one_tile, rel=1e-12)
+
+
+def test_memory_roof_still_binds():
+    # One tile's compute 2*128*128*64*8/RATE = 0.0168 ms; 1 GB over the test HBM (1e11) 10 ms.
+    g = GpuCompute("w", {"bf16": RATE}, RATE, HBM, sms=SMS)
+    assert g.kernel_time("gemm", 0, 1e9, "bf16", [(128, 64, 128)]) == pytest.approx(1e9 / HBM)
+
+
+def test_grouped_experts_share_waves_and_per_expert_launches_do_not():
+    # Three experts of 128 x 384 outputs (3 tiles each) on 8 SMs: grouped, 9 tiles in 2 waves;
+    # one launch each, 3 x 1 wave.
+    K = 100
+    one_tile = 2 * 128 * 128 * K / (RATE / SMS)
+    gemms = [(128, K, 384, 3)]
+    assert WAVY.kernel_time("gemm", 0, 0, "bf16", gemms) == pytest.approx(2 * one_tile)
+    seq = GpuCompute("w", {"bf16": RATE}, RATE, 1e18, sms=SMS, expert_gemms="per-expert")
+    assert seq.kernel_time("gemm", 0, 0, "bf16", gemms) == pytest.approx(3 * one_tile)
+
+
+def test_tensor_parallelism_splits_the_named_gemm_dimension():
+    # Column-parallel up projection 128 x 64 -> 1024 over tp = 4: output 128 x 256, 2 tiles
+    # (K = 64 cannot be split); row-parallel down projection 128 x 1024 -> 128 over tp = 4:
+    # K 256, 1 tile, split-K into min(8 // 1, 256 // 64) = 4 slices of 64.  One wave each.
+    up = gemm_op("up", 128, 64, 1024, 2)
+    down = gemm_op("down", 128, 1024, 128, 2, split="K")
+    f, _ = WAVY.ops_time([up, down], "bf16", tp=4)
+    assert f == pytest.approx((2 * 128 * 128 * 64 + 2 * 128 * 128 * 64) * SMS / RATE,
+                              rel=1e-12)
+
+
+def test_split_k_fills_the_sms_with_slices_of_a_long_k():
+    # 2 tiles (128 x 256 output) over K = 4096 on 8 SMs: 4 slices of 1024, 8 tiles, one wave:
+    # a quarter of the unsplit time, the tiles' whole work spread over all SMs.
+    K = 4096
+    t = WAVY.kernel_time("gemm", 0, 0, "bf16", [(128, K, 256)])
+    assert t == pytest.approx(2 * 128 * 128 * (K / 4) * SMS / RATE, rel=1e-12)
+    assert t == pytest.approx(2 * 128 * 256 * K / RATE, rel=1e-12)
+    # 3 tiles: 8 // 3 = 2 slices, 6 of 8 SMs busy.
+    t3 = WAVY.kernel_time("gemm", 0, 0, "bf16", [(128, K, 384)])
+    assert t3 == pytest.approx(2 * 128 * 128 * (K / 2) * SMS / RATE, rel=1e-12)
+    # A slice is at least 64 deep: K = 128 splits in two, not four.
+    assert WAVY.kernel_time("gemm", 0, 0, "bf16", [(128, 128, 256)]) == \
+        pytest.approx(2 * 128 * 128 * 64 * SMS / RATE, rel=1e-12)
+    # Switched off, the two tiles hold two SMs for the whole K.
+    from dataclasses import replace
+    off = replace(WAVY, split_k=False)
+    assert off.kernel_time("gemm", 0, 0, "bf16", [(128, K, 256)]) == \
+        pytest.approx(2 * 128 * 128 * K * SMS / RATE, rel=1e-12)
+
+
+def test_gemm_shapes_carry_the_op_flops():
+    # Every GEMM launch an Op lists adds up to its FLOPs, forward and backward (transformers
+    # dense, MoE and MLA; VGG's implicit GEMMs), so quantization only adds padding and idle SMs.
+    def total(gemms):
+        return sum(2.0 * M * K * N * c for M, K, N, c, _ in gemms)
+    for name in ("llama-13b", "deepseekmoe-16b", "deepseek-v3", "gpt2-medium", "vgg16"):
+        m = MODELS[name]
+        for i in (0, m.layers - 1):
+            ops = m.layer_ops(i, 64, 64 if name != "vgg16" else 1, ep=2) + m.head_ops(64)
+            for o in ops:
+                if o.gemms:
+                    assert total(o.gemms) == pytest.approx(o.flops, rel=1e-12), (name, o.name)
+                    assert total(o.bwd_gemms) == pytest.approx(o.bwd_flops, rel=1e-12)
+
+
+def test_deepseekmoe_expert_gemm_on_an_a100_by_hand():
+    # 4096 tokens, top-6 of 64 experts: 384 rows per expert; up projection 2048 -> 2816.
+    # One expert: 3 x 22 = 66 tiles of 128 x 128, one wave of 108 SMs at 220 TFLOPS / 108
+    # each; 64 experts grouped: 4224 tiles, 40 waves; one launch each: 64 waves.
+    from dataclasses import replace
+
+    from netemu.topologies.compute import A100_PCIE_COMPUTE as A
+    assert A.sms == 108 and A.tile == (128, 128)
+    rate = 220e12
+    one_wave = 2 * 128 * 128 * 2048 * 108 / rate
+    m = MODELS["deepseekmoe-16b"]
+    up = {o.name: o for o in m.layer_ops(1, 4096, 4096)}["expert_up"]
+    assert up.gemms == ((384.0, 2048, 2816, 64, "N"),)
+    nbytes = up.bytes
+    assert A.kernel_time("gemm", up.flops, nbytes, "fp16", up.gemms) == \
+        pytest.approx(max(40 * one_wave, nbytes / A.hbm), rel=1e-12)
+    per = replace(A, expert_gemms="per-expert")
+    assert per.kernel_time("gemm", up.flops, nbytes, "fp16", up.gemms) == \
+        pytest.approx(max(64 * one_wave, nbytes / A.hbm), rel=1e-12)
+
+
+def test_bad_gemm_settings_are_refused():
+    with pytest.raises(ParameterError, match="sms must be an integer >= 0, got -1"):
+        GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, sms=-1)
+    with pytest.raises(ParameterError, match=r"tile must be two integers >= 1.*\(128, 0\)"):
+        GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, tile=(128, 0))
+    with pytest.raises(ParameterError, match="split_k must be True or False, got 1"):
+        GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, split_k=1)
+    with pytest.raises(ParameterError, match="expert_gemms must be one of grouped, per-expert"):
+        GpuCompute("x", {"bf16": 1.0}, 1.0, 1.0, expert_gemms="fused")
+
+
+def test_decode_kernels_count_tiles_and_waves():
+    # A dense decode job: 8 tokens per GPU, h = 256, 4 heads, GELU MLP 1024, vocabulary 1000,
+    # on a GPU of 8 SMs whose memory is fast enough (1e18 B/s) for the compute side to show.
+    # Each GEMM has one row of 128 x 128 tiles (M = 8 <= 128): qkv 256 -> 768 is 6 tiles
+    # (split-K: 8 // 6 = 1 slice), attn_out 256 -> 256 2 tiles (4 slices of K 64), up
+    # 256 -> 1024 8 tiles, down 1024 -> 256 2 tiles (4 slices of 256), head 256 -> 1000 8
+    # tiles: one wave each, of 2*128*128*(K / slices) / (rate / 8).
+    from netemu.collectives.decode import DecodeJob, DecodeLayout, kernel_times
+    m = Transformer("dd", layers=1, hidden=256, heads=4, ffn=1024, vocab=1000, gated=False)
+    job = DecodeJob("d", m, DecodeLayout(dp=1), 8, 16)
+    k = kernel_times(job, WAVY)
+
+    def wave(K):
+        return 2 * 128 * 128 * K * SMS / RATE
+    core = 8 * 4 * 16 * 256 / RATE          # 4 ctx heads head_dim FLOPs per token, no shape
+    assert k["attention"] == pytest.approx(wave(256) + wave(64) + core, rel=1e-12)
+    assert k["dense_mlp"] == pytest.approx(wave(256) + wave(256), rel=1e-12)
+    assert k["head"] == pytest.approx(wave(256), rel=1e-12)

@@ -435,7 +435,7 @@ def expect_sensitivity(m, d, csvs):
 
 def expect_training_scaling(m, d, csvs):
     rows, out = csvs[m.NAME], []
-    primary = dict(microbatch=1, compute="roofline", hbm=1.0)
+    primary = dict(microbatch=1, compute="roofline", hbm=1.0, gemm="default")
     for fig, s in m.SETUPS.items():
         x, y = _pts(rows, "gpus", "step_time_s", fig=fig, **primary)
         out.append((m.NAME, "netemu", x, y, f"{fig} step", fig))
@@ -444,7 +444,8 @@ def expect_training_scaling(m, d, csvs):
         out.append((m.NAME, "error", x, _err(y, [pub[int(n)] for n in x]), f"{fig}", fig))
         for what, where in (("micro-batch 2", dict(primary, microbatch=2)),
                             ("GEMMs only", dict(primary, compute="gemm")),
-                            ("HBM fraction", dict(primary, hbm=m.HBM_FRACTION))):
+                            ("HBM fraction", dict(primary, hbm=m.HBM_FRACTION)),
+                            *((v, dict(primary, gemm=v)) for v in m.GEMM_VARIANTS)):
             x2, y2 = _pts(rows, "gpus", "step_time_s", fig=fig, **where)
             if x2:
                 out.append((m.NAME, "option", x2, y2, f"{fig} {what}"))
@@ -484,7 +485,8 @@ def expect_v3_training(m, d, csvs):
                 "compute bars"))
 
     def base(r):
-        return float(r["gemm_fraction"]) == 1.0 and r.get("compute", "roofline") == "roofline"
+        return float(r["gemm_fraction"]) == 1.0 and r.get("compute", "roofline") == "roofline" \
+            and r.get("gemm", "default") == "default"
 
     for f in m.FABRICS:
         for i, r in [(i, r) for i, r in enumerate(rows) if r["fabric"] == f and base(r)]:
@@ -494,7 +496,8 @@ def expect_v3_training(m, d, csvs):
             out.append((m.NAME, "error", [i], _err([float(r["step_time_s"])], [p]), f))
         for what, keep in (("GEMM fraction", lambda r: float(r["gemm_fraction"]) != 1.0),
                            ("GEMMs only", lambda r: r.get("compute") == "gemm"
-                            and float(r["gemm_fraction"]) == 1.0)):
+                            and float(r["gemm_fraction"]) == 1.0),
+                           *((v, lambda r, v=v: r.get("gemm") == v) for v in m.GEMM_VARIANTS)):
             sens = [(i, r) for i, r in enumerate(rows) if r["fabric"] == f and keep(r)]
             if sens:
                 out.append((m.NAME, "only", [i for i, _ in sens],

@@ -76,6 +76,8 @@ def _training_scaling(m, mp):
     mp.setattr(m, "SETUPS", {f: dict(s, gpus=s["gpus"][:2], batch=s["pp"] * 2 * s["gpus"][1])
                              for f, s in m.SETUPS.items()})
     mp.setattr(m, "SENSITIVITY", (("9a", m.SETUPS["9a"]["gpus"][0]),))
+    mp.setattr(m, "GEMM_SENSITIVITY", (("9b", m.SETUPS["9b"]["gpus"][0]),))
+    mp.setattr(m, "GEMM_VARIANTS", ("per-expert",))
 
 
 def _v3_training(m, mp):
