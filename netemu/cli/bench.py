@@ -17,7 +17,7 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
              parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
 --gpus       ``16,32,64`` or ``16:1440`` (doubling from 16, then 1440)
 --size       the buffer size, as nccl-tests' -b: ``186MiB``, ``1GB``, ``1e9``, ``4G`` (=
-             4GiB), or a range ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
+             4GiB), or a range ``128MiB:16GiB`` (doubling); not for moe (its bytes: tokens x hidden)
 --routing    dmodk | hash | spray | adaptive across the fabric (default dmodk, InfiniBand's
              static routing; adaptive = the switches' adaptive routing)
 --seed N     seed of hashed ECMP and of MoE token routing (default 0)
@@ -105,6 +105,10 @@ def run(args):
             raise ParameterError(f"--{need} is required")
     if coll != "moe" and "size" not in opts:
         raise ParameterError("--size is required")
+    if coll == "moe" and "size" in opts:
+        # Nothing asked for is dropped: an MoE exchange's size is its tokens x hidden.
+        raise ParameterError("--size does not apply to moe: its bytes are --tokens x --hidden "
+                             "(and the precision)")
     allowed = list(collectives.ALGORITHMS[coll]) + (["nccl"] if coll != "moe" else [])
     algo = pick(opts["algo"], allowed, "algorithm", context=f" for {coll}")
     routing = check_routing(opts.get("routing", DEFAULT_ROUTING))

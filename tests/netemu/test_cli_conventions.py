@@ -394,3 +394,9 @@ def test_emulate_echoes_its_settings():
     assert ("settings     traffic permutation (default), routing dmodk, scale 0.001 (default), "
             "duration 10 s (default), warmup 2 s (default), offload auto (default), "
             "queue 262144 B, seed 0 (default), ACKs on") in text
+
+
+def test_bench_moe_refuses_a_size_it_would_not_use(capsys):
+    line = one_line_error(capsys, "bench", "moe", "--algo", "deepep", "--cluster",
+                          "deepseek-v3-cluster", "--gpus", "16", "--size", "1MiB")
+    assert "--size does not apply to moe" in line and "--tokens" in line
