@@ -40,6 +40,9 @@ HANG_S = 120
 PRESETS = ["isca-ft3", "isca-slimfly", "isca-dragonfly"]
 
 
+PHASES = ("cli", "graph files", "traffic csv", "api", "memory", "interrupts")
+
+
 class Hang(Exception):
     pass
 
@@ -134,30 +137,75 @@ def api_cases(n, counts, log):
         _one(calls[k], counts, f"api call {k} with {a!r}, {b!r}", log)
 
 
+#: The stated memory limit every memory probe runs under (NETEMU_MEMORY_LIMIT): a probe
+#: must be refused up front or stay under it; a choice for a shared machine.
+PROBE_LIMIT = 4_000_000_000
+#: Each probe: the reproducers of issue 18, then the large presets under every traffic
+#: and routing the CLI offers for them, generators asked for huge sizes and MoE draws.
+PROBES = (
+    [["solve", p] for p in PRESETS + ["isca-mpft"]]
+    + [["solve", p, "--traffic", t] for p in PRESETS + ["isca-mpft"]
+       for t in ("shift:1", "permutation")]
+    + [["solve", p, "--routing", "hash"] for p in ("isca-ft3", "isca-mpft")]
+    + [["solve", "isca-ft2", "--traffic", "all-to-all", "--size", "1MiB"],
+       ["solve", "two-layer-fat-tree", "--radix", "2000000"],
+       ["solve", "three-layer-fat-tree", "--k", "200"],
+       ["solve", "dragonfly", "--a", "64", "--p", "32", "--h", "32"],
+       ["solve", "slim-fly", "--q", "101", "--p", "50"]]
+    + [["bench", "moe", "--algo", "deepep", "--cluster", "deepseek-v3-cluster",
+        "--gpus", "16", opt, val] for opt, val in (
+            ("--tokens", "10000000"), ("--tokens", "9223372036854775807"),
+            ("--experts", "9223372036854775808"), ("--tokens", "100000000"),
+            ("--experts", "100000000"))])
+
+
+def _run_measured(cmd, timeout, env):
+    """Run ``cmd``; ``(returncode, stderr, peak resident bytes)`` or None on timeout.
+
+    The child's own peak comes from wait4's rusage (not the sum over all children)."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        deadline = time.time() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.time() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                return None
+            time.sleep(0.2)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return proc.returncode, err.read().decode(errors="replace"), usage.ru_maxrss * 1024
+
+
 def memory_probes(counts, log):
-    """The issue's memory reproducers in children under prlimit: refused, not killed."""
-    probes = [["solve", p] for p in PRESETS] + [["solve", p, "--traffic", "shift:1"]
-                                                for p in PRESETS]
-    probes += [["bench", "moe", "--algo", "deepep", "--cluster", "deepseek-v3-cluster",
-                "--gpus", "16", opt, val] for opt, val in (
-                    ("--tokens", "10000000"), ("--tokens", "9223372036854775807"),
-                    ("--experts", "9223372036854775808"))]
-    for argv in probes:
+    """Large requests in children under the stated limit: each must be refused up front
+    (one line, exit 2) or finish with its peak resident set under the limit."""
+    env = dict(os.environ, NETEMU_MEMORY_LIMIT=str(PROBE_LIMIT))
+    for argv in PROBES:
         cmd = ["prlimit", f"--as={LIMIT}", sys.executable, "-m", "netemu", *argv]
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired:
+        t0 = time.time()
+        got = _run_measured(cmd, 900, env)
+        if got is None:
             counts["hangs"] += 1
             log.append(f"hang: {' '.join(argv)}")
             continue
+        code, err, peak = got
         counts["memory probes"] += 1
         counts["inputs"] += 1
-        if "MemoryError" in r.stderr or "Unable to allocate" in r.stderr or r.returncode < 0:
+        outcome = "refused" if code == 2 else f"exit {code}"
+        print(f"  probe {' '.join(argv)}: {outcome}, peak {peak / 1e9:.2f} GB, "
+              f"{time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        if ("MemoryError" in err or "Unable to allocate" in err or code < 0
+                or peak > PROBE_LIMIT):
             counts["memory over the limit"] += 1
-            log.append(f"memory: {' '.join(argv)}: {r.stderr[-200:]}")
-        elif "Traceback" in r.stderr:
+            log.append(f"memory: {' '.join(argv)}: peak {peak / 1e9:.2f} GB: {err[-200:]}")
+        elif "Traceback" in err or code not in (0, 2) or (
+                code == 2 and len(err.strip().splitlines()) != 1):
             counts["tracebacks"] += 1
-            log.append(f"traceback: {' '.join(argv)}: {r.stderr[-300:]}")
+            log.append(f"traceback: {' '.join(argv)}: {err[-300:]}")
 
 
 def _old_set(out):
@@ -208,7 +256,12 @@ def interrupts(n, directory, counts, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--phases", default=",".join(PHASES),
+                    help=f"comma-separated subset of {','.join(PHASES)} (default: all)")
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
+    if phases - set(PHASES):
+        ap.error(f"unknown phases {sorted(phases - set(PHASES))}; choose from {PHASES}")
     resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
     signal.signal(signal.SIGALRM, _alarm)
     os.environ.setdefault("NETEMU_MEMORY_LIMIT", "4GB")
@@ -230,13 +283,15 @@ def main():
                            ("memory", lambda: memory_probes(counts, log)),
                            ("interrupts", lambda: interrupts(max(1, int(70 * s)), directory,
                                                              counts, log))):
+            if label not in phases:
+                continue
             before = counts["inputs"]
             run()
             print(f"{label:<12} {counts['inputs'] - before:>6} inputs  "
                   f"{time.time() - t0:7.0f} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    for line in log[:20]:
+    for line in log[:200]:
         print(line, file=sys.stderr)
     for k, v in counts.items():
         print(f"{k:<24} {v:>7,}")
