@@ -67,7 +67,8 @@ else:
             pass
     base, peak0 = rss(), peak()
     G = build_from_cli(spec["topo"], spec["params"])
-    T = all_to_all(G) if spec["traffic"] == "all-to-all" else shift(G, 1)
+    size = spec.get("size")
+    T = all_to_all(G, size=size) if spec["traffic"] == "all-to-all" else shift(G, 1, size=size)
     factored = spec.get("factored")
     est = memory.solve_estimate(G, T, spec["routing"], factored=factored)
     netemu.solve(G, T, spec["routing"], factored=factored)
@@ -83,9 +84,15 @@ CASES = [
     dict(topo=FT2, params={"radix": 16}, traffic="all-to-all", routing="hash"),
     dict(topo=FT2, params={"radix": 24}, traffic="all-to-all", routing="hash"),
     dict(topo=FT2, params={"radix": 32}, traffic="all-to-all", routing="hash"),
+    dict(topo=FT2, params={"radix": 16}, traffic="all-to-all", routing="hash", size=1e6),
+    dict(topo=FT2, params={"radix": 24}, traffic="all-to-all", routing="hash", size=1e6),
     dict(topo=FT2, params={"radix": 16}, traffic="all-to-all", routing="spray", factored=False),
     dict(topo=FT2, params={"radix": 24}, traffic="all-to-all", routing="spray", factored=False),
     dict(topo=FT2, params={"radix": 32}, traffic="all-to-all", routing="spray", factored=False),
+    dict(topo="multi-plane-fat-tree", params={"planes": 2, "radix": 16}, traffic="all-to-all",
+         routing="spray", factored=False),
+    dict(topo="multi-plane-fat-tree", params={"planes": 2, "radix": 16}, traffic="all-to-all",
+         routing="hash"),
     # router tables: shift traffic on fabrics of many switches
     dict(topo=FT3, params={"k": 16}, traffic="shift", routing="spray"),
     dict(topo=FT3, params={"k": 24}, traffic="shift", routing="spray"),
@@ -113,6 +120,7 @@ CASES = [
     dict(kind="moe", gpus=64, tokens=400_000, topk=8, routing="random"),
 ]
 LARGE = [
+    dict(topo="isca-ft2", params={}, traffic="all-to-all", routing="spray"),
     dict(topo="isca-mpft", params={}, traffic="all-to-all", routing="spray"),
     dict(topo="isca-ft3", params={}, traffic="shift", routing="spray"),
 ]
@@ -123,7 +131,8 @@ def label(spec):
         return f"moe {spec['gpus']} GPUs {spec['tokens']:,} tokens {spec['routing']}"
     p = ",".join(f"{k}={v}" for k, v in spec["params"].items())
     f = {True: " factored", False: " rows"}.get(spec.get("factored"), "")
-    return f"{spec['topo']} {p} {spec['traffic']} {spec['routing']}{f}"
+    sized = " sized" if spec.get("size") else ""
+    return f"{spec['topo']} {p} {spec['traffic']}{sized} {spec['routing']}{f}"
 
 
 def measure(spec, limit=None):

@@ -31,9 +31,10 @@ LIMIT_ENV = "NETEMU_MEMORY_LIMIT"
 #: (six 8-byte numbers).
 TRAFFIC_BYTES_PER_FLOW = 48
 #: Peak memory of routing and solving one flow, rates and completion times included
-#: (measured by benchmarks/memory_estimate.py: 0.3 KB per flow on two-layer fat-tree
-#: all-to-alls of 83 k and 262 k flows; 1.1 KB on a 65,280-flow MPFT all-to-all).
-SOLVE_BYTES_PER_FLOW = 1200
+#: (measured by benchmarks/memory_estimate.py: 230-340 bytes a flow for rates of
+#: fat-tree and two-plane all-to-alls of 16 k-262 k flows, 420-615 with completion times;
+#: the fabric tables are counted apart).
+SOLVE_BYTES_PER_FLOW = 800
 #: A networkx node or edge with netemu's attributes (measured: radix-256 two-layer
 #: fat-tree, 98,688 nodes and edges, about 340 bytes each).
 GRAPH_BYTES_PER_ITEM = 512

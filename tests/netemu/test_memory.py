@@ -96,6 +96,9 @@ MAX_OVERESTIMATE = 8
 @pytest.mark.parametrize("case", [
     # one row per flow, hashed
     dict(topo="two-layer-fat-tree", params={"radix": 24}, traffic="all-to-all", routing="hash"),
+    # one row per flow with completion times
+    dict(topo="two-layer-fat-tree", params={"radix": 16}, traffic="all-to-all", routing="hash",
+         size=1e6),
     # router tables, sprayed and hashed
     dict(topo="three-layer-fat-tree", params={"k": 16}, traffic="shift", routing="spray"),
     dict(topo="dragonfly", params={"a": 8, "p": 4, "h": 4}, traffic="shift", routing="hash"),
@@ -104,7 +107,7 @@ MAX_OVERESTIMATE = 8
          factored=True),
     # MoE token destinations (bench moe --tokens)
     dict(kind="moe", gpus=32, tokens=50_000, topk=8, routing="random"),
-], ids=["ft2-hash", "ft3-shift", "dragonfly-hash", "ft3-factored", "moe"])
+], ids=["ft2-hash", "ft2-sized", "ft3-shift", "dragonfly-hash", "ft3-factored", "moe"])
 def test_estimate_covers_the_measured_peak_and_is_not_far_above(case):
     # Peak resident set of a child that runs the case, above its resident set after a
     # warm-up on a tiny case (numba compiled, modules imported).
