@@ -73,6 +73,9 @@ def _one(fn, counts, label, log):
     finally:
         signal.alarm(0)
     counts["inputs"] += 1
+    if counts["inputs"] % 500 == 0:
+        print(f"  {counts['inputs']:,} inputs, {time.strftime('%H:%M:%S')}", file=sys.stderr,
+              flush=True)
 
 
 def cli_cases(n, files, counts, log):
