@@ -22,7 +22,7 @@ __all__ = ["available_memory", "memory_limit", "traffic_bytes", "solve_bytes", "
            "fabric_bytes", "factored_bytes", "moe_bytes", "solve_estimate", "check_fits",
            "TRAFFIC_BYTES_PER_FLOW", "SOLVE_BYTES_PER_FLOW", "GRAPH_BYTES_PER_ITEM",
            "FABRIC_BYTES_PER_CELL", "ROUTER_BYTES_PER_CANDIDATE", "FACTORED_BYTES_PER_CLASS",
-           "FACTORED_BYTES_PER_GROUP_LINK", "DENSE_KEY_BYTES", "LIMIT_ENV"]
+           "FACTORED_BYTES_PER_GROUP_LINK", "DENSE_KEY_BYTES", "SOLVE_BASE_BYTES", "LIMIT_ENV"]
 
 #: Environment variable that lowers the memory limit (bytes, or ``4GB``, ``512MiB``).
 LIMIT_ENV = "NETEMU_MEMORY_LIMIT"
@@ -60,6 +60,11 @@ FACTORED_BYTES_PER_CLASS = 400
 #: per-group tables.  Fitted above three-layer fat-trees of k = 12 and 16, where the
 #: groups (144 links wide at k = 16) dominate.
 FACTORED_BYTES_PER_GROUP_LINK = 80
+
+#: What any solve allocates whatever its size (index arrays, sparse-matrix and allocator
+#: work space): the smallest cases of benchmarks/memory_estimate.py grow their peak by
+#: 4-6 MB on the smallest fabrics, where the per-item terms alone fall short.
+SOLVE_BASE_BYTES = 16_000_000
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -246,7 +251,8 @@ def solve_estimate(G, traffic, routing="spray", factored=None):
         splits = resolve(routing).splits
     except ParameterError:          # an unknown routing is refused by solve itself, by name
         splits = True
-    need = graph_bytes(G.number_of_nodes(), G.number_of_edges()) + fabric_bytes(
+    need = SOLVE_BASE_BYTES + graph_bytes(G.number_of_nodes(), G.number_of_edges())
+    need += fabric_bytes(
         shape["switches"], shape["signatures"], shape["links"], shape["used"], splits,
         shape["paths"])
     n_flows = int(traffic.n_flows)
