@@ -298,8 +298,11 @@ def main():
                 continue
             before = counts["inputs"]
             run()
+            bad = {k: counts[k] for k in ("tracebacks", "hangs", "memory over the limit",
+                                          "torn result sets", "multi-line errors")}
             print(f"{label:<12} {counts['inputs'] - before:>6} inputs  "
-                  f"{time.time() - t0:7.0f} s", file=sys.stderr, flush=True)
+                  f"{time.time() - t0:7.0f} s  totals so far {bad}", file=sys.stderr,
+                  flush=True)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     for line in log[:200]:

@@ -57,8 +57,8 @@ DENSE_KEY_BYTES = 13
 FACTORED_BYTES_PER_CLASS = 400
 #: One (source signature, destination signature, link) entry of the factored solve's
 #: sprayed fabric groups: row, column, share, their sparse copies and the filling's
-#: per-group tables.  Fitted above three-layer fat-trees of k = 12 and 16, where the
-#: groups (144 links wide at k = 16) dominate.
+#: per-group tables.  Chosen to cover the measured peaks of three-layer fat-trees of
+#: k = 12 and 16, where the groups (144 links wide at k = 16) dominate.
 FACTORED_BYTES_PER_GROUP_LINK = 80
 
 #: What any solve allocates whatever its size (index arrays, sparse-matrix and allocator
