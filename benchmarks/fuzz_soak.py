@@ -7,7 +7,7 @@ large presets in child processes, and (6) interrupts: ``netemu experiments run l
 Prints counts: tracebacks, hangs, memory over the limit, torn result sets (target 0 each).
 
 This process runs under RLIMIT_AS = LIMIT (a MemoryError counts as memory over the
-limit); each case has an alarm of HANG_S seconds (a hang).
+limit); a case that uses HANG_S CPU seconds, or HANG_WALL_S wall seconds, is a hang.
 
 Run: ``python benchmarks/fuzz_soak.py [--scale 1.0]``  (about 15 minutes at scale 1).
 """
@@ -37,6 +37,7 @@ from tests.fuzz.robust_cases import (cli_argv, make_files, mutate_graph,  # noqa
 #: machine, not a netemu limit.
 LIMIT = 6_000_000_000
 HANG_S = 120
+HANG_WALL_S = 1200
 PRESETS = ["isca-ft3", "isca-slimfly", "isca-dragonfly"]
 
 
@@ -55,7 +56,11 @@ def _one(fn, counts, label, log):
     """Run one case: NetemuError or success are fine; anything else is counted."""
     from netemu.errors import NetemuError
 
-    signal.alarm(HANG_S)
+    # CPU time bounds a spinning case; a wall-clock alarm, much longer, a blocked one (a
+    # read that never returns uses no CPU).  Wall time alone would count a case starved by
+    # the machine's other work as a hang.
+    signal.setitimer(signal.ITIMER_PROF, HANG_S)
+    signal.alarm(HANG_WALL_S)
     try:
         fn()
     except NetemuError as exc:
@@ -72,6 +77,7 @@ def _one(fn, counts, label, log):
         log.append(f"traceback: {label}\n{traceback.format_exc(limit=3)}")
     finally:
         signal.alarm(0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
     counts["inputs"] += 1
     if counts["inputs"] % 500 == 0:
         print(f"  {counts['inputs']:,} inputs, {time.strftime('%H:%M:%S')}", file=sys.stderr,
@@ -151,6 +157,10 @@ def api_cases(n, counts, log):
 #: The stated memory limit every memory probe runs under (NETEMU_MEMORY_LIMIT): a probe
 #: must be refused up front or stay under it; a choice for a shared machine.
 PROBE_LIMIT = 4_000_000_000
+#: A probe that uses this many CPU seconds, or makes no CPU progress for PROBE_IDLE_S wall
+#: seconds, counts as a hang.
+PROBE_CPU_S = 900
+PROBE_IDLE_S = 300
 #: Each probe: the reproducers of issue 18, then the large presets under every traffic
 #: and routing the CLI offers for them, generators asked for huge sizes and MoE draws.
 PROBES = (
@@ -170,18 +180,34 @@ PROBES = (
             ("--experts", "100000000"))])
 
 
-def _run_measured(cmd, timeout, env):
-    """Run ``cmd``; ``(returncode, stderr, peak resident bytes)`` or None on timeout.
+def _cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process ``pid``, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
-    The child's own peak comes from wait4's rusage (not the sum over all children)."""
+
+def _run_measured(cmd, timeout, env, idle=PROBE_IDLE_S):
+    """Run ``cmd``; ``(returncode, stderr, peak resident bytes)`` or None on a hang.
+
+    A hang is ``timeout`` CPU seconds, or ``idle`` wall seconds without a CPU second of
+    progress: on a shared machine at nice 19 a working child can be starved for minutes
+    of wall time, which is slowness of the machine, not of netemu.  The child's own peak
+    comes from wait4's rusage (not the sum over all children)."""
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        deadline = time.time() + timeout
+        last_cpu, last_progress = 0.0, time.time()
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.time() > deadline:
+            cpu = _cpu_seconds(proc.pid)
+            if cpu >= last_cpu + 1.0:
+                last_cpu, last_progress = cpu, time.time()
+            if cpu > timeout or time.time() - last_progress > idle:
                 proc.kill()
                 os.wait4(proc.pid, 0)
                 return None
@@ -198,7 +224,7 @@ def memory_probes(counts, log):
     for argv in PROBES:
         cmd = ["prlimit", f"--as={LIMIT}", sys.executable, "-m", "netemu", *argv]
         t0 = time.time()
-        got = _run_measured(cmd, 900, env)
+        got = _run_measured(cmd, PROBE_CPU_S, env)
         if got is None:
             counts["hangs"] += 1
             log.append(f"hang: {' '.join(argv)}")
@@ -275,6 +301,7 @@ def main():
         ap.error(f"unknown phases {sorted(phases - set(PHASES))}; choose from {PHASES}")
     resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
     signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     os.environ.setdefault("NETEMU_MEMORY_LIMIT", "4GB")
     counts = dict.fromkeys(["inputs", "tracebacks", "hangs", "memory over the limit",
                             "torn result sets", "multi-line errors", "memory probes",
