@@ -95,9 +95,13 @@ def _serial(todo):
 def _pool(todo, jobs):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
-    futures = {pool.submit(run_task, *t): t for t in todo}
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    futures = {}
     try:
+        # Submitting starts the workers: an interrupt then must stop them too.
+        for t in todo:
+            futures[pool.submit(run_task, *t)] = t
         for fut in as_completed(futures):
             exc = fut.exception()
             if exc is not None:
@@ -114,9 +118,18 @@ def _pool(todo, jobs):
     pool.shutdown(wait=True)
 
 
-def _worker_init():
-    """Workers leave Ctrl-C to the parent (which stops them), so they print no traceback."""
+def _worker_init(parent):
+    """Workers leave Ctrl-C to the parent (which stops them), so they print no traceback,
+    and die with it however it ends: a parent killed outright cannot stop them, and an
+    orphaned worker would block on the task queue for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1    # prctl(2): signal sent when the parent thread exits
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:          # the parent ended before the line above
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _dask(todo, scheduler):
