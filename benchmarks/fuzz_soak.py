@@ -259,23 +259,53 @@ def _old_set(out):
     return {p.name: p.read_bytes() for p in out.iterdir()}
 
 
+def _group(pgid):
+    """Pids of live (not zombie) processes in process group ``pgid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
+
 def interrupts(n, directory, counts, log):
     for trial in range(n):
         rng = random.Random(4 * 10**6 + trial)
         out = Path(directory) / f"results{trial}"
         old = _old_set(out)
+        # A session of its own: whatever it leaves behind (orphaned workers) is found by
+        # its process group and cleaned up, and cannot hold this process's pipes for ever.
         proc = subprocess.Popen([sys.executable, "-m", "netemu", "experiments", "run",
                                  "latency", "--quiet", "--jobs", "2", "--out", str(out)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         time.sleep(rng.uniform(0.3, 4.0))
-        proc.send_signal(rng.choice([signal.SIGINT, signal.SIGTERM]))
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        proc.send_signal(sig)         # to the top process only, as `kill PID` does
         try:
             _, err = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+            left = _group(proc.pid)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=60)
             counts["hangs"] += 1
+            log.append(f"hang: interrupt trial {trial} ({sig.name}): still running 120 s "
+                       f"after the signal; processes left {left}")
+            shutil.rmtree(out, ignore_errors=True)
             continue
+        left = _group(proc.pid)
+        if left:
+            os.killpg(proc.pid, signal.SIGKILL)
+            counts["hangs"] += 1
+            log.append(f"hang: interrupt trial {trial} ({sig.name}): the run exited and left "
+                       f"processes {left}")
         counts["interrupts"] += 1
         counts["inputs"] += 1
         if "Traceback" in err:
