@@ -9,7 +9,9 @@ Prints counts: tracebacks, hangs, memory over the limit, torn result sets (targe
 This process runs under RLIMIT_AS = LIMIT (a MemoryError counts as memory over the
 limit); a case that uses HANG_S CPU seconds, or HANG_WALL_S wall seconds, is a hang.
 
-Run: ``python benchmarks/fuzz_soak.py [--scale 1.0]``  (about 15 minutes at scale 1).
+Run: ``nice -n 19 python benchmarks/fuzz_soak.py [--scale 1.0] [--phases ...]``: at scale 1
+about 25 minutes for the in-process phases, 40 for the memory probes and 3 for the interrupts
+on the shared 2-core machine at load 10 (phases may run as separate invocations side by side).
 """
 
 import argparse

@@ -123,6 +123,9 @@ def _worker_init(parent):
     and die with it however it ends: a parent killed outright cannot stop them, and an
     orphaned worker would block on the task queue for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the parent's SIGTERM-as-KeyboardInterrupt handler; the
+    # parent's terminate() must end it outright, not raise inside a queue's lock.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
 
