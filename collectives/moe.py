@@ -308,6 +308,14 @@ def moe_dispatch_combine(pm, ranks, *, tokens, hidden, topk, shared=0, experts_p
                     add(entry, j, per_rank[j])
     dispatch_token = hidden * dispatch_bytes + scale_bytes + header_bytes
     combine_token = hidden * combine_bytes
+    # Byte counts are exact integers up to 2^53 in the solver's float64 sizes; beyond, the
+    # per-rank counts times the token size overflow numpy's integers.
+    most = tokens * (topk + shared) * max(dispatch_token, combine_token)
+    if most > 2**53:
+        raise ParameterError(f"hidden={hidden}: {tokens:,} tokens x {topk + shared} copies make "
+                             f"about 10^{len(str(int(most))) - 1} bytes a rank, more than 2^53, "
+                             f"the largest size held exactly; use a smaller hidden or fewer "
+                             f"tokens")
     S = float(tokens * dispatch_token)
     dispatch = [(ranks[i], ranks[j], c * dispatch_token / S) for (i, j), c in pairs.items()]
     combine = [(ranks[j], ranks[i], c * combine_token / S) for (i, j), c in pairs.items()]

@@ -95,9 +95,13 @@ def _serial(todo):
 def _pool(todo, jobs):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
-    futures = {pool.submit(run_task, *t): t for t in todo}
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    futures = {}
     try:
+        # Submitting starts the workers: an interrupt then must stop them too.
+        for t in todo:
+            futures[pool.submit(run_task, *t)] = t
         for fut in as_completed(futures):
             exc = fut.exception()
             if exc is not None:
@@ -114,9 +118,21 @@ def _pool(todo, jobs):
     pool.shutdown(wait=True)
 
 
-def _worker_init():
-    """Workers leave Ctrl-C to the parent (which stops them), so they print no traceback."""
+def _worker_init(parent):
+    """Workers leave Ctrl-C to the parent (which stops them), so they print no traceback,
+    and die with it however it ends: a parent killed outright cannot stop them, and an
+    orphaned worker would block on the task queue for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the parent's SIGTERM-as-KeyboardInterrupt handler; the
+    # parent's terminate() must end it outright, not raise inside a queue's lock.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1    # prctl(2): signal sent when the parent thread exits
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:          # the parent ended before the line above
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _dask(todo, scheduler):
@@ -193,8 +209,13 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
         rows = sweep(names, jobs=jobs, scheduler=scheduler, progress=progress)
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(out_dir)
-        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING_PREFIX + f"{os.getpid()}-"))
+        staging = None
         try:
+            # Made and removed with SIGINT/SIGTERM held: an interrupt between making it and
+            # the try, or in the middle of removing it, would leave it behind.
+            with _signals_held():
+                staging = Path(tempfile.mkdtemp(dir=out_dir,
+                                                prefix=STAGING_PREFIX + f"{os.getpid()}-"))
             comparisons = {}
             for n in names:
                 module = load(n)
@@ -206,7 +227,9 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
             _write_summary(staging, sorted(kept + summary, key=lambda r: order[r["experiment"]]))
             _commit(staging, out_dir)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            with _signals_held():
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
     if not quiet:
         for n in names:
             print_comparison(load(n).TITLE, comparisons[n])
@@ -320,13 +343,38 @@ def _commit(staging, out_dir):
         dest = out_dir / f.name
         if dest.is_dir() and not dest.is_symlink():
             raise ParameterError(f"{dest}: is a directory; cannot write results over it")
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
+    with _signals_held():
         for f in files:
             os.replace(f, out_dir / f.name)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT and SIGTERM held off inside, and acted on when it ends.
+
+    They are recorded by a handler, not blocked: Python runs signal handlers in the main
+    thread whichever thread the kernel hands the signal to, so a mask on this thread alone
+    does not hold them while a pool's threads run (a soak found a staging directory left
+    that way)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in held}
+    try:
+        yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if got:
+            handler = old[got[0]]
+            if callable(handler):
+                handler(got[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(got[0])
 
 
 def summary_rows(name, comparisons):

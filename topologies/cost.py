@@ -183,8 +183,8 @@ def switch_price(radix, prices=PRICES):
 
 
 def min_switch_radix(prices=PRICES):
-    """Fewest ports at which ``switch_price`` is positive (3 with the [SF] line); a graph's
-    smaller switches (a 2-port test switch) are priced at this many ports."""
+    """Fewest ports at which ``switch_price`` is positive (3 with the [SF] line); :func:`cost`
+    refuses a graph with a smaller switch (a 2-port test switch) rather than price it."""
     a, b = prices.switch_usd_per_port, prices.switch_usd_fixed
     return max(1, math.floor(-b / a) + 1) if a > 0 else 1
 
@@ -391,8 +391,20 @@ def cost(G, *, layout=None, prices=PRICES):
         sums[kind][0] += cables
         sums[kind][1] += cables * cable_price(kind, length, gbps, prices)
     switches = [n for n, r in role.items() if r in SWITCH_ROLES]
-    switch_usd = sum(switch_price(max(_radix(G, n, ports.get(n, 0)), min_switch_radix(prices)),
-                                  prices) for n in switches)
+    radix = {n: _radix(G, n, ports.get(n, 0)) for n in switches}
+    # The [SF] line is fitted to switches of many ports and is not positive below k_min:
+    # a smaller switch is refused, not priced as a bigger one (nothing is clamped).
+    k_min = min_switch_radix(prices)
+    small = [n for n in switches if radix[n] < k_min]
+    if small:
+        n = small[0]
+        more = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
+        raise ParameterError(
+            f"switch {n!r}{more} has {radix[n]} port{'s' if radix[n] != 1 else ''}: the [SF] "
+            f"switch price line a k + b (a = {prices.switch_usd_per_port}, "
+            f"b = {prices.switch_usd_fixed}) prices only k >= {k_min} ports; give the switch a "
+            f"'radix' of at least {k_min} or prices whose line is positive at {radix[n]}")
+    switch_usd = sum(switch_price(radix[n], prices) for n in switches)
     electric, optical = sums["electric"][1], sums["optical"][1]
     total = switch_usd + electric + optical
     return {

@@ -427,6 +427,10 @@ def _check_ports(switch, radix, *uses):
                              f"{total} ports, more than radix={radix}")
 
 
+#: Radix up to which a refused oversubscription lists the whole ratios the radix allows.
+_LIST_RATIOS_UP_TO = 100_000
+
+
 def _split_ports(radix, oversubscription):
     """(down, up) leaf ports for a down:up ratio; both must be whole numbers >= 1."""
     if isinstance(oversubscription, bool) or not isinstance(oversubscription, numbers.Real):
@@ -437,9 +441,13 @@ def _split_ports(radix, oversubscription):
     up = Fraction(radix) / (ratio + 1)
     down = radix - up
     if up.denominator != 1 or down.denominator != 1 or up < 1 or down < 1:
-        whole = [str((radix - u) // u) for u in range(radix - 1, 0, -1) if radix % u == 0]
+        # The whole ratios are listed for switch-sized radices only: listing them walks
+        # every port count below the radix.
+        whole = ("whole ratios: " + ", ".join(
+            str((radix - u) // u) for u in range(radix - 1, 0, -1) if radix % u == 0)
+            if radix <= _LIST_RATIOS_UP_TO else "u must divide the radix")
         raise ParameterError(
             f"oversubscription={oversubscription!r} splits the radix={radix} leaf ports into "
             f"{float(down):g} down and {float(up):g} up; both must be whole numbers >= 1, i.e. "
-            f"oversubscription = d/u with d + u = {radix} (whole ratios: {', '.join(whole)})")
+            f"oversubscription = d/u with d + u = {radix} ({whole})")
     return int(down), int(up)

@@ -63,6 +63,7 @@ import numpy as np
 # scipy loads on first use (it costs more than the rest of the package together), so that
 # `import netemu.topologies` and `netemu topo list` stay quick.
 
+from netemu.errors import ParameterError
 from netemu.graph import SWITCH_ROLES
 
 __all__ = ["summary", "fabric_counts", "bisection_bandwidth", "endpoint_diameter", "fabric_parts"]
@@ -295,7 +296,8 @@ def summary(G, *, layout=None):
         ``endpoint_links``, ``bisection_bandwidth`` (bytes/s per direction),
         ``diameter`` (hops between endpoints), ``fabric_parts``, ``cost_usd`` and
         ``cost_per_endpoint_usd`` (module docs; cost from
-        :func:`topologies.cost.cost`).
+        :func:`topologies.cost.cost`; NaN, with the reason in ``cost_note``, for a graph
+        the cost model refuses).
 
     Examples
     --------
@@ -314,7 +316,14 @@ def summary(G, *, layout=None):
     out["bisection_bandwidth"] = bisection_bandwidth(G, _fabric=F)[0]
     out["diameter"] = endpoint_diameter(G, _fabric=F)
     out["fabric_parts"] = fabric_parts(G, _fabric=F)
-    price = cost(G, layout=layout)
+    try:
+        price = cost(G, layout=layout)
+    except ParameterError as exc:
+        # A graph the cost model cannot price (a switch below the price line's range) still
+        # has its other figures; the cost is NaN and the reason is given beside it.
+        out["cost_usd"] = out["cost_per_endpoint_usd"] = math.nan
+        out["cost_note"] = f"not priced: {exc}"
+        return out
     out["cost_usd"] = price["total_usd"]
     out["cost_per_endpoint_usd"] = price["per_endpoint_usd"]
     return out

@@ -117,7 +117,7 @@ def _info(args):
 def _fmt(key, value):
     if key == "bisection_bandwidth":
         return f"{value * 8 / 1e12:,.2f} Tb/s"
-    if key.endswith("_usd"):
+    if key.endswith("_usd") and math.isfinite(value):
         return f"${value:,.0f}"
     if isinstance(value, float):
         return f"{value:,.4g}"

@@ -74,3 +74,44 @@ def test_generator_estimates_cover_what_they_build(monkeypatch, build):
 def test_a_huge_generator_request_is_refused_quickly():
     with pytest.raises(ParameterError, match="needs about .* GB"):
         two_layer_fat_tree(2_000_000)
+
+
+def _memory_benchmark():
+    """benchmarks/memory_estimate.py as a module (its child runs and measures a case)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "memory_estimate.py"
+    spec = importlib.util.spec_from_file_location("memory_estimate", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: How far above the measured peak an estimate may be: it errs high, but an estimate more
+#: than this many times the real need would refuse what fits.
+MAX_OVERESTIMATE = 8
+
+
+@pytest.mark.parametrize("case", [
+    # one row per flow, hashed
+    dict(topo="two-layer-fat-tree", params={"radix": 24}, traffic="all-to-all", routing="hash"),
+    # one row per flow with completion times
+    dict(topo="two-layer-fat-tree", params={"radix": 16}, traffic="all-to-all", routing="hash",
+         size=1e6),
+    # router tables, sprayed and hashed
+    dict(topo="three-layer-fat-tree", params={"k": 16}, traffic="shift", routing="spray"),
+    dict(topo="dragonfly", params={"a": 8, "p": 4, "h": 4}, traffic="shift", routing="hash"),
+    # factored all-to-all
+    dict(topo="three-layer-fat-tree", params={"k": 12}, traffic="all-to-all", routing="spray",
+         factored=True),
+    # MoE token destinations (bench moe --tokens)
+    dict(kind="moe", gpus=32, tokens=50_000, topk=8, routing="random"),
+], ids=["ft2-hash", "ft2-sized", "ft3-shift", "dragonfly-hash", "ft3-factored", "moe"])
+def test_estimate_covers_the_measured_peak_and_is_not_far_above(case):
+    # Peak resident set of a child that runs the case, above its resident set after a
+    # warm-up on a tiny case (numba compiled, modules imported).
+    r = _memory_benchmark().measure(case)
+    assert r["measured"] > 1_000_000          # the case allocates: the comparison means something
+    assert r["estimate"] >= r["measured"]
+    assert r["estimate"] <= MAX_OVERESTIMATE * r["measured"]

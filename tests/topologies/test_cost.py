@@ -241,3 +241,54 @@ def test_other_guard_clauses():
         cost(two_layer_fat_tree(4), layout="tor")
     with pytest.raises(ParameterError, match=r"kind must be 'electric' or 'optical', got 'copper'"):
         cable_price("copper", 1, 400)
+
+
+# ------------------------------------------------------------------ small switches
+def _two_port_switch(radix=None):
+    """Two hosts on one switch: the switch uses 2 ports, below the [SF] line's range."""
+    from netemu.graph import add_link, new_graph
+
+    G = new_graph("pair", {})
+    G.add_node("sw", role="switch", **({} if radix is None else {"radix": radix}))
+    for h in ("n0", "n1"):
+        G.add_node(h, role="host")
+        add_link(G, h, "sw", BW)
+    return G
+
+
+def test_switch_below_the_price_line_is_refused_not_priced_as_a_bigger_one():
+    # a k + b > 0 from k > -b / a: the smallest priced radix, computed here from the line.
+    k_min = math.floor(-PRICES.switch_usd_fixed / PRICES.switch_usd_per_port) + 1
+    assert f(k_min - 1) <= 0 < f(k_min)
+    with pytest.raises(ParameterError, match=rf"switch 'sw' has 2 ports: .* only k >= {k_min}"):
+        cost(_two_port_switch())
+
+
+def test_a_declared_radix_prices_a_switch_that_uses_fewer_ports():
+    # The box has 3 ports, 2 in use: a real 3-port switch, priced as one.
+    c = cost(_two_port_switch(radix=3))
+    assert c["switches_usd"] == pytest.approx(f(3))
+
+
+def test_summary_of_an_unpriceable_graph_says_why():
+    from netemu.topologies.summary import summary
+
+    s = summary(_two_port_switch())
+    assert s["endpoints"] == 2 and s["switches"] == 1
+    assert math.isnan(s["cost_usd"]) and math.isnan(s["cost_per_endpoint_usd"])
+    assert s["cost_note"].startswith("not priced: switch 'sw' has 2 ports")
+
+
+def test_topo_info_prints_the_reason_instead_of_a_price(tmp_path, capsys):
+    from netemu.cli import main
+    from netemu.io import save
+
+    path = tmp_path / "pair.json"
+    save(_two_port_switch(), str(path))
+    assert main(["topo", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "$nan" not in out and "not priced: switch 'sw' has 2 ports" in out
+    assert main(["topo", "info", str(path), "--json"]) == 0
+    import json
+    data = json.loads(capsys.readouterr().out)
+    assert data["cost_usd"] is None and data["cost_note"].startswith("not priced")
