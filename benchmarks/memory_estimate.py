@@ -31,7 +31,21 @@ def rss():
         return int(fh.read().split()[1]) * resource.getpagesize()
 
 def peak():
+    # VmHWM, the resident high-water mark, which reset_peak() can lower (getrusage's
+    # ru_maxrss cannot: a warm-up's transient peak would hide the case's own).
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def reset_peak():
+    # Linux >= 4.0: writing 5 to clear_refs resets VmHWM to the current resident set.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
 
 if spec.get("kind") == "moe":
     from netemu.memory import moe_bytes
@@ -39,7 +53,9 @@ if spec.get("kind") == "moe":
     ranks = [f"n{i // 8}/gpu{i % 8}" for i in range(spec["gpus"])]
     token_destinations(ranks[:16], tokens=64, topk=8, routing=spec["routing"])
     token_destinations(ranks, tokens=64, topk=spec["topk"], routing=spec["routing"])
-    base, peak0 = rss(), peak()
+    peak0 = peak()
+    reset_peak()
+    base = rss()
     est = moe_bytes(spec["gpus"], spec["tokens"], spec["topk"], spec["gpus"],
                     len({r.split("/")[0] for r in ranks}))
     token_destinations(ranks, tokens=spec["tokens"], topk=spec["topk"], routing=spec["routing"])
@@ -65,7 +81,9 @@ else:
             netemu.solve(small, all_to_all(small), factored=True)
         except netemu.errors.ParameterError:
             pass
-    base, peak0 = rss(), peak()
+    peak0 = peak()
+    reset_peak()
+    base = rss()
     G = build_from_cli(spec["topo"], spec["params"])
     size = spec.get("size")
     T = all_to_all(G, size=size) if spec["traffic"] == "all-to-all" else shift(G, 1, size=size)
