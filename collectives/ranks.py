@@ -76,14 +76,28 @@ def ring_orders(pm, ranks, channels=None):
                 continue
             aps = pm.access_points(s)
             nic = aps[c % len(aps)]
-            H = pm.G.subgraph(pm._members[s])
-            dist = nx.single_source_shortest_path_length(H, nic)
+            dist = _server_distances(pm, s, nic)
             best = min(dist.get(m, 1 << 30) for m in members)
             exit_pos = max(i for i, m in enumerate(members) if dist.get(m, 1 << 30) == best)
             k = len(members)
             order.extend(members[(exit_pos + 1 + i) % k] for i in range(k))
         orders.append(order)
     return orders
+
+
+def _server_distances(pm, server, source):
+    """Hops from ``source`` to every node of ``server`` inside it, kept on the path model.
+
+    A training step builds thousands of rings over the same servers; the path model lives
+    as long as its graph is unchanged (:func:`collectives.workload.path_model`), so the
+    distances can too.
+    """
+    cache = pm.__dict__.setdefault("_server_distances", {})
+    got = cache.get((server, source))
+    if got is None:
+        H = pm.G.subgraph(pm._members[server])
+        got = cache[server, source] = nx.single_source_shortest_path_length(H, source)
+    return got
 
 
 def _btree(n, rank):
