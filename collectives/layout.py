@@ -16,6 +16,7 @@ Examples
 
 from dataclasses import dataclass, fields, replace
 
+from netemu.checks import did_you_mean
 from netemu.errors import ParameterError
 
 __all__ = ["Layout", "DP_LIBRARIES", "EP_LIBRARIES", "SCHEDULES"]
@@ -108,7 +109,8 @@ class Layout:
                               ("schedule", SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ParameterError(f"layout {name} must be one of {', '.join(allowed)}, got "
-                                     f"{getattr(self, name)!r}")
+                                     f"{getattr(self, name)!r}"
+                                     + did_you_mean(getattr(self, name), allowed))
         for name in ("overlap_dp", "overlap_ep", "recompute", "stagger_pp"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"layout {name} must be true or false, got "
@@ -135,7 +137,8 @@ class Layout:
             name = name.strip()
             if not sep or name not in known:
                 raise ParameterError(f"layout item {part!r} is not NAME=VALUE with NAME one of "
-                                     f"{', '.join(known)}")
+                                     f"{', '.join(known)}"
+                                     + did_you_mean(name, list(known)))
             kw[name] = _value(name, value.strip(), known[name].default)
         return cls(**kw)
 
@@ -147,7 +150,8 @@ class Layout:
         bad = set(d) - known
         if bad:
             raise ParameterError(f"unknown layout field(s) {sorted(bad)}; allowed: "
-                                 f"{', '.join(sorted(known))}")
+                                 f"{', '.join(sorted(known))}"
+                                 + "".join(did_you_mean(k, sorted(known)) for k in sorted(bad)))
         return cls(**d)
 
     def with_(self, **kw):

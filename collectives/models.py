@@ -12,6 +12,12 @@ the forward); activation recomputation adds one more forward, which MFU does not
 Attention over a causal mask costs half the full matrix (FlashAttention's convention) or the
 whole of it (Megatron's); both are reported, as [ISCA] Table 4 does.
 
+For timing, a layer is also a list of kernels (:class:`Op`, :meth:`Transformer.layer_ops`):
+its GEMMs with their shapes (so a GEMM of few tokens, such as a routed expert's, moves more
+bytes per FLOP) and the memory-bound work around them (normalisations, residual adds,
+activations, rotary embedding, token permutation, the loss), each with the bytes it moves.
+:class:`ConvNet` describes a VGG-style network from its layer list (:func:`vgg`).
+
 Examples
 --------
 Six FLOPs per parameter per token, plus attention, for a dense model:
@@ -27,7 +33,51 @@ from dataclasses import dataclass, fields
 
 from netemu.errors import ParameterError
 
-__all__ = ["Transformer", "MODELS", "model_from_dict"]
+__all__ = ["Op", "Transformer", "ConvNet", "vgg", "VGG16_CONFIG_D", "MODELS", "model_from_dict"]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One kernel of a layer, forward and backward, as the roofline times it.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"gemm", "memory"}
+        A ``gemm`` (matrix multiply, convolution, fused attention) takes
+        max(FLOPs / matmul rate, bytes / memory bandwidth); a ``memory`` op (elementwise,
+        normalisation, softmax, token permutation) takes bytes / memory bandwidth.
+    flops, bytes : float
+        Forward FLOPs and the bytes it must move to and from GPU memory at least (every
+        operand read once, every result written once: the roofline's convention).
+    bwd_flops, bwd_bytes : float
+        The same for the backward pass.
+    tp_split : bool
+        Tensor parallelism divides the op (False: Megatron-LM replicates it on every
+        tensor-parallel rank, as layer norms and residual adds without sequence
+        parallelism).
+    """
+    name: str
+    kind: str
+    flops: float
+    bytes: float
+    bwd_flops: float
+    bwd_bytes: float
+    tp_split: bool = True
+
+
+def gemm_op(name, M, K, N, width, dgrad=True):
+    """A matrix multiply (M x K) . (K x N) in ``width``-byte elements and its backward (input
+    gradient, skipped when ``dgrad`` is False, and weight gradient: the same FLOPs each, the
+    same three matrices moved each)."""
+    f = 2.0 * M * K * N
+    b = float(width) * (M * K + K * N + M * N)
+    k = 2 if dgrad else 1
+    return Op(name, "gemm", f, b, k * f, k * b)
+
+
+def memory_op(name, fwd_bytes, bwd_bytes, tp_split=True):
+    return Op(name, "memory", 0.0, float(fwd_bytes), 0.0, float(bwd_bytes), tp_split)
 
 
 @dataclass(frozen=True)
@@ -54,6 +104,11 @@ class Transformer:
         (0: no limit).
     q_lora, kv_lora, qk_nope, qk_rope, v_head : int
         Multi-head latent attention (DeepSeek-V2/V3); all 0 for standard attention.
+    tied : bool
+        The output head shares the input embedding's matrix (GPT-2).
+    rope : bool
+        Rotary position embedding applied to queries and keys (an elementwise kernel per
+        layer); False for learned absolute positions (GPT-2).
     source : str
     """
     name: str
@@ -76,6 +131,8 @@ class Transformer:
     qk_nope: int = 0
     qk_rope: int = 0
     v_head: int = 0
+    tied: bool = False
+    rope: bool = True
     source: str = ""
 
     def __post_init__(self):
@@ -152,8 +209,15 @@ class Transformer:
         return self.experts * self._mlp_params(self.expert_ffn) if self.is_moe_layer(i) else 0
 
     def embedding_params(self):
-        """Input embedding and output head (untied)."""
-        return 2 * self.vocab * self.hidden
+        """Input embedding and output head (one matrix when ``tied``)."""
+        return (1 if self.tied else 2) * self.vocab * self.hidden
+
+    def stage_embedding_params(self, first, last):
+        """Embedding parameters a pipeline stage holds: the input embedding on the first,
+        the head on the last (a tied matrix is held, and its gradient summed, on both)."""
+        if first and last:
+            return self.embedding_params()
+        return self.vocab * self.hidden * (int(first) + int(last))
 
     def params(self):
         """Total parameters."""
@@ -192,6 +256,259 @@ class Transformer:
         """Model FLOPs of one training token: forward + backward (3x the forward)."""
         return 3 * self.forward_flops_per_token(seq, causal)
 
+    # -- kernels ----------------------------------------------------------------------------
+    def _attn_gemms(self, T, e):
+        h = self.hidden
+        if self.mla:
+            qk = self.qk_nope + self.qk_rope
+            out = [gemm_op("q_a", T, h, self.q_lora, e),
+                   gemm_op("q_b", T, self.q_lora, self.heads * qk, e)] if self.q_lora else \
+                [gemm_op("q", T, h, self.heads * qk, e)]
+            return out + [gemm_op("kv_a", T, h, self.kv_lora + self.qk_rope, e),
+                          gemm_op("kv_b", T, self.kv_lora,
+                                  self.heads * (self.qk_nope + self.v_head), e),
+                          gemm_op("attn_out", T, self.heads * self.v_head, h, e)]
+        hd, kvh = self._hd(), self.kv_heads or self.heads
+        return [gemm_op("qkv", T, h, (self.heads + 2 * kvh) * hd, e),
+                gemm_op("attn_out", T, self.heads * hd, h, e)]
+
+    def _attn_widths(self):
+        """Per-token widths of queries, keys, values and the attention output."""
+        if self.mla:
+            qk = self.qk_nope + self.qk_rope
+            return self.heads * qk, self.heads * qk, self.heads * self.v_head, \
+                self.heads * self.v_head
+        hd, kvh = self._hd(), self.kv_heads or self.heads
+        return self.heads * hd, kvh * hd, kvh * hd, self.heads * hd
+
+    def _mlp_ops(self, name, M, inter, e, count=1):
+        """The MLP (or one expert) on ``M`` tokens, ``count`` times: up (and gate) projection,
+        activation, down projection."""
+        h, g = self.hidden, self.gated
+        up = gemm_op(f"{name}_up", M, h, (2 if g else 1) * inter, e)
+        down = gemm_op(f"{name}_down", M, inter, h, e)
+        # GELU reads x and writes y, its backward reads x and dy and writes dx; SwiGLU reads
+        # the gate and up halves and writes their product, its backward reads both and dy and
+        # writes both gradients.
+        act = memory_op(f"{name}_act", (3 if g else 2) * M * inter * e,
+                        (5 if g else 3) * M * inter * e)
+        return [_times(op, count) for op in (up, act, down)]
+
+    def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True):
+        """The kernels of layer ``i`` on a micro-batch of ``tokens`` tokens (sequences of
+        ``seq``), activations and weights in ``act_bytes``-byte elements.
+
+        GEMM FLOPs add up to :meth:`layer_forward_flops` x ``tokens`` (tested).  Memory-bound
+        kernels, as an unfused PyTorch/Megatron layer runs them: two normalisations (read x,
+        write y; backward read x and dy, write dx), two residual adds (read two, write one;
+        their backward passes the gradient on, no kernel), rotary embedding of queries and
+        keys (read, write; the same backward), the MLP activation (see :meth:`_mlp_ops`).
+        Attention is one fused kernel (FlashAttention: Dao et al., arXiv:2205.14135) that
+        moves Q, K, V and O once and dQ, dK, dV, dO, Q, K, V, O in the backward; an MoE layer
+        adds the router, the permutation of token copies into expert order and back with
+        the weighted sum (read and write ``topk`` copies each way).  Routed experts see
+        ``tokens x topk x ep / experts`` tokens each (balanced routing) and a GPU runs
+        ``experts / ep`` of them: small GEMMs whose bytes can outweigh their FLOPs.
+        """
+        T, e, h = tokens, act_bytes, self.hidden
+        q, k, v, o = self._attn_widths()
+        core_f = self._attn_core_per_token(seq, causal) * T
+        ops = [memory_op("norm_attn", 2 * T * h * e, 3 * T * h * e, tp_split=False)]
+        ops += self._attn_gemms(T, e)
+        if self.rope:
+            ops.append(memory_op("rope", 2 * T * (q + k) * e, 2 * T * (q + k) * e))
+        ops.append(Op("attention", "gemm", core_f, T * (q + k + v + o) * e, 2 * core_f,
+                      2 * T * (q + k + v + o) * e))
+        ops.append(memory_op("residual_attn", 3 * T * h * e, 0, tp_split=False))
+        ops.append(memory_op("norm_mlp", 2 * T * h * e, 3 * T * h * e, tp_split=False))
+        if self.is_moe_layer(i):
+            E, K = self.experts, self.topk
+            ops.append(gemm_op("router", T, h, E, e))
+            ops.append(memory_op("router_softmax_topk", 2 * T * E * e, 3 * T * E * e))
+            ops.append(memory_op("permute", 2 * T * K * h * e, 2 * T * K * h * e))
+            if self.shared_experts:
+                ops += self._mlp_ops("shared", T, self.expert_ffn, e, self.shared_experts)
+            per_gpu = max(1, E // max(1, ep))
+            ops += self._mlp_ops("expert", T * K * max(1, ep) / E, self.expert_ffn, e, per_gpu)
+            ops.append(memory_op("unpermute_combine", (T * K + T) * h * e,
+                                 (T * K + T) * h * e + T * K * h * e))
+        else:
+            ops += self._mlp_ops("mlp", T, self.ffn, e)
+        ops.append(memory_op("residual_mlp", 3 * T * h * e, 0, tp_split=False))
+        return ops
+
+    def head_ops(self, tokens, act_bytes=2, first=False, last=True):
+        """Kernels outside the layers on the stage that holds them: the embedding lookup on
+        the first stage (read a row, write it; backward scatters the gradient), the final
+        norm, the output projection (no input gradient for the lookup) and the softmax
+        cross-entropy over the vocabulary on the last (read the logits; backward reads them
+        and writes their gradient)."""
+        T, e, h, V = tokens, act_bytes, self.hidden, self.vocab
+        ops = []
+        if first:
+            ops.append(memory_op("embedding", 2 * T * h * e, 2 * T * h * e, tp_split=False))
+        if last:
+            ops += [memory_op("norm_final", 2 * T * h * e, 3 * T * h * e, tp_split=False),
+                    gemm_op("head", T, h, V, e),
+                    memory_op("cross_entropy", T * V * e, 2 * T * V * e)]
+        return ops
+
+
+#: VGG16, configuration D of Simonyan & Zisserman, "Very Deep Convolutional Networks for
+#: Large-Scale Image Recognition", arXiv:1409.1556, Table 1: 3x3 convolutions (stride 1,
+#: padding 1) with these output channels, ``"M"`` a 2x2 max-pool of stride 2; then fully
+#: connected layers of 4096, 4096 and 1000 on 224 x 224 RGB images (§2.1).
+VGG16_CONFIG_D = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                  512, 512, 512, "M")
+
+
+@dataclass(frozen=True)
+class ConvNet:
+    """A plain convolutional network (VGG-style) as the step model sees it: ``layers``
+    weight layers (convolutions, then fully connected layers), one *sample* = one image.
+
+    The step prices it like a transformer whose sequence length is 1: ``Job(seq=1,
+    batch=images)``, so tokens/s reads images/s.  Built by :func:`vgg`.
+
+    Attributes
+    ----------
+    name : str
+    convs : tuple
+        ``(c_in, c_out, kernel, height, width, pool)`` per convolution (stride 1, "same"
+        padding, output ``height x width``; ``pool``: a 2x2 max-pool follows).
+    fcs : tuple
+        ``(in_features, out_features)`` per fully connected layer.
+    source : str
+    """
+    name: str
+    convs: tuple
+    fcs: tuple
+    source: str = ""
+    # The transformer attributes the step reads, fixed for a convolutional network.
+    moe = False
+    experts = 0
+    node_limit = 0
+    tied = False
+
+    @property
+    def layers(self):
+        return len(self.convs) + len(self.fcs)
+
+    @property
+    def hidden(self):
+        return self.fcs[-1][1]
+
+    def is_moe_layer(self, i):
+        return False
+
+    def dense_params(self, i):
+        """Weights and biases of weight layer ``i``."""
+        if i < len(self.convs):
+            cin, cout, k, *_ = self.convs[i]
+            return k * k * cin * cout + cout
+        fin, fout = self.fcs[i - len(self.convs)]
+        return fin * fout + fout
+
+    def expert_params(self, i):
+        return 0
+
+    def embedding_params(self):
+        return 0
+
+    def stage_embedding_params(self, first, last):
+        return 0
+
+    def params(self):
+        return sum(self.dense_params(i) for i in range(self.layers))
+
+    def layer_forward_flops(self, i, seq=1, causal=True):
+        """Forward FLOPs of weight layer ``i`` per image (multiply-adds count two)."""
+        if i < len(self.convs):
+            cin, cout, k, H, W, _ = self.convs[i]
+            return 2 * k * k * cin * cout * H * W
+        fin, fout = self.fcs[i - len(self.convs)]
+        return 2 * fin * fout
+
+    def head_forward_flops(self):
+        return 0
+
+    def forward_flops_per_token(self, seq=1, causal=True):
+        return sum(self.layer_forward_flops(i) for i in range(self.layers))
+
+    def train_flops_per_token(self, seq=1, causal=True):
+        """Model FLOPs of one training image: 3x the forward (MFU's convention)."""
+        return 3 * self.forward_flops_per_token()
+
+    def layer_ops(self, i, tokens, seq=1, act_bytes=4, ep=1, causal=True):
+        """Kernels of weight layer ``i`` on ``tokens`` images: the convolution as an implicit
+        GEMM (M = images x output pixels, K = c_in x kernel^2, N = c_out; it moves its input
+        and output feature maps and its weights; the first layer computes no input gradient),
+        the ReLU (read, write; backward reads y and dy, writes dx) and the max-pool (read the
+        map, write a quarter; backward reads both and dy, writes dx); a fully connected layer
+        as a GEMM and, but for the last, its ReLU."""
+        e, n = act_bytes, tokens
+        if i < len(self.convs):
+            cin, cout, k, H, W, pool = self.convs[i]
+            f = 2.0 * n * H * W * k * k * cin * cout
+            b = float(e) * (n * H * W * cin + k * k * cin * cout + n * H * W * cout)
+            kk = 1 if i == 0 else 2
+            out = n * H * W * cout
+            ops = [Op(f"conv{i}", "gemm", f, b, kk * f, kk * b),
+                   memory_op(f"relu{i}", 2 * out * e, 3 * out * e)]
+            if pool:
+                ops.append(memory_op(f"pool{i}", out * e * 5 / 4, out * e * (2 + 1 / 4)))
+            return ops
+        j = i - len(self.convs)
+        fin, fout = self.fcs[j]
+        ops = [gemm_op(f"fc{j}", n, fin, fout, e)]
+        if j < len(self.fcs) - 1:
+            ops.append(memory_op(f"relu_fc{j}", 2 * n * fout * e, 3 * n * fout * e))
+        return ops
+
+    def head_ops(self, tokens, act_bytes=4, first=False, last=True):
+        """The softmax cross-entropy over the classes (read the logits; backward reads them
+        and writes their gradient)."""
+        return [memory_op("cross_entropy", tokens * self.hidden * act_bytes,
+                          2 * tokens * self.hidden * act_bytes)] if last else []
+
+
+def vgg(config=VGG16_CONFIG_D, image=(3, 224, 224), fc=(4096, 4096), classes=1000,
+        name="vgg16"):
+    """A :class:`ConvNet` from a VGG configuration: 3x3 convolutions of stride 1 and padding 1
+    (the map keeps its size), 2x2 max-pools of stride 2 (it halves), then the fully connected
+    layers on the flattened map (Simonyan & Zisserman, arXiv:1409.1556, §2.1, Table 1).
+
+    >>> m = vgg()
+    >>> m.layers, m.params()
+    (16, 138357544)
+    """
+    c, H, W = image
+    convs = []
+    for item in config:
+        if item == "M":
+            if not convs or convs[-1][5]:
+                raise ParameterError("a VGG configuration's max-pool must follow a convolution")
+            convs[-1] = convs[-1][:5] + (True,)
+            H, W = H // 2, W // 2
+            continue
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise ParameterError(f"a VGG configuration item is a channel count >= 1 or 'M', "
+                                 f"got {item!r}")
+        convs.append((c, item, 3, H, W, False))
+        c = item
+    dims = (c * H * W,) + tuple(fc) + (classes,)
+    return ConvNet(name, tuple(convs), tuple(zip(dims, dims[1:])),
+                   source="Simonyan & Zisserman, arXiv:1409.1556, configuration D (Table 1), "
+                          "224 x 224 input, 1000 classes")
+
+
+def _times(op, n):
+    """``n`` copies of ``op`` (a GPU's local experts)."""
+    if n == 1:
+        return op
+    return Op(op.name, op.kind, op.flops * n, op.bytes * n, op.bwd_flops * n,
+              op.bwd_bytes * n, op.tp_split)
+
 
 #: Models the papers train.  Shapes from each model's published configuration.
 MODELS = {
@@ -214,7 +531,11 @@ MODELS = {
                "left out)"),
     "gpt2-medium": Transformer(
         "gpt2-medium", layers=24, hidden=1024, heads=16, ffn=4096, vocab=50257, gated=False,
-        source="Radford et al., GPT-2 (2019), 345M/medium: 24 layers, d_model 1024"),
+        tied=True, rope=False,
+        source="Radford et al., GPT-2 (2019), 345M/medium: 24 layers, d_model 1024, context "
+               "1024, vocabulary 50,257; the released code's 4 x d_model GELU MLP, learned "
+               "positions and output head tied to the token embedding"),
+    "vgg16": vgg(),
 }
 
 
@@ -229,6 +550,11 @@ def model_from_dict(d):
         raise ParameterError(f"unknown model field(s) {sorted(unknown)}; allowed: "
                              f"{', '.join(sorted(known))}")
     base = MODELS.get(d.get("name"))
+    if isinstance(base, ConvNet):
+        if set(d) != {"name"}:
+            raise ParameterError(f"model {d['name']!r} is a convolutional network; its fields "
+                                 f"cannot be overridden, got {sorted(set(d) - {'name'})}")
+        return base
     if base is not None:
         kw = {f.name: getattr(base, f.name) for f in fields(Transformer)}
         kw.update(d)

@@ -12,10 +12,15 @@ What a step is made of
 Per pipeline stage ``s`` (every GPU that holds stage ``s``'s layers runs the same program,
 so one program per stage stands for all of them) and micro-batch ``i``:
 
-- ``F(s, i)``: forward compute, FLOPs / (GEMM throughput x ``tp``), with the FLOPs of
-  :class:`~netemu.collectives.models.Transformer` (attention at its causal half, as
-  FlashAttention computes it); ``B(s, i)`` the backward, twice that (three times with
-  recomputation).
+- ``F(s, i)``: forward compute, every kernel of the stage's layers
+  (:meth:`~netemu.collectives.models.Transformer.layer_ops`: GEMMs, fused attention at its
+  causal half as FlashAttention computes it, normalisations, activations, token permutation,
+  the loss) timed by the GPU's roofline, max(FLOPs / GEMM rate, bytes / memory bandwidth)
+  (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`), the tensor-parallel ones
+  divided by ``tp``; ``B(s, i)`` the backward kernels (plus the forward again with
+  recomputation).  ``compute="gemm"`` times GEMM FLOPs alone at the GEMM rate, the backward
+  at twice the forward.  A :class:`~netemu.collectives.models.ConvNet` (VGG) is priced the
+  same way, one image a sample, data parallel only.
 - tensor parallelism: two all-reduces of the micro-batch's activations per layer in each
   direction (Megatron-LM's f and g operators), in line with the compute;
 - expert parallelism: dispatch and combine per MoE layer (DeepEP's node-limited transport or
@@ -24,11 +29,15 @@ so one program per stage stands for all of them) and micro-batch ``i``:
 - pipeline parallelism: the activations go to the next stage after ``F`` and their gradients
   back after ``B``, on streams of their own, in the 1F1B order (warm-up forwards, then one
   forward one backward, then the remaining backwards);
-- data parallelism: once the last backward has produced a bucket of gradients
-  (``overlap_dp``), the bucket is summed across the stage's data-parallel ranks by the
-  layout's library; routed-expert gradients among the ranks that hold the same experts;
-  ZeRO-1/2 reduce-scatter, then all-gather the updated shards; ZeRO-3 all-gathers the
-  stage's parameters before every forward and backward and reduce-scatters after it;
+- data parallelism: the last backward fills gradient buckets layer by layer in reverse
+  order (PyTorch DDP's ``bucket_cap_mb`` buckets); once a bucket's last layer is done
+  (``overlap_dp``), it is summed across the stage's data-parallel ranks by the layout's
+  library; routed-expert gradients among the ranks that hold the same experts; ZeRO-1/2
+  reduce-scatter, then all-gather the updated shards; ZeRO-3 (FSDP) treats every layer as a
+  unit: its parameters are all-gathered before its forward and its backward (the next
+  unit's gather while this one computes, at most two units gathered), its gradients reduced
+  after its backward (NCCL reduce-scatter, or the layout's allreduce library when that is
+  HFReduce);
 - the optimizer: Adam with FP32 master weights touches 30 bytes of GPU memory per local
   parameter (read master, gradient, two moments; write master, moments and the BF16 copy:
   Micikevicius et al., Mixed Precision Training, ICLR 2018), at the GPU's memory bandwidth.
@@ -51,10 +60,11 @@ import numpy as np
 from netemu.errors import ParameterError
 
 from .layout import Layout
-from .models import Transformer
+from .models import ConvNet, Transformer
 from .timeline import Phase, Task, simulate
 
-__all__ = ["Job", "StepResult", "run_step", "place", "PLACEMENTS", "ADAM_BYTES_PER_PARAM"]
+__all__ = ["Job", "StepResult", "run_step", "place", "PLACEMENTS", "ADAM_BYTES_PER_PARAM",
+           "COMPUTE_MODELS"]
 
 #: GPU memory bytes Adam touches per parameter with FP32 master weights and moments and a BF16
 #: working copy: read 4+4+4+4 (master, gradient, m, v), write 4+4+4+2 (Micikevicius et al.,
@@ -63,6 +73,9 @@ ADAM_BYTES_PER_PARAM = 30
 #: Placement policies for several jobs: ``packed`` gives each job the next free servers in
 #: order; ``interleaved`` deals servers to the jobs in turn, so their traffic meets on leaves.
 PLACEMENTS = ("packed", "interleaved")
+#: How compute is timed: every kernel by the GPU's roofline, or GEMM FLOPs at the
+#: matrix-multiply rate alone (the model before memory-bound work was counted).
+COMPUTE_MODELS = ("roofline", "gemm")
 
 
 @dataclass
@@ -72,12 +85,12 @@ class Job:
     Attributes
     ----------
     name : str
-    model : Transformer
+    model : Transformer or ConvNet
     layout : Layout
     seq : int
-        Sequence length, tokens.
+        Sequence length, tokens (1 for a :class:`ConvNet`: a sample is an image).
     batch : int
-        Global batch, sequences per step.
+        Global batch, sequences (images) per step.
     gpus : list of str or None
         The job's GPUs in rank order (None: placed by :func:`run_step`).
     """
@@ -89,9 +102,9 @@ class Job:
     gpus: list = None
 
     def __post_init__(self):
-        if not isinstance(self.model, Transformer):
-            raise ParameterError(f"job {self.name!r}: model must be a Transformer, got "
-                                 f"{type(self.model).__name__}")
+        if not isinstance(self.model, (Transformer, ConvNet)):
+            raise ParameterError(f"job {self.name!r}: model must be a Transformer or a "
+                                 f"ConvNet, got {type(self.model).__name__}")
         if not isinstance(self.layout, Layout):
             raise ParameterError(f"job {self.name!r}: layout must be a Layout, got "
                                  f"{type(self.layout).__name__}")
@@ -101,6 +114,14 @@ class Job:
                 raise ParameterError(f"job {self.name!r}: {k} must be a whole number >= 1, "
                                      f"got {v!r}")
         lay = self.layout
+        if isinstance(self.model, ConvNet):
+            if self.seq != 1:
+                raise ParameterError(f"job {self.name!r}: a convolutional network's sample is "
+                                     f"one image, so seq must be 1, got {self.seq}")
+            if (lay.tp, lay.pp, lay.ep) != (1, 1, 1):
+                raise ParameterError(f"job {self.name!r}: a convolutional network runs data "
+                                     f"parallel only (tp = pp = ep = 1), got tp={lay.tp}, "
+                                     f"pp={lay.pp}, ep={lay.ep}")
         if self.batch % (lay.dp * lay.microbatch):
             raise ParameterError(f"job {self.name!r}: batch {self.batch} is not a multiple of "
                                  f"dp x microbatch = {lay.dp} x {lay.microbatch}")
@@ -295,15 +316,18 @@ def _collective(G, pm, kind, algorithm, groups, size, routing, pxn, seed):
 # -- one job's tasks -------------------------------------------------------------------------------
 
 class _Builder:
-    def __init__(self, G, pm, job, ranks, compute, routing, pxn, seed, memo=None):
+    def __init__(self, G, pm, job, ranks, compute, routing, pxn, seed, memo=None,
+                 compute_model="roofline"):
         self.G, self.pm, self.job, self.ranks = G, pm, job, ranks
         self.lay, self.model = job.layout, job.model
         self.routing, self.pxn, self.seed = routing, pxn, seed
+        self.gpu, self.compute_model = compute, compute_model
         self.flops_per_s = compute.throughput(self.lay.precision)
         self.hbm = compute.hbm
         self.tasks = []          # (key, Task, dep keys)
         self.keys = {}
         self.compute_time_stage = {}
+        self.slices = {}
         self._memo = {} if memo is None else memo
         self.shares = self._memo.setdefault("shares", _Shares(pm))
 
@@ -349,11 +373,11 @@ class _Builder:
         lay, m, job, pm = self.lay, self.model, self.job, self.pm
         tokens = lay.microbatch * job.seq
         layers = self.stage_layers[s]
-        fwd = sum(m.layer_forward_flops(i, job.seq, causal=True) for i in layers) * tokens
-        if s == lay.pp - 1:
-            fwd += m.head_forward_flops() * tokens
-        t_f = fwd / lay.tp / self.flops_per_s
-        out = {"F": t_f, "B": t_f * (3 if lay.recompute else 2)}
+        first, last = s == 0, s == lay.pp - 1
+        units = self._units(s, tokens, layers, first, last)
+        t_f = sum(u[0] for u in units)
+        t_b = sum(u[1] for u in units)
+        out = {"F": t_f, "B": t_b + (t_f if lay.recompute else 0.0), "units": units}
         args = (self.routing, self.pxn, self.seed)
         act = tokens * m.hidden * lay.act_bytes
         if lay.tp > 1:
@@ -367,11 +391,45 @@ class _Builder:
             out["pp"] = self._p2p(s, s + 1, act / lay.tp)
         if s > 0:
             out["pp_back"] = self._p2p(s, s - 1, act / lay.tp)
-        dense = sum(m.dense_params(i) for i in layers) + \
-            (m.vocab * m.hidden if s in (0, lay.pp - 1) else 0) * (2 if lay.pp == 1 else 1)
-        expert = sum(m.expert_params(i) for i in layers)
-        out["dense"] = dense / lay.tp
-        out["expert"] = expert / lay.tp / (lay.ep if m.moe else 1)
+        out["dense"] = sum(u[2] for u in units)
+        out["expert"] = sum(u[3] for u in units)
+        return out
+
+    def _units(self, s, tokens, layers, first, last):
+        """Per layer of stage ``s``, in order: (forward s, backward s, dense parameters,
+        routed-expert parameters) on one GPU.  The embedding's and the head's kernels and
+        parameters go with the stage's first and last layer.
+
+        ``compute_model="roofline"`` times every kernel of the layer
+        (:meth:`~netemu.collectives.models.Transformer.layer_ops`) by the roofline of the
+        GPU (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`): GEMMs at their
+        matrix-multiply rate or their bytes over memory bandwidth, whichever is longer, and
+        the memory-bound kernels at memory bandwidth.  ``"gemm"`` times the layer's GEMM
+        FLOPs alone at the matrix-multiply rate, the backward at twice the forward."""
+        lay, m, job = self.lay, self.model, self.job
+        per_ep = lay.ep if m.moe else 1
+        # The input embedding's gradient is complete when the backward reaches it (last); a
+        # separate head's when the backward starts.
+        emb_in = m.stage_embedding_params(first, False)
+        emb_head = m.stage_embedding_params(first, last) - emb_in
+        out = []
+        for k, i in enumerate(layers):
+            dense = m.dense_params(i) + (emb_in if k == 0 else 0) + \
+                (emb_head if k == len(layers) - 1 else 0)
+            if self.compute_model == "gemm":
+                f = m.layer_forward_flops(i, job.seq, causal=True) * tokens
+                if k == len(layers) - 1 and last:
+                    f += m.head_forward_flops() * tokens
+                tf = f / lay.tp / self.flops_per_s
+                tb = 2 * tf
+            else:
+                ops = m.layer_ops(i, tokens, job.seq, act_bytes=lay.act_bytes, ep=lay.ep)
+                if k == 0 and first:
+                    ops += m.head_ops(tokens, lay.act_bytes, first=True, last=False)
+                if k == len(layers) - 1 and last:
+                    ops += m.head_ops(tokens, lay.act_bytes, first=False, last=True)
+                tf, tb = self.gpu.ops_time(ops, lay.precision, lay.tp)
+            out.append((tf, tb, dense / lay.tp, m.expert_params(i) / lay.tp / per_ep))
         return out
 
     def _p2p(self, s, s2, size):
@@ -429,39 +487,103 @@ class _Builder:
         key = (kind, s, i)
         if kind == "F":
             deps = [("send", s - 1, i)] if s > 0 else []
-            if lay.zero == 3:
-                deps.append(self._zero3_gather(s, c, ("F", i)))
-            self._compute_and_comm(key, gpu, s, c, "F", deps, "ep_f")
+            self._compute_and_comm(key, gpu, s, c, "F", deps, "ep_f", self._parts(c, "F"))
             if s < lay.pp - 1:
                 self.add(("send", s, i), Task(f"{j} s{s} send mb{i}", f"{j}/s{s}/pp",
                                               phases=c["pp"], tag="pp", group=f"s{s}"),
                          [self.last_parts[key]])
         else:
             deps = [("bsend", s + 1, i)] if s < lay.pp - 1 else [self.last_parts[("F", s, i)]]
-            if lay.zero == 3:
-                deps.append(self._zero3_gather(s, c, ("B", i)))
-            slices = self._slices(s, c) if i == mb - 1 else 1
-            self._compute_and_comm(key, gpu, s, c, "B", deps, "ep_b", slices)
+            parts = self._parts(c, "B") if lay.zero == 3 else \
+                self._buckets(c) if i == mb - 1 else [(1.0, 0.0, 0.0, None)]
+            self._compute_and_comm(key, gpu, s, c, "B", deps, "ep_b", parts)
             if s > 0:
                 self.add(("bsend", s, i), Task(f"{j} s{s} grad send mb{i}", f"{j}/s{s}/ppb",
                                                phases=c["pp_back"], tag="pp", group=f"s{s}"),
                          [self.last_parts[key]])
-            if lay.zero == 3:
-                self._dp_collective(s, c, "reducescatter", ("rs", s, i), [self.last_parts[key]])
 
-    def _compute_and_comm(self, key, gpu, s, c, kind, deps, ep_key, slices=1):
+    def _parts(self, c, kind):
+        """How ``kind``'s compute is cut: one part, or with ZeRO-3 / FSDP one part per layer
+        (an FSDP unit), in execution order: (fraction of the time, dense and expert
+        parameters of the unit, the layer)."""
+        units = c["units"]
+        if self.lay.zero != 3:
+            return [(1.0, 0.0, 0.0, None)]
+        col = 0 if kind == "F" else 1
+        total = sum(u[col] for u in units) or 1.0
+        order = range(len(units)) if kind == "F" else range(len(units) - 1, -1, -1)
+        return [(units[k][col] / total if sum(u[col] for u in units) else 1 / len(units),
+                 units[k][2], units[k][3], k) for k in order]
+
+    def _buckets(self, c):
+        """The last backward cut where gradient buckets become ready (data parallelism with
+        ``overlap_dp``): layers in backward order fill buckets of ``layout.bucket`` bytes, as
+        PyTorch DDP builds them in reverse parameter order; a bucket is summed once the
+        backward of its last layer is done; a layer larger than a bucket is spread evenly
+        over as many buckets.  At most 64 buckets (neighbours merged).  Returns (fraction of
+        the backward, dense and expert parameters of the bucket, None) per bucket, in order."""
+        lay = self.lay
+        units = c["units"]
+        if lay.zero or not lay.overlap_dp:
+            return [(1.0, c["dense"], c["expert"], None)]
+        gb, cap = lay.grad_bytes, lay.bucket
+        out, cur = [], [0.0, 0.0, 0.0]
+        for tf, tb, d, x in reversed(units):
+            size = (d + x) * gb
+            if size > cap:
+                if cur[1] + cur[2]:
+                    out.append(cur)
+                    cur = [0.0, 0.0, 0.0]
+                n = int(np.ceil(size / cap))
+                cur[0] += tb / n
+                out.append([cur[0], d / n, x / n])
+                out += [[tb / n, d / n, x / n] for _ in range(n - 1)]
+                cur = [0.0, 0.0, 0.0]
+                continue
+            cur = [cur[0] + tb, cur[1] + d, cur[2] + x]
+            if (cur[1] + cur[2]) * gb >= cap:
+                out.append(cur)
+                cur = [0.0, 0.0, 0.0]
+        if cur[0] or cur[1] + cur[2] or not out:
+            if out and not cur[1] + cur[2]:
+                out[-1][0] += cur[0]           # trailing layers without parameters
+            else:
+                out.append(cur)
+        if len(out) > 64:
+            k = -(-len(out) // 64)
+            out = [[sum(b[n] for b in out[a:a + k]) for n in range(3)]
+                   for a in range(0, len(out), k)]
+        total = sum(b[0] for b in out)
+        return [((b[0] / total) if total else 1 / len(out), b[1], b[2], None) for b in out]
+
+    def _compute_and_comm(self, key, gpu, s, c, kind, deps, ep_key, parts):
         lay, j = self.lay, self.job.name
         dur = c[kind]
         self.compute_time_stage[s] = self.compute_time_stage.get(s, 0.0) + dur
-        parts = []
-        for k in range(slices):
-            name = f"{j} s{s} {kind} mb{key[2]}" + (f" part{k}" if slices > 1 else "")
+        keys = []
+        for k, (frac, dense, expert, unit) in enumerate(parts):
+            name = f"{j} s{s} {kind} mb{key[2]}" + (f" part{k}" if len(parts) > 1 else "")
             pk = key if k == 0 else key + (k,)
-            self.add(pk, Task(name, gpu, duration=dur / slices, group=f"s{s}"),
-                     deps if k == 0 else [])
-            parts.append(pk)
-        self.slice_keys = parts
-        last = parts[-1]
+            extra = []
+            if unit is not None:
+                # FSDP: the unit's parameters are all-gathered before its compute, at most
+                # two units gathered at a time (PyTorch FSDP's limit_all_gathers; the
+                # next unit's gather runs while this one computes).
+                extra.append(self._unit_collective(
+                    s, "allgather", dense, expert, key + ("ag", unit), f"{j}/s{s}/ag",
+                    keys[-2:-1]))
+            self.add(pk, Task(name, gpu, duration=dur * frac, group=f"s{s}"),
+                     (deps if k == 0 else []) + extra)
+            keys.append(pk)
+            if unit is not None and kind == "B":
+                # Then its gradients are reduced: NCCL's reduce-scatter, or, with HFReduce
+                # (which implements allreduce only, [FF] §IV), an allreduce whose shard each
+                # rank keeps.
+                coll = "reducescatter" if lay.dp_library == "nccl" else "allreduce"
+                self._unit_collective(s, coll, dense, expert, ("rs", s, key[2], unit),
+                                      f"{j}/s{s}/rs", [pk])
+        self.slices[key] = (keys, parts)
+        last = keys[-1]
         if "tp" in c:
             last = self.add(key + ("tp",), Task(f"{j} s{s} {kind} tp mb{key[2]}", gpu,
                                                 phases=c["tp"], tag="tp", group=f"s{s}"),
@@ -480,6 +602,18 @@ class _Builder:
                                                     phases=c[ep_key], tag="ep", group=f"s{s}"),
                                 [last])
         self.last_parts[key] = last
+
+    def _unit_collective(self, s, collective, dense, expert, key, stream, deps):
+        """A collective of one FSDP unit's parameters (all-gather, in the activations'
+        precision) or gradients (in theirs) among the stage's data-parallel ranks."""
+        lay, j = self.lay, self.job.name
+        width = lay.act_bytes if collective == "allgather" else lay.grad_bytes
+        phases = self._dp_phases(s, collective, dense * width) + \
+            self._dp_phases(s, collective, expert * width, True)
+        if not phases:
+            return None
+        return self.add(key, Task(f"{j} s{s} {collective} {key}", stream, phases=phases,
+                                  tag="dp", group=f"s{s}"), deps)
 
     # -- data parallelism
     def _dp_groups(self, s, expert):
@@ -503,12 +637,6 @@ class _Builder:
                 self._memo[key] = _merged(self.pm, ws, shares_of=self.shares)
         return self._memo[key]
 
-    def _slices(self, s, c):
-        if self.lay.zero or not self.lay.overlap_dp:
-            return 1
-        grads = (c["dense"] + c["expert"]) * self.lay.grad_bytes
-        return max(1, min(64, int(np.ceil(grads / self.lay.bucket))))
-
     def _dp_collective(self, s, c, collective, key, deps):
         lay, j = self.lay, self.job.name
         # Parameters travel in the activations' precision, gradients in their own.
@@ -522,9 +650,6 @@ class _Builder:
                                       phases=phases, tag="dp", group=f"s{s}"), deps)
         return None
 
-    def _zero3_gather(self, s, c, which):
-        return self._dp_collective(s, c, "allgather", ("ag", s) + which, [])
-
     def _sync(self, s, c, mb):
         lay, j = self.lay, self.job.name
         last_b = self.last_parts[("B", s, mb - 1)]
@@ -532,15 +657,11 @@ class _Builder:
         deps_opt = [last_b]
         if lay.zero in (0, 1, 2):
             collective = "allreduce" if lay.zero == 0 else "reducescatter"
-            grads = {False: c["dense"] * lay.grad_bytes, True: c["expert"] * lay.grad_bytes}
-            slices = self.slice_keys_for(s, mb)
-            nb = len(slices)
             prev = None
-            for k, sk in enumerate(slices):
-                phases = []
-                for expert in (False, True):
-                    size = grads[expert] / nb
-                    phases += self._dp_phases(s, collective, size, expert)
+            keys, parts = self.slices[("B", s, mb - 1)]
+            for k, (sk, (_, dense, expert, _u)) in enumerate(zip(keys, parts)):
+                phases = self._dp_phases(s, collective, dense * lay.grad_bytes) + \
+                    self._dp_phases(s, collective, expert * lay.grad_bytes, True)
                 if not phases:
                     continue
                 prev = self.add(("dp", s, k), Task(f"{j} s{s} grad {collective} {k}",
@@ -550,7 +671,7 @@ class _Builder:
             if prev is not None:
                 deps_opt.append(prev)
         else:
-            deps_opt += [("rs", s, i) for i in range(mb) if ("rs", s, i) in self.keys]
+            deps_opt += [k for k in self.keys if k[0] == "rs" and k[1] == s]
         local = c["dense"] + c["expert"]
         if lay.zero:
             local = c["dense"] / lay.dp + c["expert"] / max(1, lay.dp // lay.ep)
@@ -559,11 +680,6 @@ class _Builder:
                                         group=f"s{s}"), deps_opt)
         if lay.zero in (1, 2):
             self._dp_collective(s, c, "allgather", ("ag-params", s), [opt])
-
-    def slice_keys_for(self, s, mb):
-        key = ("B", s, mb - 1)
-        ks = [k for k in self.keys if k[:3] == key and (len(k) == 3 or isinstance(k[3], int))]
-        return sorted(ks, key=lambda k: (len(k), k[3] if len(k) > 3 else 0))
 
 
 def _order_1f1b(s, pp, mb):
@@ -576,7 +692,7 @@ def _order_1f1b(s, pp, mb):
 
 
 def run_step(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement="packed",
-             exact=False):
+             exact=False, compute="roofline"):
     """Run one step of every job in ``jobs`` at once on cluster ``G``.
 
     Parameters
@@ -595,11 +711,19 @@ def run_step(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
         ``2 pp + 4`` and ``3 pp + 4`` of them and its times extended along the line through
         the two (tested against full simulation); ``exact=True`` simulates every one.
         Several jobs at once are always simulated in full (their cycles need not align).
+    compute : {"roofline", "gemm"}
+        How compute is timed (:data:`COMPUTE_MODELS`): every kernel of a layer by the GPU's
+        roofline (GEMMs at the matrix-multiply rate or limited by memory bandwidth,
+        elementwise and normalisation work at memory bandwidth), or the GEMM FLOPs alone at
+        the matrix-multiply rate.
 
     Returns
     -------
     list of StepResult, one per job, in order.
     """
+    if compute not in COMPUTE_MODELS:
+        raise ParameterError(f"compute model must be one of {', '.join(COMPUTE_MODELS)}, got "
+                             f"{compute!r}")
     if isinstance(jobs, Job):
         jobs = [jobs]
     jobs = list(jobs)
@@ -615,10 +739,11 @@ def run_step(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
     j = jobs[0]
     m1, m2 = 2 * j.layout.pp + 4, 3 * j.layout.pp + 4
     if exact or len(jobs) > 1 or j.microbatches <= m2:
-        return _simulate(G, jobs, routing, pxn, seed, gpu)
+        return _simulate(G, jobs, routing, pxn, seed, gpu, compute_model=compute)
     short = [_with_microbatches(j, m) for m in (m1, m2)]
     memo = {}
-    (r1,), (r2,) = (_simulate(G, [s], routing, pxn, seed, gpu, {s.name: memo}) for s in short)
+    (r1,), (r2,) = (_simulate(G, [s], routing, pxn, seed, gpu, {s.name: memo}, compute)
+                    for s in short)
     k = (j.microbatches - m2) / (m2 - m1)
 
     def line(a, b):
@@ -658,13 +783,13 @@ def _place_all(G, jobs, placement):
         seen |= set(j.gpus)
 
 
-def _simulate(G, jobs, routing, pxn, seed, gpu, memos=None):
+def _simulate(G, jobs, routing, pxn, seed, gpu, memos=None, compute_model="roofline"):
     from .workload import path_model
     pm = path_model(G, routing, pxn=pxn, seed=seed)
     tasks, spans, meta = [], [], []
     for j in jobs:
         b = _Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed,
-                     (memos or {}).get(j.name))
+                     (memos or {}).get(j.name), compute_model)
         t = b.build()
         off = len(tasks)
         for task in t:

@@ -4,7 +4,7 @@ __all__ = ["plot_timeline", "COLOURS"]
 
 #: One colour per kind of task, the same in every plot.
 COLOURS = {"compute": "tab:blue", "dp": "tab:red", "ep": "tab:orange", "tp": "tab:purple",
-           "pp": "tab:green"}
+           "pp": "tab:green", "dispatch": "tab:olive", "combine": "tab:brown"}
 
 
 def plot_timeline(results, path):
@@ -39,7 +39,9 @@ def plot_timeline(results, path):
     ax.set_yticks(range(len(rows)), [s for s, _, _ in rows], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("time in the step (s)")
-    ax.set_title("; ".join(f"{r.job}: step {r.step_time:.3g} s, MFU {100 * r.mfu:.1f}%"
+    # A decode result says its own headline (TPOT, tokens/s); a training step its MFU.
+    ax.set_title("; ".join(r.summary() if hasattr(r, "summary") else
+                           f"{r.job}: step {r.step_time:.3g} s, MFU {100 * r.mfu:.1f}%"
                            for r in results))
     ax.legend(handles=[Patch(color=c, label=k) for k, c in COLOURS.items()], ncol=5,
               loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8)

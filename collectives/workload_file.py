@@ -23,6 +23,21 @@ global batch, and how many GPUs or which ones), and how to place them::
     seq = 4096
     batch = 64
 
+A job with ``phase = "decode"`` is a served model instead (:mod:`netemu.collectives.decode`):
+``batch`` is sequences per GPU, ``context`` the tokens in each sequence's key/value cache,
+``layout`` a decode layout (``dp``, ``tp``, ``ep``, ``microbatches``, ``ep_library``, ...) and
+``iterations`` how many decode iterations run one after the other (default 1)::
+
+    [[job]]
+    name = "serve"
+    phase = "decode"                    # train (default) | decode
+    model = "deepseek-v3"
+    layout = "dp=32,ep=32,microbatches=2,precision=fp8,weight_bytes=1"
+    batch = 64                          # sequences per GPU
+    context = 4096                      # tokens in each sequence's KV cache
+    iterations = 4
+
+Training and decode jobs in one file run at once on the cluster and share its fabric.
 Every key is checked; an unknown one is an error that names it and the allowed ones.
 ``netemu step FILE.toml`` runs it; :func:`load_workload` reads it in Python.
 """
@@ -32,6 +47,7 @@ import stat
 
 from netemu.errors import ParameterError
 
+from .decode import DecodeJob, DecodeLayout
 from .layout import Layout
 from .models import MODELS, model_from_dict
 from .step import PLACEMENTS, Job
@@ -42,7 +58,9 @@ __all__ = ["load_workload", "parse_workload", "MAX_BYTES"]
 MAX_BYTES = 1 << 20
 
 _CLUSTER_KEYS = {"preset", "graph", "params", "routing", "placement", "seed", "pxn"}
-_JOB_KEYS = {"name", "model", "layout", "seq", "batch", "gpus"}
+_JOB_KEYS = {"name", "phase", "model", "layout", "seq", "batch", "gpus"}
+_DECODE_KEYS = {"name", "phase", "model", "layout", "batch", "context", "gpus", "iterations"}
+_PHASES = ("train", "decode")
 
 
 def load_workload(path):
@@ -98,11 +116,18 @@ def parse_workload(text, where="workload"):
 def _job(d, k, where):
     if not isinstance(d, dict):
         raise ParameterError(f"{where}: job {k} is not a table")
-    bad = set(d) - _JOB_KEYS
+    phase = d.get("phase", "train")
+    if phase not in _PHASES:
+        raise ParameterError(f"{where}: job {k}: phase must be one of {', '.join(_PHASES)}, "
+                             f"got {phase!r}")
+    allowed = _DECODE_KEYS if phase == "decode" else _JOB_KEYS
+    bad = set(d) - allowed
     if bad:
-        raise ParameterError(f"{where}: job {k}: unknown key(s) {sorted(bad)}; allowed: "
-                             f"{', '.join(sorted(_JOB_KEYS))}")
-    for need in ("model", "layout", "seq", "batch"):
+        raise ParameterError(f"{where}: job {k}: unknown key(s) {sorted(bad)} for a {phase} "
+                             f"job; allowed: {', '.join(sorted(allowed))}")
+    needs = ("model", "layout", "batch", "context") if phase == "decode" else \
+        ("model", "layout", "seq", "batch")
+    for need in needs:
         if need not in d:
             raise ParameterError(f"{where}: job {k} needs {need!r}")
     m = d["model"]
@@ -114,7 +139,8 @@ def _job(d, k, where):
     else:
         model = model_from_dict(m)
     lay = d["layout"]
-    layout = Layout.parse(lay) if isinstance(lay, str) else Layout.from_dict(lay)
+    kind = DecodeLayout if phase == "decode" else Layout
+    layout = kind.parse(lay) if isinstance(lay, str) else kind.from_dict(lay)
     gpus = d.get("gpus")
     if gpus is not None and not (isinstance(gpus, list) and all(isinstance(g, str) for g in gpus)):
         if isinstance(gpus, int) and not isinstance(gpus, bool):
@@ -125,4 +151,7 @@ def _job(d, k, where):
         else:
             raise ParameterError(f"{where}: job {k}: gpus must be a count or a list of GPU "
                                  f"names, got {gpus!r}")
+    if phase == "decode":
+        return DecodeJob(str(d.get("name", f"job{k}")), model, layout, d["batch"], d["context"],
+                         gpus, d.get("iterations", 1))
     return Job(str(d.get("name", f"job{k}")), model, layout, d["seq"], d["batch"], gpus)

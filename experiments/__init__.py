@@ -50,6 +50,8 @@ EXPERIMENTS = [
     "roce_routing",
     "failure_resilience",
     "sensitivity",
+    "fire_flyer_fig8",
     "training_scaling",
     "v3_training",
+    "v3_decode",
 ]

@@ -152,32 +152,33 @@ def report(rows, out_dir):
 
 
 def _plot(rows, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Kernel time and DeepEP's bandwidth metric by EP size: the published low-latency table
+    beside netemu's low-latency kernels (one colour per stage), the normal kernels (nothing
+    published) beside them, both rate options, the error per point underneath."""
+    from netemu.experiments.figures import Plot
 
-    from netemu.plot import save_figure
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    styles = {"nominal": "-", "achievable": "--"}
-    for ax, key, ylabel in ((axes[0], "time_us", "kernel time (us, log)"),
-                            (axes[1], "deepep_GBps", "DeepEP bandwidth metric (GB/s)")):
-        for q in RATES:
-            for mode, marker in (("normal", "s"), ("low-latency", "o")):
-                for st in STAGES:
-                    pts = sorted((r["gpus"], r[key]) for r in rows
-                                 if r["mode"] == mode and r["rates"] == q and r["stage"] == st)
-                    if pts:
-                        ax.plot(*zip(*pts), styles[q] + marker, label=f"netemu {mode} {st} ({q})")
+    p = Plot(TITLE, ["kernel time", "DeepEP bandwidth metric"], logx=True, xticks=EP,
+             xlabel="EP size (GPUs)", ylabel=["kernel time (µs, log)", "DeepEP metric (GB/s)"],
+             width=5.4, height=3.8)
+    p.logy(0)
+    for panel, key in enumerate(("time_us", "deepep_GBps")):
         for k, st in enumerate(STAGES):
-            col = 2 * k + (0 if key == "time_us" else 1)
-            ax.plot(EP, [DEEPEP_LOW_LATENCY[n][col] for n in EP], "kx" if k == 0 else "k+",
-                    ms=9, label=f"DeepEP V1 low-latency {st} (published)")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(EP, [str(n) for n in EP])
-        ax.set_xlabel("EP size (GPUs)")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, alpha=0.3)
-    axes[0].set_yscale("log")
-    axes[1].legend(fontsize=6, ncol=2)
-    fig.suptitle(TITLE)
-    save_figure(fig, f"{out_dir}/{NAME}.png")
+            published = [DEEPEP_LOW_LATENCY[n][2 * k + panel] for n in EP]
+            p.paper(EP, published, f"low-latency {st}", f"DeepEP V1 low-latency {st}",
+                    panel=panel)
+            for mode in ("low-latency", "normal"):
+                for q in RATES:
+                    pts = sorted((r["gpus"], r[key]) for r in rows if r["mode"] == mode
+                                 and r["rates"] == q and r["stage"] == st)
+                    if not pts:
+                        continue
+                    ns, ours = zip(*pts)
+                    option = None if q == RATES[0] else f"{q} rates"
+                    label = f"{mode} {st}" + (f" ({q} rates)" if option is None else "")
+                    p.netemu(ns, ours, f"{mode} {st}", label, panel=panel, option=option,
+                             only=mode != "low-latency")
+                    if mode == "low-latency":
+                        p.error(ns, ours, [DEEPEP_LOW_LATENCY[n][2 * k + panel] for n in ns],
+                                f"{mode} {st}", panel=panel, option=option)
+        p.band(TOLERANCE, panel=panel)
+    p.save(f"{out_dir}/{NAME}.png")

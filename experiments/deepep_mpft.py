@@ -19,7 +19,7 @@ achievable 40 GB/s per NIC and 160 GB/s NVLink) are predictions from hardware fa
 
 from netemu.experiments.deepep_modes import RATES, run_mode
 from netemu.experiments.published import ISCA_FIG7
-from netemu.experiments.support import compare_row, line_plot, write_rows
+from netemu.experiments.support import compare_row, write_rows
 
 NAME = "deepep_mpft"
 TITLE = "ISCA Fig. 7: DeepEP on MPFT, 4,096 tokens per GPU"
@@ -43,17 +43,33 @@ def run_point(point):
 def report(rows, out_dir):
     write_rows(out_dir, NAME, rows)
     got = {(r["gpus"], r["rates"], r["stage"]): r for r in rows}
-    series = []
-    for k, st in enumerate(STAGES):
-        for q, style in zip(RATES, ("-o", "-s")):
-            ns = [n for n in GPUS if (n, q, st) in got]
-            series.append((f"netemu {st}, DeepEP metric ({q})", ns,
-                           [got[n, q, st]["deepep_GBps"] for n in ns], style))
-            series.append((f"netemu {st}, network bytes per GPU ({q})", ns,
-                           [got[n, q, st]["network_GBps_per_gpu"] for n in ns], ":" + style[1]))
-        series.append((f"paper {st}", GPUS, [ISCA_FIG7[n][k] for n in GPUS], "kx--"))
-    line_plot(f"{out_dir}/{NAME}.png", TITLE, "GPUs (EP size)",
-              "per-GPU bandwidth (GB/s)", series, xticks=GPUS)
+    _plot(got, f"{out_dir}/{NAME}.png")
     return [compare_row(f"{n} GPUs", f"{st} DeepEP RDMA GB/s ({q})", ISCA_FIG7[n][k],
                         got[n, q, st]["deepep_GBps"], kind="prediction", note=NOTES[q])
             for q in RATES for k, st in enumerate(STAGES) for n in GPUS if (n, q, st) in got]
+
+
+def _plot(got, path):
+    """One panel per stage: the paper's points, DeepEP's metric under both rate options (the
+    compared series, the paper's colour), the physical bytes beside it, errors underneath."""
+    from netemu.experiments.figures import Plot
+
+    p = Plot(TITLE, [f"{st}" for st in STAGES], logx=True, xticks=GPUS, xlabel="GPUs (EP size)",
+             ylabel="per-GPU bandwidth (GB/s)", width=5.2, height=3.8)
+    for k, st in enumerate(STAGES):
+        paper = [ISCA_FIG7[n][k] for n in GPUS]
+        p.paper(GPUS, paper, st, f"{st} (DeepEP's RDMA metric)", panel=k)
+        for q in RATES:
+            ns = [n for n in GPUS if (n, q, st) in got]
+            ours = [got[n, q, st]["deepep_GBps"] for n in ns]
+            option = None if q == RATES[0] else f"{q} rates"
+            p.netemu(ns, ours, st, f"{st}, DeepEP's metric" + (f" ({q} rates)" if option is None
+                                                                else ""), panel=k, option=option)
+            p.error(ns, ours, [ISCA_FIG7[n][k] for n in ns], st, panel=k, option=option)
+            phys = [(n, got[n, q, st].get("network_GBps_per_gpu")) for n in ns]
+            phys = [(n, v) for n, v in phys if v is not None]
+            if phys:
+                p.netemu(*zip(*phys), "physical", f"{st}, network bytes per GPU per s", panel=k,
+                         option=f"{q} rates", only=True)
+        p.band(TOLERANCE, panel=k)
+    p.save(path)

@@ -102,35 +102,32 @@ def spread(rows, fabric, scenario, amount):
 
 
 def plot(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Relative throughput under random link failures (mean line, min-max shaded) and under
+    one failed spine or plane (mean, min-max bars); netemu only, labelled so."""
+    from netemu.experiments.figures import Plot
 
-    from netemu.plot import save_figure
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     names = list(dict.fromkeys(r["fabric"] for r in rows))
-    for name, style in zip(names, ("-o", "--s", ":^")):
-        m, lo, hi = zip(*(spread(rows, name, "links", k) for k in FAILED_LINKS))
-        line, = a.plot(FAILED_LINKS, m, style, label=name)
-        a.fill_between(FAILED_LINKS, lo, hi, color=line.get_color(), alpha=0.2)
-    a.set_xlabel("failed switch-to-switch links (random)")
-    a.set_ylabel("all-to-all throughput / intact")
-    a.set_title("random link failures (mean, min-max over seeds)")
-    a.grid(True, alpha=0.3)
-    a.legend()
     bars = [(n, s) for n in names for s in ("spine", "plane")
             if any(r["fabric"] == n and r["scenario"] == s for r in rows)]
-    stats = [spread(rows, n, s, 1) for n, s in bars]
-    x = range(len(bars))
-    b.bar(x, [m for m, _, _ in stats], color="#2b83ba",
-          yerr=[[max(0.0, m - lo) for m, lo, _ in stats],      # max: float round-off
-                [max(0.0, hi - m) for m, _, hi in stats]], capsize=4)
-    b.set_xticks(list(x), [f"{n}\none {s}" for n, s in bars])
-    b.set_ylabel("all-to-all throughput / intact")
-    b.set_title("one failed spine / plane")
-    b.set_ylim(0, 1.05)
-    save_figure(fig, path)
+    cats = [f"{n}\n{s}" for n, s in bars]
+    p = Plot(TITLE, ["random link failures (mean, min-max over seeds)", "one failed spine / plane"],
+             error=False, categories=[None, cats], xticks=FAILED_LINKS,
+             xlabel=["failed switch-to-switch links (random)", ""],
+             ylabel="all-to-all throughput / intact", width=5.4, height=3.8,
+             width_ratios=[3, 2])
+    for name in names:
+        m, lo, hi = zip(*(spread(rows, name, "links", k) for k in FAILED_LINKS))
+        line = p.netemu(FAILED_LINKS, m, name, name, only=True)
+        p.main[0].fill_between(FAILED_LINKS, lo, hi, color=line.get_color(), alpha=0.2, lw=0,
+                               gid="reference:spread")
+    for k, ((n, s), cat) in enumerate(zip(bars, cats)):
+        mean, lo, hi = spread(rows, n, s, 1)
+        # Coloured as the fabric's line on the left; the legend entry is the line's.
+        p.bars([cat], [mean], n, f"_netemu: {n}, one {s}", panel=1)
+        p.main[1].errorbar([k], [mean], yerr=[[max(0.0, mean - lo)], [max(0.0, hi - mean)]],
+                           fmt="none", ecolor="black", capsize=4, gid="reference:spread")
+    p.main[1].set_ylim(0, 1.05)
+    p.save(path)
 
 
 def report(rows, out_dir):

@@ -57,30 +57,22 @@ def run_point(point):
 
 
 def _plot(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Left: GPUs the design reaches by planes, the paper's 32,768 drawn as the check it is
+    (radix arithmetic on its inputs).  Right: netemu's cost, which has no published value."""
+    from netemu.experiments.figures import Plot
 
-    from netemu.plot import save_figure
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     x = [r["planes"] for r in rows]
-    a.plot(x, [r["endpoints"] for r in rows], "-o", label="netemu endpoints (GPUs at 1:1)")
-    a.plot([PLANES], [FF_NEXT_GEN_GPUS], "kx", markersize=10, label="paper: 32,768 GPUs")
-    a.set_xlabel("planes")
-    a.set_ylabel("GPUs")
-    a.set_xticks(x)
-    a.set_title("128-port 400G two-layer planes")
-    a.legend()
-    b.bar([i - 0.2 for i in range(len(rows))], [r["switches_musd"] for r in rows], 0.4,
-          label="switches")
-    b.bar([i + 0.2 for i in range(len(rows))], [r["cables_musd"] for r in rows], 0.4,
-          label="cables")
-    b.set_xticks(range(len(rows)), [f"{p} planes" for p in x])
-    b.set_ylabel("netemu cost (M$, no published value)")
-    b.set_title("cost (topologies.cost, [SF] price fits)")
-    b.legend()
-    save_figure(fig, path)
+    cats = [f"{n} planes" for n in x]
+    p = Plot(TITLE, ["128-port 400G two-layer planes", "cost (topologies.cost, [SF] price fits)"],
+             error=False, categories=[None, cats], xticks=x, xlabel=["planes", ""],
+             ylabel=["GPUs (endpoints at 1 NIC per GPU)", "netemu cost (M$)"],
+             width=5.2, height=3.8)
+    p.netemu(x, [r["endpoints"] for r in rows], "GPUs", "endpoints")
+    p.check([PLANES], [FF_NEXT_GEN_GPUS], "GPUs", f"{FF_NEXT_GEN_GPUS:,} GPUs with {PLANES} planes")
+    p.bars(cats, [r["switches_musd"] for r in rows], "switches", "netemu: switches", panel=1)
+    p.bars(cats, [r["cables_musd"] for r in rows], "cables", "netemu: cables", panel=1,
+           bottom=[r["switches_musd"] for r in rows])
+    p.save(path)
 
 
 def report(rows, out_dir):

@@ -154,37 +154,51 @@ def run_point(point):
 
 
 def _plot(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from netemu.plot import save_figure
+    """Left: every resource's bound at each GPU count (netemu only).  Right: the section's
+    bounds, the paper's practical ~12 GB/s beside netemu's two predictions of it (its form
+    and the NUMA placement), the 13.3 GB/s memory bound drawn as the check it is."""
+    from netemu.experiments.figures import Plot
 
     # The one-budget form is drawn from the uplink edges (the same value the calibrated
-    # port node gives), so the node's own group is left out of the bars.
+    # port node gives), so the node's own group is left out of the bars.  The compared
+    # bounds are drawn first so that they take the first colours.
     shown = [g for g in GROUPS if any(r.get(f"{_key(g)}_bound_GBps") for r in rows)
              and g not in ("CPU reduce", "shared root port, one budget")]
-    labels = shown + ["memory / 24 (even spread)", "shared root port, one budget"]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    width = 0.8 / len(labels)
-    seen = set()
-    for i, r in enumerate(rows):
-        values = [r.get(f"{_key(g)}_bound_GBps") for g in shown]
-        values += [r["even_memory_bound_GBps"], r["shared_port_both_directions_GBps"]]
-        for j, (label, v) in enumerate(zip(labels, values)):
-            if v:
-                ax.bar(i + (j - len(labels) / 2 + 0.5) * width, v, width, color=f"C{j}",
-                       label=None if label in seen else label)
-                seen.add(label)
-    for y, label, style in ((FF_HFREDUCE_BOUNDS["theoretical_GBps"], "paper theoretical", "--"),
-                            (FF_HFREDUCE_BOUNDS["practical_GBps"], "paper practical", ":")):
-        ax.axhline(y, color="k", linestyle=style, label=label)
-    ax.set_xticks(range(len(rows)), [f"{r['gpus']} GPUs" for r in rows])
-    ax.set_ylabel("bound on HFReduce algbw (GB/s)")
-    ax.set_ylim(0, 40)
-    ax.set_title(TITLE)
-    ax.legend(fontsize=7, ncol=2)
-    save_figure(fig, path)
+    cats = [f"{r['gpus']} GPUs" for r in rows]
+    gpus = [r["gpus"] for r in rows]
+    p = Plot(TITLE, ["bound of each resource (capacity / per-byte load)",
+                     "the section's bounds"], error=[False, True], categories=[cats, None],
+             logx=[False, True], xticks=gpus, xlabel=["", "GPUs"],
+             ylabel="bound on HFReduce algbw (GB/s)", width=5.6, height=4.0)
+    at = [n == COMPARE_AT for n in gpus]
+    pb = FF_HFREDUCE_BOUNDS
+    p.netemu(gpus, [r["paper_form_practical_GBps"] for r in rows], "practical",
+             "practical bound, the paper's form", panel=1)
+    p.netemu(gpus, [r["netemu_practical_GBps"] for r in rows], "practical",
+             "practical bound", panel=1, option="NUMA placement, every resource")
+    p.netemu(gpus, [r["with_both_direction_port_GBps"] for r in rows], "practical",
+             "practical bound", panel=1, option="NUMA placement, port one budget", only=True)
+    p.netemu(gpus, [r["even_memory_bound_GBps"] for r in rows], "theoretical",
+             "memory / 24 (even spread)", panel=1)
+    if any(at):
+        p.paper([COMPARE_AT], [pb["practical_GBps"]], "practical",
+                f"'realistically' about {pb['practical_GBps']:g} GB/s", panel=1)
+        p.check([COMPARE_AT], [pb["theoretical_GBps"]], "theoretical",
+                f"{pb['theoretical_GBps']:g} GB/s = 320 GB/s / 24", panel=1)
+        r = rows[at.index(True)]
+        p.error([COMPARE_AT], [r["paper_form_practical_GBps"]], [pb["practical_GBps"]],
+                "practical", panel=1)
+        p.error([COMPARE_AT], [r["netemu_practical_GBps"]], [pb["practical_GBps"]],
+                "practical", panel=1, option="NUMA placement, every resource")
+    series = [(g, [r.get(f"{_key(g)}_bound_GBps") for r in rows]) for g in shown]
+    series += [("shared root port, one budget", [r["shared_port_both_directions_GBps"]
+                                                for r in rows])]
+    for k, (g, vals) in enumerate(series):
+        p.bars(cats, [v or 0.0 for v in vals], g, f"netemu: {g}", slot=k, slots=len(series))
+    p.main[0].set_ylim(0, 40)
+    p.note(f"The paper's bounds are compared at {COMPARE_AT} GPUs (16 servers: the tree has "
+           "internal servers).")
+    p.save(path)
 
 
 def report(rows, out_dir):

@@ -138,23 +138,7 @@ def report(rows, out_dir):
                 r[f"error_{key[:-5]}"] = (r[key] - paper) / paper
     write_rows(out_dir, NAME, rows)
     got = {(r["gpus"], r["algorithm"]): r for r in rows}
-    series = []
-    for a in ALGORITHMS:
-        label = "netemu nccl (2.10 choice, P2P per direction)" if a == "nccl" else f"netemu {a}"
-        series.append((label, GPUS, [got[n, a]["algbw_GBps"] for n in GPUS], "-o"))
-        series.append((f"paper {a} ({FF_FIG7A_PRIMARY_READING})", GPUS,
-                       [FF_FIG7A[n][a] for n in GPUS], "x--"))
-        moved = [n for n in GPUS if alt[n][a] != FF_FIG7A[n][a]]
-        series.append((f"paper {a} ({alt_name})", moved, [alt[n][a] for n in moved], "+"))
-    default = option_key(TUNINGS[0], _default_p2p())
-    if all("rootport_perdir_GBps" in got[n, "hfreduce"] for n in GPUS):
-        series.append(("hfreduce, root port 37.5 GB/s each way", GPUS,
-                       [got[n, "hfreduce"]["rootport_perdir_GBps"] for n in GPUS], ":o"))
-    for key, label, style, plotted in _option_columns():
-        # The default model is the "netemu nccl" line already.
-        if plotted and key != default and all(key in got[n, "nccl"] for n in GPUS):
-            series.append((label, GPUS, [got[n, "nccl"][key] for n in GPUS], style))
-    _plot(f"{out_dir}/{NAME}.png", series)
+    _plot(got, f"{out_dir}/{NAME}.png")
     _write_readings(out_dir, got)
     out = []
     for a in ALGORITHMS:
@@ -186,22 +170,40 @@ def _write_readings(out_dir, got):
     write_rows(out_dir, f"{NAME}_readings", rows)
 
 
-def _plot(path, series):
-    """The figure with its legend beside the axes: more lines than ``line_plot`` keeps readable."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _plot(got, path):
+    """Paper (open markers, both readings) and netemu (lines) per algorithm, every NCCL and
+    HFReduce option in its algorithm's colour, and the error per point under them."""
+    from netemu.experiments.figures import Plot
 
-    from netemu.plot import save_figure
-
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    for label, xs, ys, style in series:
-        ax.plot(xs, ys, style, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(GPUS, [str(x) for x in GPUS])
-    ax.set_xlabel("GPUs")
-    ax.set_ylabel("allreduce algbw (GB/s)")
-    ax.set_title(TITLE)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    save_figure(fig, path)
+    alt_name = next(k for k in FF_FIG7A_READINGS if k != FF_FIG7A_PRIMARY_READING)
+    alt = FF_FIG7A_READINGS[alt_name]
+    default = option_key(TUNINGS[0], _default_p2p())
+    p = Plot(TITLE, logx=True, xticks=GPUS, xlabel="GPUs", ylabel="allreduce algbw (GB/s)",
+             width=7.5, height=4.2)
+    for a, name in (("hfreduce", "HFReduce"), ("nccl", "NCCL")):
+        gpus = [n for n in GPUS if (n, a) in got]
+        ours = [got[n, a]["algbw_GBps"] for n in gpus]
+        label = name + (" (2.10 choice, P2P per direction)" if a == "nccl" else "")
+        p.compare(gpus, ours, GPUS, [FF_FIG7A[n][a] for n in GPUS], a, label,
+                  paper_label=f"{name} ({FF_FIG7A_PRIMARY_READING} reading, compared)")
+        moved = [n for n in gpus if alt[n][a] != FF_FIG7A[n][a]]
+        p.paper(moved, [alt[n][a] for n in moved], a,
+                f"{name} ({alt_name} reading, where it differs)", reading=1)
+        p.error(moved, [got[n, a]["algbw_GBps"] for n in moved], [alt[n][a] for n in moved],
+                a, reading=1)
+        if a == "hfreduce" and all("rootport_perdir_GBps" in got[n, a] for n in gpus):
+            opt = [got[n, a]["rootport_perdir_GBps"] for n in gpus]
+            p.netemu(gpus, opt, a, name, option="root port 37.5 GB/s each way")
+            p.error(gpus, opt, [FF_FIG7A[n][a] for n in gpus], a,
+                    option="root port 37.5 GB/s each way")
+        for key, option, _, plotted in _option_columns():
+            if a != "nccl" or not plotted or key == default \
+                    or not all(key in got[n, a] for n in gpus):
+                continue
+            opt = [got[n, a][key] for n in gpus]
+            p.netemu(gpus, opt, a, name, option=option.replace("NCCL ", ""))
+            p.error(gpus, opt, [FF_FIG7A[n][a] for n in gpus], a,
+                    option=option.replace("NCCL ", ""))
+    p.note("Error panel: open marker = against the other reading of the figure's labels "
+           f"({alt_name}); only the {FF_FIG7A_PRIMARY_READING} reading counts.")
+    p.save(path)

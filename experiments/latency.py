@@ -104,33 +104,54 @@ def report(rows, out_dir):
 
 
 def _plot(rows, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Left: each Table 5 latency, the paper's as open markers, netemu's total (filled) over
+    its host-side and fabric parts (bars), the inline-post option and the range of the
+    choices; errors under it with the band.  Right: the differences in which the host side
+    cancels, paper and netemu, errors underneath."""
+    from netemu.experiments.figures import Plot
 
-    from netemu.plot import save_figure
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    xs = list(range(len(rows)))
-    labels = [f"{r['transport']}\n{r['placement']}" for r in rows]
+    cats = [f"{r['transport']}\n{r['placement']}" for r in rows]
+    by = {(r["transport"], r["placement"]): r for r in rows}
+    diffs = []       # (category, paper, netemu)
+    for t in ("roce", "ib"):
+        if (t, "cross leaf") in by and (t, "same leaf") in by:
+            diffs.append((f"{t}\ncross-same",
+                          ISCA_TABLE5_US[t]["cross leaf"] - ISCA_TABLE5_US[t]["same leaf"],
+                          by[t, "cross leaf"]["total_us"] - by[t, "same leaf"]["total_us"]))
+    for pl in ("same leaf", "cross leaf"):
+        if ("roce", pl) in by and ("ib", pl) in by:
+            diffs.append((f"roce-ib\n{pl}", ISCA_TABLE5_US["roce"][pl] - ISCA_TABLE5_US["ib"][pl],
+                          by["roce", pl]["total_us"] - by["ib", pl]["total_us"]))
+    p = Plot(TITLE, ["64 B one-way latency", "differences (host side cancels)"],
+             categories=[cats, [c for c, _, _ in diffs]], ylabel=["latency (µs)", "added latency (µs)"],
+             width=5.2, height=3.9, width_ratios=[5, 4])
+    p.bars(cats, [r["endpoint_us"] for r in rows], "host", "netemu: host side (PCIe, adapters, "
+           "poll / CUDA launch)", role="netemu", colour="#c6dbef")
+    p.bars(cats, [r["fabric_us"] for r in rows], "fabric", "netemu: switches + cables",
+           role="netemu", colour="#9ecae1", bottom=[r["endpoint_us"] for r in rows])
     paper = [ISCA_TABLE5_US[r["transport"]][r["placement"]] for r in rows]
-    ax.bar([x - 0.2 for x in xs], paper, 0.4, label="paper (measured)", color="#999999")
-    ax.bar([x + 0.2 for x in xs], [r["endpoint_us"] for r in rows], 0.4,
-           label="netemu: host side (PCIe, adapters, poll / CUDA launch)", color="#2b83ba")
-    ax.bar([x + 0.2 for x in xs], [r["fabric_us"] for r in rows], 0.4,
-           bottom=[r["endpoint_us"] for r in rows], label="netemu: switches + cables",
-           color="#abdda4")
-    tot = [r["total_us"] for r in rows]
-    ax.errorbar([x + 0.2 for x in xs], tot,
-                yerr=[[t - r["total_min_us"] for t, r in zip(tot, rows)],
-                      [r["total_max_us"] - t for t, r in zip(tot, rows)]],
-                fmt="none", ecolor="k", capsize=4, label="netemu: range of the choices")
-    rdma = [(x, r) for x, r in zip(xs, rows) if r["transport"] != "nvlink"]
-    ax.plot([x + 0.2 for x, _ in rdma], [r["total_inline_us"] for _, r in rdma], "v",
-            color="tab:red", label="netemu: payload inlined (perftest default)")
-    ax.set_xticks(xs, labels)
-    ax.set_ylabel("64 B one-way latency (µs)")
-    ax.set_title(TITLE, fontsize=10)
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.set_ylim(0, 1.5 * max(r["total_max_us"] for r in rows))
-    ax.legend(fontsize=8, loc="upper left", ncol=2)
-    save_figure(fig, f"{out_dir}/{NAME}.png")
+    total = [r["total_us"] for r in rows]
+    p.paper(cats, paper, "latency", "Table 5 (measured)")
+    line = p.netemu(cats, total, "latency", "total (nominal choices)", line=False)
+    p.main[0].errorbar(range(len(rows)), total,
+                       yerr=[[t - r["total_min_us"] for t, r in zip(total, rows)],
+                             [r["total_max_us"] - t for t, r in zip(total, rows)]],
+                       fmt="none", ecolor=line.get_color(), capsize=4, zorder=3,
+                       label="netemu: range of the host-side choices", gid="reference:range")
+    p.error(cats, total, paper, "latency", line=False)
+    rdma = [(c, r["total_inline_us"], pv) for c, r, pv in zip(cats, rows, paper)
+            if r["transport"] != "nvlink"]
+    if rdma:
+        c, v, pv = zip(*rdma)
+        p.netemu(c, v, "latency", "total", option="payload inlined (perftest default)",
+                 line=False)
+        p.error(c, v, pv, "latency", option="payload inlined (perftest default)", line=False)
+    p.band(TOLERANCE["latency us"])
+    if diffs:
+        c, pv, v = zip(*diffs)
+        p.paper(c, pv, "differences", "differences of Table 5's rows", panel=1)
+        p.netemu(c, v, "differences", "differences of the totals", panel=1, line=False)
+        p.error(c, v, pv, "differences", panel=1, line=False)
+        p.main[1].axhline(0, color="black", lw=0.8, gid="reference:zero")
+    p.main[0].set_ylim(0, 1.25 * max(r["total_max_us"] for r in rows))
+    p.save(f"{out_dir}/{NAME}.png")

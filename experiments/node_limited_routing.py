@@ -107,22 +107,51 @@ def report(rows, out_dir):
 
 
 def _plot(rows, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Left: the distribution of distinct target nodes per token under each routing (netemu
+    only) beside the paper's "at most 4".  Right: the compared numbers, paper and netemu, the
+    two checks drawn as checks, the error written beside each prediction."""
+    from netemu.experiments.figures import Plot
+    from netemu.topologies.hardware import H800_SXM
 
-    from netemu.plot import save_figure
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    ms = np.arange(1, NODES + 1)
-    width = 0.8 / max(len(rows), 1)
+    got = {r["routing"]: r for r in rows}
+    p = Plot(TITLE, ["tokens by distinct target nodes M", "the section's numbers"], error=False,
+             categories=[[str(m) for m in range(1, NODES + 1)], None],
+             xlabel=["distinct target nodes per token, M", ""],
+             ylabel=["share of tokens", "value"], width=5.4, height=3.8)
+    ms = list(range(1, NODES + 1))
     for k, r in enumerate(rows):
-        ax.bar(ms + (k - (len(rows) - 1) / 2) * width, [r[f"share_M{m}"] for m in ms], width,
-               label=f"{r['routing']} (mean M {r['mean_M']:.2f})")
-    ax.axvline(ISCA_NODE_LIMIT["max_nodes"] + 0.5, color="k", ls="--", lw=0.8,
-               label="paper: at most 4 nodes")
-    ax.set_xticks(ms)
-    ax.set_xlabel("distinct target nodes per token, M")
-    ax.set_ylabel("share of tokens")
-    ax.set_title(TITLE)
-    ax.legend(fontsize=8)
-    save_figure(fig, f"{out_dir}/{NAME}.png")
+        p.bars([str(m) for m in ms], [r[f"share_M{m}"] for m in ms], r["routing"],
+               f"netemu: {r['routing']} (mean M {r['mean_M']:.2f})", slot=k, slots=len(rows))
+    # Between the bars of M = 4 and M = 5 (category positions 3 and 4).
+    p.reference(ISCA_NODE_LIMIT["max_nodes"] - 0.5, "paper: at most 4 nodes per token",
+                vertical=True)
+    items = []          # (category, paper, netemu, kind)
+    ratio = H800_SXM.nvlink_achievable / H800_SXM.nic_effective
+    items.append(("scale-up/out\nbandwidth", ISCA_NODE_LIMIT["bandwidth_ratio"], ratio, "check"))
+    lim, free = got.get("top-4 groups"), got.get("unlimited")
+    if lim is not None:
+        items.append(("max M\ntop-4 groups", ISCA_NODE_LIMIT["max_nodes"], lim["max_M"],
+                      "check"))
+        items.append(("mean M\ntop-4 groups", ISCA_NODE_LIMIT["max_nodes"], lim["mean_M"],
+                      "prediction"))
+    if free is not None:
+        items.append(("IB sends/token\nno limit", ISCA_NODE_LIMIT["cost_without_limit_t"],
+                      free["mean_ib_sends_unforwarded"], "prediction"))
+    cats = [c for c, _, _, _ in items]
+    ax = p.main[1]
+    ax._netemu_categories = cats
+    ax.set_xticks(range(len(cats)), cats, fontsize=7)
+    ax.set_xlim(-0.6, len(cats) - 0.4)
+    pred = [(c, pv, o) for c, pv, o, k in items if k == "prediction"]
+    chk = [(c, pv, o) for c, pv, o, k in items if k == "check"]
+    if pred:
+        c, pv, o = zip(*pred)
+        p.paper(c, pv, "numbers", "bound or worst case (§4.3)", panel=1)
+        p.netemu(c, o, "numbers", "routing simulation", panel=1, line=False)
+        p.annotate_errors(c, o, pv, panel=1, offset=(8, -8))
+    if chk:
+        c, pv, o = zip(*chk)
+        p.check(c, pv, "numbers", "ratio 160/40 GB/s; the limit itself", panel=1)
+        p.netemu(c, o, "numbers", "routing simulation", panel=1, line=False)
+    ax.set_ylim(0, 1.15 * max(max(pv, o) for _, pv, o, _ in items))
+    p.save(f"{out_dir}/{NAME}.png")

@@ -132,42 +132,41 @@ def _spread(choice, result, vals, default, fmt):
 
 
 def _plots(rows, spreads, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Three figures of netemu's own choices (nothing published: labelled so): HFReduce's
+    algbw by chunk, each network's cost by layout assumption (relative to the default), and
+    the largest spread of each choice."""
+    from netemu.experiments.figures import Plot
 
-    from netemu.plot import save_figure
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    chunks = sorted({r["chunk"] for r in rows if r["study"] == "chunk"})
+    p = Plot("HFReduce's unpublished chunk size (sensitivity)", error=False, logx=True,
+             xticks=[c / MiB for c in chunks], xlabel="HFReduce chunk (MiB)",
+             ylabel="allreduce algbw, 186 MiB (GB/s)", width=6.5, height=4.0)
     for a, gpus in CHUNK_CASES:
         for n in gpus:
             pts = sorted((r["chunk"], r["algbw_GBps"]) for r in rows if r["study"] == "chunk"
                          and r["algorithm"] == a and r["gpus"] == n)
-            ax.plot([c / MiB for c, _ in pts], [v for _, v in pts],
-                    "-o" if a == "hfreduce" else "--s", label=f"{a}, {n} GPUs")
-    ax.axvline(_default_chunk() / MiB, color="k", linestyle=":", label="netemu's default")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("HFReduce chunk (MiB)")
-    ax.set_ylabel("allreduce algbw, 186 MiB (GB/s)")
-    ax.set_title("HFReduce's unpublished chunk size")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    save_figure(fig, f"{out_dir}/{NAME}_chunk.png")
+            if pts:
+                p.netemu([c / MiB for c, _ in pts], [v for _, v in pts], f"{n} GPUs",
+                         f"{n} GPUs", option=None if a == "hfreduce" else a, only=True)
+    p.reference(_default_chunk() / MiB, "netemu's default chunk (NCCL's 4 MiB buffer)",
+                vertical=True)
+    p.note("Colour: GPU count; solid: HFReduce (Fig. 7a), other style: with NVLink (Fig. 7b).")
+    p.save(f"{out_dir}/{NAME}_chunk.png")
 
     params = list(LAYOUT_RANGES)
-    fig, axes = plt.subplots(1, len(params), figsize=(3 * len(params), 4), sharey=True)
-    for ax, p in zip(axes, params):
-        pts = [r for r in rows if r["study"] == "layout" and r["param"] == p]
+    layout = [r for r in rows if r["study"] == "layout"]
+    p = Plot("Network cost by the cost model's layout assumptions (sensitivity)",
+             [f"{q} (default {_layout_default(q)})" for q in params], error=False,
+             categories=[[str(r["value"]) for r in layout if r["param"] == q] for q in params],
+             xlabel="value", ylabel=["cost / cost at the default layout"] + [""] * (len(params) - 1),
+             width=2.9, height=3.6)
+    for k, q in enumerate(params):
+        pts = [r for r in layout if r["param"] == q]
         for name in COST_PRESETS:
-            base = next(r for r in pts if r["value"] == _layout_default(p))[f"{name}_musd"]
-            ax.plot([str(r["value"]) for r in pts], [r[f"{name}_musd"] / base for r in pts],
-                    "-o", label=name)
-        ax.set_title(p, fontsize=9)
-        ax.set_xlabel("value")
-        ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("cost relative to the default layout")
-    axes[-1].legend(fontsize=7)
-    save_figure(fig, f"{out_dir}/{NAME}_layout.png")
+            base = next(r for r in pts if r["value"] == _layout_default(q))[f"{name}_musd"]
+            p.netemu([str(r["value"]) for r in pts], [r[f"{name}_musd"] / base for r in pts],
+                     name, name, panel=k, only=True)
+    p.save(f"{out_dir}/{NAME}_layout.png")
 
     # One bar per choice and kind of result: the largest spread over the cases.
     worst = {}
@@ -177,17 +176,20 @@ def _plots(rows, spreads, out_dir):
         key = (sp["choice"], kind)
         if key not in worst or sp["spread_pct"] > worst[key]["spread_pct"]:
             worst[key] = sp
-    fig, ax = plt.subplots(figsize=(10, 5.5))
     keys = list(worst)
-    ax.barh(range(len(keys)), [worst[k]["spread_pct"] for k in keys],
-            color=[{"HFReduce algbw": "C0", "network cost": "C1",
-                    "Table III price ratio": "C2"}[k[1]] for k in keys])
-    ax.set_yticks(range(len(keys)),
-                  [f"{c}: {k} (largest: {worst[c, k]['result']})" for c, k in keys], fontsize=7)
+    cats = [f"{c}: {k}\n(largest: {worst[c, k]['result']})" for c, k in keys]
+    p = Plot(TITLE, error=False, xlabel="(max - min) / value at netemu's default (%), "
+             "largest over the cases", width=8.0, height=0.32 * len(keys) + 1.5)
+    ax = p.main[0]
+    ax._netemu_categories = cats
+    ax.set_yticks(range(len(cats)), cats, fontsize=7)
+    for kind in ("HFReduce algbw", "network cost", "Table III price ratio"):
+        mine = [(c, worst[key]["spread_pct"]) for c, key in zip(cats, keys) if key[1] == kind]
+        if mine:
+            p.bars([c for c, _ in mine], [v for _, v in mine], kind, f"netemu: {kind}",
+                   horizontal=True)
     ax.invert_yaxis()
-    ax.set_xlabel("(max - min) / value at netemu's default (%), largest over the cases")
-    ax.set_title(TITLE, fontsize=10)
-    save_figure(fig, f"{out_dir}/{NAME}.png")
+    p.save(f"{out_dir}/{NAME}.png")
 
 
 def _layout_default(param):

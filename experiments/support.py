@@ -93,23 +93,30 @@ def compare_row(point, metric, paper, ours, *, kind="prediction", note=""):
 
 
 def line_plot(path, title, xlabel, ylabel, series, *, logx=True, xticks=None):
-    """Lines (netemu) and markers (paper): ``series`` = [(label, xs, ys, style), ...]."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """A one-panel figure by the conventions of :mod:`netemu.experiments.figures`.
 
-    from netemu.plot import save_figure
+    ``series`` = [(label, xs, ys, style), ...]; a label starting with ``"paper"`` is a
+    published series (open markers), any other netemu's (a line).  A paper series and a
+    netemu series whose labels agree after that word share a colour, and netemu's error
+    against it is drawn under the axes.  ``style`` is ignored: the conventions set the
+    look.  New figures should use :class:`~netemu.experiments.figures.Plot` directly.
+    """
+    from netemu.experiments.figures import Plot
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for label, xs, ys, style in series:
-        ax.plot(xs, ys, style, label=label)
-    if logx:
-        ax.set_xscale("log", base=2)
-    if xticks is not None:
-        ax.set_xticks(xticks, [str(x) for x in xticks])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    save_figure(fig, path)
+    def group(label):
+        return label.split(" ", 1)[1] if label.split(" ", 1)[0] in ("paper", "netemu") \
+            and " " in label else label
+
+    papers = {group(lab): dict(zip(xs, ys)) for lab, xs, ys, _ in series
+              if lab.startswith("paper")}
+    p = Plot(title, error=bool(papers), logx=logx, xticks=xticks, xlabel=xlabel,
+             ylabel=ylabel, width=7.0, height=4.2)
+    for label, xs, ys, _ in series:
+        g = group(label)
+        if label.startswith("paper"):
+            p.paper(xs, ys, g, g)
+        else:
+            p.netemu(xs, ys, g, g, only=g not in papers)
+            if g in papers:
+                p.error(xs, ys, [papers[g].get(x) for x in xs], g)
+    return p.save(path)

@@ -20,17 +20,11 @@ follow from the paper's inputs: **checks**, shown beside the network price.
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from netemu.experiments.common import relative_error  # noqa: E402
-from netemu.experiments.published import FF_TABLE3, FF_TABLE3_PRICES, ISCA_TABLE3  # noqa: E402
-from netemu.experiments.support import write_rows  # noqa: E402
-from netemu.plot import save_figure  # noqa: E402
-from netemu.topologies.presets import preset  # noqa: E402
-from netemu.topologies.summary import summary  # noqa: E402
+from netemu.experiments.common import relative_error
+from netemu.experiments.published import FF_TABLE3, FF_TABLE3_PRICES, ISCA_TABLE3
+from netemu.experiments.support import write_rows
+from netemu.topologies.presets import preset
+from netemu.topologies.summary import summary
 
 NAME = "topology_cost"
 TITLE = "ISCA Table 3 / Fire-Flyer Table III: network size and cost"
@@ -107,24 +101,47 @@ def table3_totals(measured):
 
 
 def plot(rows, path):
-    isca = [r for r in rows if r["table"] == "ISCA Table 3" and r["metric"] == "cost_musd"]
-    ff = [r for r in rows if r["table"] == "FF Table III" and r["metric"] == "price_vs_ff2"]
-    total = [r for r in rows if r["table"] == "FF Table III" and r["metric"] == "total_vs_ff2"]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [5, 3, 3]})
-    for ax, data, ylabel, title in (
-            (a, isca, "network cost (M$, log scale)", "ISCA Table 3: cost by topology"),
-            (b, ff, "network price relative to Fire-Flyer 2", "Fire-Flyer Table III: network"),
-            (c, total, "total price relative to Fire-Flyer 2\n(servers: the paper's prices)",
-             "Fire-Flyer Table III: total (check)")):
-        x = range(len(data))
-        ax.bar([i - 0.2 for i in x], [r["paper"] for r in data], 0.4, label="paper", color="#999999")
-        ax.bar([i + 0.2 for i in x], [r["netemu"] for r in data], 0.4, label="netemu", color="#2b83ba")
-        ax.set_xticks(list(x), [r["point"] for r in data], rotation=20)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.legend()
-    a.set_yscale("log")
-    save_figure(fig, path)
+    """ISCA Table 3's cost and Fire-Flyer Table III's price ratios: the paper's values as open
+    markers, netemu's filled, one colour per table, the error per point underneath; rows that
+    follow from the paper's own inputs drawn as checks."""
+    from netemu.experiments.figures import Plot
+
+    def pick(table, metric):
+        return [r for r in rows if r["table"] == table and r["metric"] == metric]
+
+    isca, ff = pick("ISCA Table 3", "cost_musd"), pick("FF Table III", "price_vs_ff2")
+    total = pick("FF Table III", "total_vs_ff2")
+    panels = [(isca, "ISCA Table 3: network cost", "network cost (M$, log)", "ISCA cost"),
+              (ff, "FF Table III: network price", "network price / Fire-Flyer 2's", "FF network"),
+              (total, "FF Table III: total price (check)",
+               "total price / Fire-Flyer 2's\n(servers: the paper's own prices)", "FF total")]
+    panels = [x for x in panels if x[0]]
+    p = Plot(TITLE, [t for _, t, _, _ in panels],
+             error=[any(r.get("kind") == "prediction" for r in d) for d, _, _, _ in panels],
+             categories=[[r["point"] for r in d] for d, _, _, _ in panels],
+             ylabel=[y for _, _, y, _ in panels], width=4.6, height=3.8,
+             width_ratios=[max(len(d), 2) for d, _, _, _ in panels], rotate=25)
+    for k, (data, _, _, group) in enumerate(panels):
+        pred = [r for r in data if r.get("kind") != "check"]
+        chk = [r for r in data if r.get("kind") == "check"]
+        if pred:
+            p.paper([r["point"] for r in pred], [r["paper"] for r in pred], group, group,
+                    panel=k)
+            p.error([r["point"] for r in pred], [r["netemu"] for r in pred],
+                    [r["paper"] for r in pred], group, panel=k, line=False)
+        if chk:
+            p.check([r["point"] for r in chk], [r["paper"] for r in chk], group, group,
+                    panel=k)
+        p.netemu([r["point"] for r in data], [r["netemu"] for r in data], group, group,
+                 panel=k, line=False)
+        for ax in (p.main[k], p.err[k]):
+            if ax is not None:
+                for t in ax.get_xticklabels():
+                    t.set_rotation(25)
+                    t.set_ha("right")
+    if panels and panels[0][0] is isca:
+        p.logy(0)
+    p.save(path)
 
 
 def report(rows, out_dir):

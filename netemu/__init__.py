@@ -16,7 +16,6 @@ import importlib.util
 from .errors import (GraphError, GraphFileError, NetemuError, ParameterError, RoutingError,
                      SolverInputError, TrafficError)
 
-__version__ = "0.1.0"
 
 #: Public name -> submodule that defines it; imported on first attribute access.
 _LAZY = {
@@ -32,7 +31,21 @@ __all__ = ["GraphError", "GraphFileError", "NetemuError", "ParameterError", "Rou
            "SolverInputError", "TrafficError", *_LAZY]
 
 
+def _installed_version():
+    """The version of the installed distribution (setup.cfg's, the one place it is set)."""
+    from importlib import metadata
+    try:
+        return metadata.version(__name__)
+    except metadata.PackageNotFoundError:   # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def __getattr__(name):
+    if name == "__version__":
+        # Read from the package metadata on first use: one number, in setup.cfg, and
+        # `import netemu` stays free of importlib.metadata.
+        globals()[name] = value = _installed_version()
+        return value
     module = _LAZY.get(name)
     if module is not None:
         value = getattr(importlib.import_module(f".{module}", __name__), name)
@@ -45,4 +58,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})

@@ -9,7 +9,7 @@ import numbers
 
 from .errors import ParameterError
 
-__all__ = ["check_int", "check_positive", "check_nonnegative", "check_choice"]
+__all__ = ["check_int", "check_positive", "check_nonnegative", "check_choice", "did_you_mean"]
 
 
 def check_int(name, value, minimum=None, maximum=None, even=False):
@@ -44,8 +44,32 @@ def check_choice(name, value, choices):
     """Return ``value`` if it is one of ``choices``."""
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{name} must be one of {allowed}, got {value!r}")
+        raise ParameterError(f"{name} must be one of {allowed}, got {value!r}"
+                             f"{did_you_mean(value, choices)}")
     return value
+
+
+def did_you_mean(value, choices, n=3):
+    """``"; did you mean 'x'?"`` naming the choices closest to a mistyped ``value``, or ``""``.
+
+    Dashes and underscores count alike, and case is ignored, so that
+    ``two_layer_fat_tre`` finds ``two-layer-fat-tree``.
+
+    >>> did_you_mean("mfrt", ["mpft", "mrft"])
+    "; did you mean 'mrft' or 'mpft'?"
+    >>> did_you_mean("zzz", ["mpft", "mrft"])
+    ''
+    """
+    if not isinstance(value, str):
+        return ""
+    import difflib
+    key = {}
+    for c in choices:
+        key.setdefault(str(c).replace("_", "-").lower(), str(c))
+    close = difflib.get_close_matches(value.replace("_", "-").lower(), list(key), n=n)
+    if not close:
+        return ""
+    return f"; did you mean {' or '.join(repr(key[c]) for c in close)}?"
 
 
 def _check_real(name, value, ok, allowed):

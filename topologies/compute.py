@@ -28,7 +28,9 @@ class GpuCompute:
     peak_bf16 : float
         Dense BF16/FP16 tensor peak, FLOP/s: the denominator of MFU.
     hbm : float
-        Memory bandwidth, bytes/s (optimizer steps are memory-bound).
+        Memory bandwidth, bytes/s: the roof of memory-bound kernels (elementwise work,
+        normalisations, token permutation, the optimizer; GEMMs whose operands outweigh their
+        FLOPs).  The datasheet's peak: a step timed with it is a lower bound on time.
     sources : dict
         The source of every figure, by attribute (and ``gemm:PRECISION``).
     """
@@ -37,6 +39,33 @@ class GpuCompute:
     peak_bf16: float
     hbm: float
     sources: dict = field(default_factory=dict)
+
+    def kernel_time(self, kind, flops, nbytes, precision):
+        """Seconds of one kernel by the roofline (Williams, Waterman & Patterson, "Roofline",
+        CACM 52(4), 2009): a ``'gemm'`` takes max(FLOPs / GEMM rate, bytes / memory
+        bandwidth), a ``'memory'`` kernel bytes / memory bandwidth.
+
+        >>> g = GpuCompute("t", {"bf16": 100e12}, 100e12, 1e12)
+        >>> g.kernel_time("gemm", 1e12, 1e9, "bf16"), g.kernel_time("gemm", 1e12, 1e11, "bf16")
+        (0.01, 0.1)
+        """
+        from netemu.errors import ParameterError
+        if kind == "memory":
+            return nbytes / self.hbm
+        if kind != "gemm":
+            raise ParameterError(f"kernel kind must be 'gemm' or 'memory', got {kind!r}")
+        return max(flops / self.throughput(precision), nbytes / self.hbm)
+
+    def ops_time(self, ops, precision, tp=1):
+        """Forward and backward seconds of a list of
+        :class:`~netemu.collectives.models.Op` on one GPU, the ops that tensor parallelism
+        splits divided by ``tp`` (their FLOPs and bytes both)."""
+        fwd = bwd = 0.0
+        for op in ops:
+            d = tp if op.tp_split else 1
+            fwd += self.kernel_time(op.kind, op.flops / d, op.bytes / d, precision)
+            bwd += self.kernel_time(op.kind, op.bwd_flops / d, op.bwd_bytes / d, precision)
+        return fwd, bwd
 
     def throughput(self, precision):
         """GEMM FLOP/s at ``precision``; ParameterError naming the ones this GPU has."""

@@ -20,7 +20,24 @@ COMMAND_MODULES = ["netemu.cli.topo", "netemu.cli.solve", "netemu.cli.bench", "n
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse's own usage errors: one line, exit 2, like every other bad input.
-        raise _UsageError(f"{self.prog}: {message}")
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+    def format_help(self):
+        # An epilog that needs an import (the generators' names) is made only when asked
+        # for: building the parser for every command stays free of it.
+        fill = getattr(self, "fill_epilog", None)
+        if fill is not None:
+            self.epilog = fill()
+        return super().format_help()
+
+    def _check_value(self, action, value):
+        # argparse's check of a fixed-set word (a command, an action), with the closest
+        # known words named, as every other unknown name is.
+        if action.choices is not None and value not in action.choices:
+            from ..checks import did_you_mean
+            choices = ", ".join(map(repr, action.choices))
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from "
+                                                 f"{choices}){did_you_mean(value, action.choices)}")
 
 
 class _UsageError(Exception):
@@ -33,8 +50,30 @@ def one_line(message):
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="print netemu's version and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from netemu import __version__
+        print(f"netemu {__version__}")
+        parser.exit()
+
+
+def add_params(parser):
+    """The tokens after a command's first argument (generator parameters and the
+    command's own options), read by the command itself.  Never named in a usage error:
+    ``params`` is this module's word, not the user's."""
+    parser.add_argument("params", nargs=argparse.REMAINDER, default=[],
+                        help=argparse.SUPPRESS).required = False
+
+
 def build_parser():
     parser = _Parser(prog="netemu", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:

@@ -4,16 +4,26 @@ Times a collective on a cluster with netemu's routing and max-min solver and
 prints a table in nccl-tests' words, one block per GPU count.
 
 COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
---algo       see ``collectives.ALGORITHMS``; ``nccl`` = what NCCL would run here
---cluster    a preset (``fire-flyer-2-cluster``, ``deepseek-v3-cluster`` ...) or a graph
-             file; preset parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
+--algo       per COLLECTIVE:
+               allreduce      ring | tree | hierarchical | hfreduce | hfreduce-nvlink | nccl
+               alltoall       direct | pxn | pairwise | nccl
+               allgather      ring | nccl
+               reducescatter  ring | nccl
+               broadcast      ring | nccl
+               moe            rdma | deepep
+             nccl = what NCCL would run on this cluster (its choice is printed)
+--cluster    a preset (fire-flyer-2-cluster, deepseek-v3-cluster, isca-mpft ...), a
+             generator, or a graph file; ``netemu topo list`` shows them all.  Their
+             parameters follow as ``--NAME VALUE`` (``--fabric mrft``)
 --gpus       ``16,32,64`` or ``16:1440`` (doubling from 16, then 1440)
---size       ``186MiB`` or ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
+--size       the buffer size, as nccl-tests' -b: ``186MiB``, ``1GB``, ``1e9``, ``4G`` (=
+             4GiB), or a range ``128MiB:16GiB`` (doubling); MoE ignores it (tokens x hidden)
 --routing    dmodk | hash | spray | adaptive across the fabric (default dmodk, InfiniBand's
-             static; adaptive = switch adaptive routing, see netemu.policies)
+             static routing; adaptive = the switches' adaptive routing)
 --seed N     seed of hashed ECMP and of MoE token routing (default 0)
 --no-pxn     no forwarding across planes/rails inside a server
---tokens --hidden --topk --node-limit --experts --shared    MoE parameters
+--tokens --hidden --topk --node-limit --experts --shared    MoE parameters (the output
+             shows the values used, defaults marked)
 --fail-link U--V  --fail-switch NAME  --fail-plane K  --fail-fraction F
              time the collective on the degraded cluster (as ``netemu solve``); ranks
              the failures cut off are named in an error
@@ -23,6 +33,9 @@ COLLECTIVE   allreduce | alltoall | allgather | reducescatter | broadcast | moe
 import argparse
 import json
 
+from . import add_params
+from .settings import Settings
+from .names import check_routing
 from .solve import _int_option, load_topology, split_options
 from ..errors import ParameterError
 from ..units import format_bytes, parse_size
@@ -32,6 +45,8 @@ _OPTIONS = ("algo", "cluster", "gpus", "size", "routing", "seed", "tokens", "hid
             "node-limit", "experts", "shared")
 _MOE = ("tokens", "hidden", "topk", "node-limit", "experts", "shared")
 _TYPE = ("float", 4)
+#: InfiniBand's static routing: what a fabric like the papers' runs unless told otherwise.
+DEFAULT_ROUTING = "dmodk"
 
 
 def register(sub):
@@ -42,7 +57,7 @@ def register(sub):
                        epilog="\n".join(__doc__.splitlines()[2:]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("collective", metavar="COLLECTIVE")
-    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_params(p)
     p.set_defaults(func=run)
 
 
@@ -81,27 +96,22 @@ def run(args):
     import netemu.collectives as collectives
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
-    from ..policies import resolve
+    from .names import pick
 
     flags, opts, rest = split_options(args.params, _FLAGS, _OPTIONS, repeatable=FAIL_OPTIONS)
-    coll = args.collective
-    if coll not in collectives.ALGORITHMS:
-        raise ParameterError(f"unknown collective {coll!r}; allowed: "
-                             f"{', '.join(collectives.ALGORITHMS)}")
+    coll = pick(args.collective, list(collectives.ALGORITHMS), "collective")
     for need in ("algo", "cluster", "gpus"):
         if need not in opts:
             raise ParameterError(f"--{need} is required")
     if coll != "moe" and "size" not in opts:
         raise ParameterError("--size is required")
-    algo = opts["algo"]
     allowed = list(collectives.ALGORITHMS[coll]) + (["nccl"] if coll != "moe" else [])
-    if algo not in allowed:
-        raise ParameterError(f"unknown algorithm {algo!r} for {coll}; allowed: {', '.join(allowed)}")
-    routing = opts.get("routing", "dmodk")
-    resolve(routing, "--routing", mappings=False)
+    algo = pick(opts["algo"], allowed, "algorithm", context=f" for {coll}")
+    routing = check_routing(opts.get("routing", DEFAULT_ROUTING))
     seed = _int_option(opts, "seed", 0, minimum=0)
     gpus = parse_range(opts["gpus"], "gpus", _gpu_count)
-    sizes = parse_range(opts["size"], "size", parse_size) if coll != "moe" else [None]
+    sizes = (parse_range(opts["size"], "size", lambda t: parse_size(t, "--size"))
+             if coll != "moe" else [None])
     moe = {}
     for key in _MOE:
         if key in opts:
@@ -132,22 +142,38 @@ def run(args):
             if "nccl_choice" in r.info:
                 row["nccl_choice"] = r.info["nccl_choice"]
             rows.append(row)
-    name = G.graph.get("preset") or opts["cluster"]
+    from .topo_args import display_name
+    name = display_name(G, opts["cluster"])
     failures = G.graph.get("failures")
+    shown = (Settings(set(opts) | flags)
+             .add("routing", routing, DEFAULT_ROUTING)
+             .add("pxn", "no-pxn" not in flags, True, "PXN", given="no-pxn" in flags)
+             .add("seed", seed, 0))
+    if coll == "moe":
+        from netemu.collectives import MOE_DEFAULTS
+        for key in _MOE:
+            arg = key.replace("-", "_")
+            if arg == "node_limit" and algo != "deepep":
+                continue                      # only DeepEP limits the nodes per token
+            shown.add(arg, moe.get(arg, MOE_DEFAULTS[arg]), MOE_DEFAULTS[arg],
+                      label=key, given=key in opts)
+        shown.add("token_routing", MOE_DEFAULTS["token_routing"],
+                  MOE_DEFAULTS["token_routing"], label="token-routing")
     if "json" in flags:
-        out = {"collective": coll, "algorithm": algo, "cluster": name, "routing": routing}
+        out = {"collective": coll, "algorithm": algo, "cluster": name, "routing": routing,
+               **shown.json()}
         if failures:
             out["failures"] = failures
         print(json.dumps({**out, "rows": rows}, indent=2))
     else:
-        print(format_table(coll, algo, name, routing, rows, failures))
+        print(format_table(coll, algo, name, routing, rows, failures, shown))
     return 0
 
 
-def format_table(coll, algo, name, routing, rows, failures=None):
+def format_table(coll, algo, name, routing, rows, failures=None, settings=None):
     typ, width = _TYPE
-    lines = [f"# netemu bench {coll} --algo {algo} on {name} (routing {routing}); "
-             "GB/s = 1e9 bytes/s"]
+    lines = [f"# netemu bench {coll} --algo {algo} on {name}; GB/s = 1e9 bytes/s",
+             f"# {settings.text() if settings is not None else f'routing {routing}'}"]
     if failures:
         parts = [f"{len(failures.get(k, []))} {what}" for k, what in (
             ("failed_links", "link(s)"), ("switches", "switch(es)"), ("planes", "plane(s)"))

@@ -10,14 +10,16 @@ emulation down and exit 130, 143 or 129; a second one stops at once.  With
 --cli, Ctrl-C belongs to Mininet's prompt (it stops the command running in a
 node); leave with exit or Ctrl-D.
 
-Options (anywhere after TOPO):
+TOPO is a generator and its parameters, a preset (``netemu topo list`` shows them) or a
+graph file (.graphml, .json).  Options (anywhere after TOPO):
 
 --traffic all-to-all | permutation | incast:DST | shift:K | FILE.csv   (default permutation)
 --routing hash | dmodk   kernel ECMP over the 5-tuple, or static D-mod-k (default hash)
 --scale S                emulated rate / real rate (default 1e-3: 400 Gb/s -> 400 Mb/s)
 --duration SEC           measured seconds (default 10), after --warmup SEC (default 2)
 --seed N                 seed of the permutation (default 0)
---queue BYTES            FIFO per link direction (default max(100 frames, 10 ms))
+--queue BYTES            FIFO per link direction (``256KiB``, ``1MB``, ``65536``; default
+                         max(100 frames, 10 ms))
 --offload on|off|auto    TSO/GSO on the links (auto: on above 50 Mbit/s)
 --pcap FILE              capture the first flow's source host link (tcpdump; scapy/Wireshark);
                          the packets tcpdump could not keep up with (its own count of kernel
@@ -53,6 +55,7 @@ import subprocess
 import sys
 import time
 
+from . import add_params
 from .solve import load_topology, make_traffic, split_options
 from ..errors import EmulationError, ParameterError
 
@@ -77,7 +80,7 @@ def register(sub):
     # after TOPO it is one of the tokens split_options reads.
     p.add_argument("--clean", dest="clean_first", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("topo", metavar="TOPO", nargs="?")
-    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_params(p)
     p.set_defaults(func=run)
 
 
@@ -91,6 +94,36 @@ def _float(opts, name, default, lo, hi):
     if not lo <= x <= hi:
         raise ParameterError(f"--{name} must be in [{lo:g}, {hi:g}], got {x:g}")
     return x
+
+
+def _queue(opts):
+    """``--queue`` in bytes, or None for the default."""
+    if "queue" not in opts:
+        return None
+    from ..units import parse_size
+    return parse_size(opts["queue"], "--queue")
+
+
+#: What a run uses when not told (the help above says the same).
+DEFAULTS = {"traffic": "permutation", "routing": "hash", "scale": 1e-3, "duration": 10.0,
+            "warmup": 2.0, "offload": "auto", "seed": 0}
+
+
+def settings(opts, flags):
+    """The run's settings, each marked when left at its default (:class:`Settings`)."""
+    from .settings import Settings
+    s = Settings(set(opts) | set(flags))
+    s.add("traffic", opts.get("traffic", DEFAULTS["traffic"]), DEFAULTS["traffic"])
+    s.add("routing", opts.get("routing", DEFAULTS["routing"]), DEFAULTS["routing"])
+    for name, unit in (("scale", ""), ("duration", " s"), ("warmup", " s")):
+        value = _float(opts, name, DEFAULTS[name], 0.0, float("inf"))
+        s.add(name, value, DEFAULTS[name], shown=f"{value:g}{unit}")
+    s.add("offload", opts.get("offload", DEFAULTS["offload"]), DEFAULTS["offload"])
+    q = _queue(opts)
+    s.add("queue", q, None, shown="max(100 frames, 10 ms)" if q is None else f"{q} B")
+    s.add("seed", int(opts.get("seed", DEFAULTS["seed"])), DEFAULTS["seed"])
+    s.add("acks", "acks" in flags, False, "ACKs")
+    return s
 
 
 def parse(args):
@@ -114,19 +147,19 @@ def parse(args):
         return None, flags, opts, rest
     if topo is None:
         raise ParameterError("emulate needs TOPO (a graph file, generator or preset) or --clean")
-    routing = opts.get("routing", "hash")
+    routing = opts.get("routing", DEFAULTS["routing"])
     if routing not in ("hash", "dmodk"):
-        raise ParameterError(f"--routing must be hash or dmodk, got {routing!r}"
-                             + ("; packet spraying has no Linux forwarding equivalent"
-                                if routing == "spray" else ""))
+        from .names import did_you_mean
+        why = ("; packet spraying has no Linux forwarding equivalent" if routing == "spray"
+               else did_you_mean(routing, ("hash", "dmodk")))
+        raise ParameterError(f"--routing must be hash or dmodk, got {routing!r}{why}")
     offload = opts.get("offload", "auto")
     if offload not in ("on", "off", "auto"):
         raise ParameterError(f"--offload must be on, off or auto, got {offload!r}")
     _float(opts, "scale", 1e-3, 1e-9, 1.0)
     _float(opts, "duration", 10.0, 1.0, 3600.0)
     _float(opts, "warmup", 2.0, 0.0, 3600.0)
-    if "queue" in opts and not opts["queue"].isdigit():
-        raise ParameterError(f"--queue must be a whole number of bytes, got {opts['queue']!r}")
+    _queue(opts)
     if "seed" in opts and not opts["seed"].isdigit():
         raise ParameterError(f"--seed must be an integer >= 0, got {opts['seed']!r}")
     if "fail-at" in opts:
@@ -247,7 +280,7 @@ def _prepare(topo, flags, opts, rest):
     seed = int(opts.get("seed", 0))
     # Traffic is made on the intact fabric, so that pairs the failures cut apart are named
     # rather than silently left out of the pattern.
-    traffic = make_traffic(G, opts.get("traffic", "permutation"), seed)
+    traffic = make_traffic(G, opts.get("traffic", DEFAULTS["traffic"]), seed)
     later = []
     if "fail-at" in opts:
         # Check every failure on the full request, then build with the links still up.
@@ -272,7 +305,7 @@ def _prepare(topo, flags, opts, rest):
     scale = _float(opts, "scale", 1e-3, 1e-9, 1.0)
     offload = {"on": True, "off": False, "auto": None}[opts.get("offload", "auto")]
     spec = build_spec(H, scale, opts.get("routing", "hash"),
-                      queue=int(opts["queue"]) if "queue" in opts else None, offload=offload)
+                      queue=_queue(opts), offload=offload)
     if "force" not in flags:
         check_can_emulate(H, traffic, scale, spec["offload"])
     return H, traffic, disconnected, scale, offload, later
@@ -284,7 +317,7 @@ def _emulate(topo, flags, opts, rest):
     G, traffic, disconnected, scale, offload, later = _prepare(topo, flags, opts, rest)
     run_traffic = "cli" not in flags or "traffic" in opts
     with Emulation(G, scale, opts.get("routing", "hash"),
-                   queue=int(opts["queue"]) if "queue" in opts else None,
+                   queue=_queue(opts),
                    offload=offload) as em:
         result = None
         if run_traffic:
@@ -309,9 +342,12 @@ def _emulate(topo, flags, opts, rest):
                           flush=True)
             else:
                 result = em.run(traffic, **args)
-            name = G.graph.get("preset") or G.graph.get("name") or topo
+            from .topo_args import display_name
+            name = display_name(G, topo)
+            shown = settings(opts, flags)
             if "json" in flags:
-                out = {"topology": name, **result.to_json(), "timings_s": em.timings}
+                out = {"topology": name, **result.to_json(), **shown.json(),
+                       "timings_s": em.timings}
                 if before is not None:
                     out["fail_at_s"] = before.duration
                     b = before.to_json()
@@ -332,7 +368,7 @@ def _emulate(topo, flags, opts, rest):
                     print(f"\nafter {', '.join(f'{u}--{v}' for u, v in later)} went down:",
                           flush=True)
                 print(format_table(result, name, failures=failures,
-                                   disconnected=disconnected), flush=True)
+                                   disconnected=disconnected, settings=shown), flush=True)
                 if cap is not None:
                     print(f"capture      {cap.summary()}", flush=True)
         if "cli" in flags:
@@ -364,10 +400,11 @@ def host_map(em):
     return "\n".join(lines)
 
 
-def format_table(result, name, limit=40, failures=None, disconnected=()):
+def format_table(result, name, limit=40, failures=None, disconnected=(), settings=None):
     j = result.to_json()
     a = j["aggregate"]
     lines = [f"topology     {name}",
+             *([f"settings     {settings.text()}"] if settings is not None else []),
              f"traffic      {j['traffic']}, routing {j['routing']}, scale {j['scale']:g}, "
              f"offload {'on' if j['offload'] else 'off'}, {j['duration_s']:g} s"
              + (", ACKs counted in the prediction" if j["acks_counted"] else ""),

@@ -1,6 +1,6 @@
 """``netemu experiments list | run NAME... | run --all [--jobs N] [--scheduler ADDRESS] [--out DIR] | readme | report``.
 
-Reproduces the papers' plots and tables (see the ``experiments`` package):
+Reproduces the papers' plots and tables (``netemu experiments list`` names them):
 each experiment writes DIR/NAME.csv and DIR/NAME.png and prints paper against
 netemu; DIR/summary.csv and DIR/summary.md gather every comparison.
 
@@ -37,7 +37,8 @@ def register(sub):
     ls = acts.add_parser("list", help="the experiments, with their titles")
     ls.set_defaults(func=_list)
     r = acts.add_parser("run", help="run experiments (NAME... or --all)")
-    r.add_argument("names", nargs="*", metavar="NAME")
+    r.add_argument("names", nargs="*", metavar="NAME",
+                   help="experiments to run (`netemu experiments list` shows them)")
     r.add_argument("--all", action="store_true", help="every experiment")
     r.add_argument("--jobs", type=_jobs, default=None, metavar="N")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS")
@@ -84,8 +85,14 @@ def _run(args):
     if not args.all and not args.names:
         raise ParameterError("name the experiments to run, or --all; `netemu experiments list` "
                              "shows them")
+    from netemu.experiments import EXPERIMENTS
+
+    from .names import pick
+    names = [pick(n, EXPERIMENTS, "experiment",
+                  allowed=f"{', '.join(EXPERIMENTS)} (`netemu experiments list`)")
+             for n in args.names]
     try:
-        runner.run(None if args.all else args.names, jobs=args.jobs, scheduler=args.scheduler,
+        runner.run(None if args.all else names, jobs=args.jobs, scheduler=args.scheduler,
                    out_dir=args.out, progress=not args.quiet, quiet=args.quiet,
                    readme=args.readme)
     except ExperimentError as exc:

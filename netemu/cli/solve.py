@@ -1,14 +1,18 @@
 """``netemu solve TOPO [--param VALUE ...] --traffic PATTERN --routing MODE``: rates on a fabric.
 
 TOPO is a saved graph (``.graphml`` / ``.json``), a generator name followed by
-its parameters (``two-layer-fat-tree --radix 8``) or a preset (``isca-ft2``).
+its parameters (``two-layer-fat-tree --radix 8``) or a preset (``isca-ft2``);
+``netemu topo list`` shows every generator, its parameters, and every preset.
+Bandwidth parameters take ``400G`` = ``400Gb/s`` = ``400Gbps`` (bits) or ``50GB/s`` =
+``50GBps``, ``50GiB/s`` (bytes); a bare number is bytes/s.
 
 Options (anywhere after TOPO):
 
 --traffic all-to-all | permutation | incast:DST | shift:K | FILE.csv   (default all-to-all)
 --routing spray | hash | dmodk | adaptive                             (default spray)
 --seed N            seed of the permutation and of hashed ECMP (default 0)
---size SIZE         bytes per generated flow (``64MiB``); gives completion times
+--size SIZE         bytes per generated flow (``64MiB``, ``1GB``, ``1e9``; ``4G`` = 4 GiB);
+                    gives completion times
 --no-pxn            keep flows on their source's own NIC (no forwarding inside servers)
 --top N             saturated links to list (default 10)
 --json              machine-readable output
@@ -25,6 +29,8 @@ import argparse
 import json
 from pathlib import Path
 
+from . import add_params
+from .settings import Settings
 from ..errors import ParameterError, TrafficError
 
 #: Beyond this many flows, --json gives the summary without the per-flow list.
@@ -44,7 +50,7 @@ def register(sub):
                        epilog="\n".join(__doc__.splitlines()[2:]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topo", metavar="TOPO")
-    p.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_params(p)
     p.set_defaults(func=run)
 
 
@@ -102,6 +108,12 @@ def load_topology(topo, tokens):
     return build_from_cli(topo, parse_params(tokens))
 
 
+#: The generated patterns ``--traffic`` takes, as its help and errors spell them.
+TRAFFIC_KINDS = ("all-to-all", "permutation", "incast:DST", "shift:K")
+#: Their leading words, for "did you mean".
+TRAFFIC_WORDS = ("all-to-all", "permutation", "incast", "shift")
+
+
 def make_traffic(G, spec, seed=0, size=None):
     """Traffic from a ``--traffic`` spec."""
     from .. import traffic as T
@@ -126,29 +138,29 @@ def make_traffic(G, spec, seed=0, size=None):
         except ValueError:
             raise TrafficError(f"shift:K needs an integer K, got {arg!r}") from None
         return T.shift(G, k, size=size)
-    raise TrafficError(f"unknown traffic {spec!r}; allowed: all-to-all, permutation, incast:DST, "
-                       f"shift:K, FILE.csv")
+    from .names import did_you_mean
+    raise TrafficError(f"unknown traffic {spec!r}; allowed: {', '.join(TRAFFIC_KINDS)}, "
+                       f"FILE.csv{did_you_mean(kind, TRAFFIC_WORDS)}")
 
 
 def run(args):
     from ..units import parse_size
 
     from ..failures import FAIL_OPTIONS, apply_cli_failures
-    from ..policies import resolve
+    from .names import check_routing
 
     flags, opts, rest = split_options(args.params, repeatable=FAIL_OPTIONS)
-    routing = opts.get("routing", "spray")
-    resolve(routing, "--routing", mappings=False)
+    routing = check_routing(opts.get("routing", DEFAULT_ROUTING))
     seed = _int_option(opts, "seed", 0, minimum=0)
     top = _int_option(opts, "top", 10, minimum=0)
-    size = parse_size(opts["size"]) if "size" in opts else None
+    size = parse_size(opts["size"], "--size") if "size" in opts else None
     heatmap = opts.get("heatmap")
     if heatmap is not None:
         _check_out(heatmap)
     G = load_topology(args.topo, rest)
     # Traffic is made on the intact fabric so that pairs the failures cut apart
     # are reported, not quietly missing from the pattern.
-    traffic = make_traffic(G, opts.get("traffic", "all-to-all"), seed, size)
+    traffic = make_traffic(G, opts.get("traffic", DEFAULT_TRAFFIC), seed, size)
     H = apply_cli_failures(G, opts, seed=seed)
     report = "report" if H is not G or H.graph.get("failures") else "raise"
     from ..progress import working
@@ -159,12 +171,22 @@ def run(args):
     G = H
     if heatmap is not None:
         write_heatmap(sol, heatmap)
-    name = G.graph.get("preset") or G.graph.get("name") or args.topo
+    from .topo_args import display_name
+    name = display_name(G, args.topo)
+    shown = (Settings(set(opts) | flags)
+             .add("traffic", sol.traffic.name, DEFAULT_TRAFFIC)
+             .add("routing", routing, DEFAULT_ROUTING)
+             .add("pxn", "no-pxn" not in flags, True, "PXN", given="no-pxn" in flags)
+             .add("seed", seed, 0))
     if "json" in flags:
-        print(json.dumps(to_json(sol, name, top), indent=2))
+        print(json.dumps(to_json(sol, name, top, shown), indent=2))
     else:
-        print(format_table(sol, name, top))
+        print(format_table(sol, name, top, shown))
     return 0
+
+
+#: What ``solve`` runs when not told: every pair, sprayed over equal-cost paths.
+DEFAULT_TRAFFIC, DEFAULT_ROUTING = "all-to-all", "spray"
 
 
 def _int_option(opts, name, default, minimum):
@@ -192,12 +214,13 @@ def _gbps(x):
     return x * 8 / 1e9
 
 
-def to_json(sol, name, top=10):
+def to_json(sol, name, top=10, settings=None):
     s = sol.summary()
     out = {
         "topology": name,
         "traffic": sol.traffic.name,
         "routing": sol.routes.mode,
+        **(settings.json() if settings is not None else {}),
         "n_flows": s["flows"],
         "aggregate_bps": s["aggregate"] * 8,           # bits/s, as the key says
         "aggregate_bytes_per_s": s["aggregate"],
@@ -229,11 +252,12 @@ def to_json(sol, name, top=10):
     return out
 
 
-def format_table(sol, name, top=10):
+def format_table(sol, name, top=10, settings=None):
     s = sol.summary()
     lines = [
         f"topology     {name}",
-        f"traffic      {sol.traffic.name}, routing {sol.routes.mode}",
+        (f"settings     {settings.text()}" if settings is not None else
+         f"traffic      {sol.traffic.name}, routing {sol.routes.mode}"),
         f"flows        {s['flows']:,}",
         f"aggregate    {_gbps(s['aggregate']):,.2f} Gb/s",
         f"flow rate    min {_gbps(s['rate_min']):,.3f}  median {_gbps(s['rate_median']):,.3f}  "

@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+from . import add_params
 from ..errors import ParameterError
 
 
@@ -25,12 +26,39 @@ def register(sub):
     for name, helptext in (("info", "counts, bisection, diameter and cost"),
                            ("build", "write the graph to a .graphml or .json file"),
                            ("draw", "draw the graph as layers into a PNG")):
-        q = tsub.add_parser(name, help=helptext,
+        q = tsub.add_parser(name, help=helptext, description=helptext,
                             usage=f"netemu topo {name} TOPO [--param VALUE ...]"
-                                  + (" [--json]" if name == "info" else " --out FILE"))
-        q.add_argument("topo", metavar="TOPO")
-        q.add_argument("params", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+                                  + (" [--json]" if name == "info" else " --out FILE"),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        q.fill_epilog = _topo_help
+        q.add_argument("topo", metavar="TOPO",
+                       help="a generator and its parameters, a preset, or a graph file "
+                            "(.graphml, .json)")
+        add_params(q)
         q.set_defaults(func=_ACTIONS[name])
+
+
+def _topo_help():
+    """The names TOPO takes, for ``netemu topo info --help`` and its siblings."""
+    import textwrap
+
+    from netemu.topologies import GENERATORS
+    from netemu.topologies.presets import PRESETS
+
+    from .names import dashed
+    from .topo_args import BANDWIDTH_HELP
+    wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ",
+                                break_on_hyphens=False)
+    return "\n".join([
+        "generators (`netemu topo list` shows their parameters):",
+        wrap.fill(", ".join(sorted(dashed(g) for g in GENERATORS))),
+        "presets:",
+        wrap.fill(", ".join(PRESETS)),
+        "options after TOPO:",
+        "  --json      (info) the figures as JSON",
+        "  --out FILE  (build: .graphml or .json; draw: .png)",
+        BANDWIDTH_HELP,
+    ])
 
 
 def resolve_topo(topo, tokens, extra_flags=(), extra_options=()):
@@ -64,6 +92,8 @@ def _list(args):
 def _info(args):
     from netemu.topologies.summary import summary
 
+    from .topo_args import display_name
+
     from ..progress import working
 
     G, flags, _ = resolve_topo(args.topo, args.params, extra_flags=("json",))
@@ -74,10 +104,10 @@ def _info(args):
         # without endpoints) is null.
         out = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                for k, v in s.items()}
-        print(json.dumps({"name": G.graph.get("preset") or G.graph.get("name"), **out}, indent=2,
+        print(json.dumps({"name": display_name(G, args.topo), **out}, indent=2,
                          default=float, allow_nan=False))
         return 0
-    print(f"{G.graph.get('preset') or G.graph.get('name')}  "
+    print(f"{display_name(G, args.topo)}  "
           f"({G.number_of_nodes()} nodes, {G.number_of_edges()} edges)")
     for key, value in s.items():
         print(f"  {key:<24} {_fmt(key, value)}")
@@ -100,8 +130,11 @@ def _build(args):
     from ..io import FORMATS, save
     from ..progress import counter, working
 
+    from .topo_args import dash_generator_names
+
     G, _, opts = resolve_topo(args.topo, args.params, extra_options=("out",))
     out = _need_out(opts, FORMATS)
+    dash_generator_names(G)     # the file's attributes say what `netemu topo list` says
     if Path(out).suffix.lower() == ".graphml":  # written element by element: a bar
         save(G, out, progress=counter(f"writing {out}", unit=" elements"))
     else:

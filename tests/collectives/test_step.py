@@ -42,7 +42,7 @@ def test_step_of_a_tiny_model_is_compute_then_ring_allreduce_then_optimizer():
     G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=B)
     lay = Layout(dp=2, overlap_dp=False)
     seq, batch = 32, 2
-    (r,) = run_step(G, Job("tiny", TINY, lay, seq, batch), gpu=GPU)
+    (r,) = run_step(G, Job("tiny", TINY, lay, seq, batch), gpu=GPU, compute="gemm")
     f = _flops_fwd_per_token(seq) * seq / 1e12
     grads = _params() * 2                                       # BF16 gradients
     # Ring allreduce of 2 ranks: each hop carries the whole buffer once; NCCL's step
@@ -74,7 +74,7 @@ def test_expert_all_to_all_overlapped_hides_or_shows(seq):
     G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=B)
     lay = Layout(dp=2, ep=2, overlap_ep=True, ep_library="nccl", overlap_dp=False,
                  dispatch_bytes=1, combine_bytes=2)
-    (r,) = run_step(G, Job("moe", MOE, lay, seq, 2), gpu=GPU)
+    (r,) = run_step(G, Job("moe", MOE, lay, seq, 2), gpu=GPU, compute="gemm")
     f = MOE.forward_flops_per_token(seq) * seq / 1e12
     ep_f, ep_b = _ep_times(seq, 1, 2)
     exposed = max(0.0, ep_f - f) + max(0.0, ep_b - 2 * f)
@@ -84,7 +84,7 @@ def test_expert_all_to_all_overlapped_hides_or_shows(seq):
     else:
         assert ep_f < f and ep_b < 2 * f and exposed == 0       # hidden completely
     # In line instead, all of it is exposed.
-    (r2,) = run_step(G, Job("moe", MOE, lay.with_(overlap_ep=False), seq, 2), gpu=GPU)
+    (r2,) = run_step(G, Job("moe", MOE, lay.with_(overlap_ep=False), seq, 2), gpu=GPU, compute="gemm")
     assert r2.waits["ep"] == pytest.approx(ep_f + ep_b, rel=1e-9)
 
 
@@ -97,19 +97,19 @@ def _allreduce_job(name, gpus):
 def test_two_jobs_on_a_shared_uplink_slow_each_other_and_apart_they_do_not():
     G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=2, link_bandwidth=B)
     a, m = _allreduce_job("a", ["n0", "n2"])
-    (alone,) = run_step(G, a, gpu=GPU)
+    (alone,) = run_step(G, a, gpu=GPU, compute="gemm")
     grads = m.params() * 2
     # Across leaves both jobs' rings use the one leaf0-spine uplink in each direction.
     a, _ = _allreduce_job("a", ["n0", "n2"])
     b, _ = _allreduce_job("b", ["n1", "n3"])
-    ra, rb = run_step(G, [a, b], gpu=GPU)
+    ra, rb = run_step(G, [a, b], gpu=GPU, compute="gemm")
     assert ra.waits["dp"] == pytest.approx(alone.waits["dp"] + grads / B, rel=1e-9)
     assert rb.step_time == pytest.approx(ra.step_time, rel=1e-9)
     # Each job inside its own leaf: no link in common, each as fast as alone.
     a, _ = _allreduce_job("a", ["n0", "n1"])
     b, _ = _allreduce_job("b", ["n2", "n3"])
-    ra, rb = run_step(G, [a, b], gpu=GPU)
-    (solo,) = run_step(G, _allreduce_job("a", ["n0", "n1"])[0], gpu=GPU)
+    ra, rb = run_step(G, [a, b], gpu=GPU, compute="gemm")
+    (solo,) = run_step(G, _allreduce_job("a", ["n0", "n1"])[0], gpu=GPU, compute="gemm")
     assert ra.step_time == pytest.approx(solo.step_time, rel=1e-12)
     assert rb.step_time == pytest.approx(solo.step_time, rel=1e-12)
 
@@ -120,7 +120,7 @@ def test_pipeline_1f1b_with_two_stages_closed_form():
     m = Transformer("p", layers=2, hidden=64, heads=4, ffn=256, vocab=100, gated=False)
     lay = Layout(pp=2, overlap_dp=False)
     seq = 32
-    (r,) = run_step(G, Job("p", m, lay, seq, 4), gpu=GPU)
+    (r,) = run_step(G, Job("p", m, lay, seq, 4), gpu=GPU, compute="gemm")
     t = seq / 1e12
     f0 = m.layer_forward_flops(0, seq) * t
     f1 = (m.layer_forward_flops(1, seq) + m.head_forward_flops()) * t
@@ -198,9 +198,9 @@ def test_steady_state_extension_matches_full_simulation():
     G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=2, link_bandwidth=B)
     m = Transformer("p", layers=4, hidden=64, heads=4, ffn=256, vocab=100, gated=False)
     job = Job("p", m, Layout(dp=2, pp=2), 64, 48)
-    (full,) = run_step(G, job, gpu=GPU, exact=True)
+    (full,) = run_step(G, job, gpu=GPU, exact=True, compute="gemm")
     job = Job("p", m, Layout(dp=2, pp=2), 64, 48)
-    (fast,) = run_step(G, job, gpu=GPU)
+    (fast,) = run_step(G, job, gpu=GPU, compute="gemm")
     assert fast.simulated_microbatches == 10 and full.simulated_microbatches == 24
     assert fast.step_time == pytest.approx(full.step_time, rel=1e-9)
     assert fast.compute_time == pytest.approx(full.compute_time, rel=1e-9)

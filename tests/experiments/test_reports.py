@@ -87,6 +87,12 @@ def _v3_training(m, mp):
     mp.setattr(m, "GEMM_FRACTIONS", (1.0, 0.5))
 
 
+def _v3_decode(m, mp):
+    # 16 GPUs of the cluster instead of 256, one context.
+    mp.setattr(m, "CLUSTER_GPUS", 16)
+    mp.setattr(m, "CONTEXTS", (m.CONTEXT,))
+
+
 #: How each experiment's sweep is cut down to its cheapest points (module attributes patched
 #: for the test only); experiments whose whole sweep is cheap run it all.
 SMALL = {
@@ -102,6 +108,7 @@ SMALL = {
     "training_scaling": _training_scaling,
     "sensitivity": _sensitivity,
     "v3_training": _v3_training,
+    "v3_decode": _v3_decode,
 }
 
 
@@ -114,6 +121,7 @@ ELSEWHERE = {
     "mpft_vs_mrft_latency": "test_isca_experiments.py",
     "deepep_modes": "test_isca_experiments.py",
     "roce_routing": "test_roce_routing.py",
+    "fire_flyer_fig8": "test_fire_flyer_fig8.py",
 }
 
 
