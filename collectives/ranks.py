@@ -64,6 +64,17 @@ def ring_orders(pm, ranks, channels=None):
     which keeps NVLink-bridged neighbours adjacent).  Returns a list of rank
     orders, one per channel.
     """
+    # A training step asks for the same rings thousands of times; they depend on the path
+    # model's (unchanged) graph, the ranks and the channel count only.
+    cache = pm.__dict__.setdefault("_ring_orders", {})
+    key = (tuple(ranks), channels)
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = _ring_orders(pm, ranks, channels)
+    return [list(o) for o in got]
+
+
+def _ring_orders(pm, ranks, channels):
     groups = by_server(ranks)
     if channels is None:
         channels = min(max(len(pm.access_points(s)), 1) for s, _ in groups)

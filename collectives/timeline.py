@@ -113,10 +113,14 @@ def _check(tasks, n_res):
                 if not (p.work >= 0 and np.isfinite(p.work)) or not p.latency >= 0:
                     raise ParameterError(f"task {t.name!r}: phase work and latency must be "
                                          f"finite and >= 0, got {p.work!r}, {p.latency!r}")
-                for r, s in p.load.items():
-                    if not 0 <= r < n_res or not s > 0:
-                        raise ParameterError(f"task {t.name!r}: load {r}: {s} names no "
-                                             f"resource of {n_res} or is not > 0")
+                # The phase's sorted arrays say at once whether every entry is fine; the
+                # Python loop runs only to name the first bad one.
+                cols, vals = p._cols, p._vals
+                if cols.size and (cols[0] < 0 or cols[-1] >= n_res or not (vals > 0).all()):
+                    for r, s in p.load.items():
+                        if not 0 <= r < n_res or not s > 0:
+                            raise ParameterError(f"task {t.name!r}: load {r}: {s} names no "
+                                                 f"resource of {n_res} or is not > 0")
         elif not (t.duration >= 0 and np.isfinite(t.duration)):
             raise ParameterError(f"task {t.name!r}: duration must be finite and >= 0, got "
                                  f"{t.duration!r}")

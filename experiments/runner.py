@@ -39,7 +39,7 @@ from netemu.experiments.agreement import FIGURE_FIELDS, figure_summary, in_band,
 from netemu.experiments.common import print_comparison
 from netemu.experiments.readme_table import SUMMARY_FIELDS, summary_markdown
 
-__all__ = ["load", "tasks", "run_task", "longest_first", "sweep", "run", "summary_rows", "SUMMARY_FIELDS",
+__all__ = ["load", "tasks", "run_task", "longest_first", "warm_kernels", "sweep", "run", "summary_rows", "SUMMARY_FIELDS",
            "check_out_dir", "read_previous_summary", "STAGING_PREFIX"]
 
 #: A run's files are written under ``out_dir/STAGING_PREFIX<pid>-*`` and moved into
@@ -100,9 +100,24 @@ def _serial(todo):
             raise _failed(task, exc) from exc
 
 
+def warm_kernels():
+    """Load (or, on a first run, compile) the solver's kernels and the modules every point uses.
+
+    Called in the parent before the pool starts: forked workers inherit the loaded kernels
+    and modules, so start-up is paid once per run instead of once per worker, and on an
+    installation's first run the kernels are compiled once (into the per-user cache,
+    :mod:`netemu._kernel_cache`) instead of by every worker at the same time.
+    """
+    import netemu.collectives  # noqa: F401  (the modules the points import first)
+    from netemu import flow
+    flow.max_min_rates([1.0, 2.0], [{0: 1.0}, {0: 1.0, 1: 1.0}])
+    flow.completion_times([1.0, 2.0], [{0: 1.0}, {0: 1.0, 1: 1.0}], [1.0, 2.0])
+
+
 def _pool(todo, jobs):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    warm_kernels()
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
     futures = {pool.submit(run_task, *t): t for t in todo}
     try:
