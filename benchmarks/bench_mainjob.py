@@ -69,6 +69,14 @@ def report(label, got):
           f"sweep wall {run.get('sweep_wall_s', float('nan')):.1f} s, points' CPU "
           f"{sum(cpu.values()):.1f} s over {len(points)} points; load average "
           f"{got['load_before']:.1f} -> {got['load_after']:.1f}")
+    ends = [t["start_s"] + t["wall_s"] for t in points if "start_s" in t]
+    if ends and run.get("jobs"):
+        # How busy the workers stayed: points' wall seconds over jobs x the sweep's span.
+        span = max(ends)
+        busy = sum(t["wall_s"] for t in points) / (run["jobs"] * span)
+        last = sorted(ends)[-run["jobs"]:]
+        print(f"  workers busy {100 * busy:.0f}% of the sweep; the last {run['jobs']} points "
+              f"ended at {', '.join(f'{e:.1f}' for e in last)} s")
     print(f"  {'experiment':<24} {'points':>6} {'CPU s':>8} {'max point s':>12}")
     for name, s in sorted(cpu.items(), key=lambda x: -x[1]):
         mine = [t["cpu_s"] for t in points if t["experiment"] == name]

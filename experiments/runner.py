@@ -70,13 +70,14 @@ def tasks(names):
 def run_task(name, index, point):
     """Run one point; module-level so that pools and Dask workers can pickle it.
 
-    Returns ``(name, index, rows, cpu_s, wall_s)``: the point's CPU seconds (this
-    process's, user + system) and wall seconds ride along, so a run records what each
-    point cost wherever it ran (:func:`sweep`'s ``timings``).
+    Returns ``(name, index, rows, cpu_s, wall_s, started)``: the point's CPU seconds (this
+    process's, user + system), wall seconds and start (epoch seconds) ride along, so a run
+    records what each point cost wherever it ran (:func:`sweep`'s ``timings``).
     """
-    cpu, wall = time.process_time(), time.perf_counter()
+    started, cpu, wall = time.time(), time.process_time(), time.perf_counter()
     rows = load(name).run_point(point)
-    return name, index, rows, time.process_time() - cpu, time.perf_counter() - wall
+    return (name, index, rows, time.process_time() - cpu, time.perf_counter() - wall,
+            started)
 
 
 def _check_jobs(jobs):
@@ -190,11 +191,12 @@ def longest_first(todo, costs=None):
 def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, costs=None):
     """Run every point of ``names``; ``{name: rows in points() order}``.
 
-    With ``timings`` (a list), one ``{experiment, index, point, cpu_s, wall_s}`` per point
-    is appended to it, in points() order.  Points are handed to the workers longest first
+    With ``timings`` (a list), one ``{experiment, index, point, cpu_s, wall_s, start_s}`` per
+    point is appended to it, in points() order (``start_s``: seconds after the sweep began).  Points are handed to the workers longest first
     (:func:`longest_first`, with ``costs`` when given); the rows do not depend on it.
     """
     names = list(dict.fromkeys(names))
+    began = time.time()
     todo = tasks(names)
     if scheduler is not None:
         if jobs is not None:
@@ -213,16 +215,17 @@ def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, cost
     spent = {}
     with tqdm(total=len(todo), desc="experiments", unit="point", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:
-        for name, index, rows, cpu, wall in results:
+        for name, index, rows, cpu, wall, started in results:
             got[name, index] = rows
-            spent[name, index] = cpu, wall
+            spent[name, index] = cpu, wall, started - began
             bar.set_postfix_str(name, refresh=False)
             bar.update()
     if timings is not None:
         for name, index, point in todo:
-            cpu, wall = spent[name, index]
+            cpu, wall, at = spent[name, index]
             timings.append({"experiment": name, "index": index, "point": point,
-                            "cpu_s": round(cpu, 4), "wall_s": round(wall, 4)})
+                            "cpu_s": round(cpu, 4), "wall_s": round(wall, 4),
+                            "start_s": round(at, 3)})
     counts = {n: sum(1 for t in todo if t[0] == n) for n in names}
     return {n: [r for i in range(counts[n]) for r in got[n, i]] for n in names}
 
