@@ -1,6 +1,7 @@
 """Ranks of a job on a cluster: which GPUs, grouped by server, and the orders rings and trees use."""
 
 import numbers
+import weakref
 
 import networkx as nx
 
@@ -14,12 +15,25 @@ __all__ = ["cluster_gpus", "pick_ranks", "by_server", "ring_orders", "double_bin
            "deepest_path", "crossing_pairs"]
 
 
+#: GPUs of frozen graphs (networkx.freeze: they cannot change), kept while the graph lives.
+_FROZEN_GPUS = weakref.WeakKeyDictionary()
+
+
 def cluster_gpus(G):
     """Every GPU of ``G`` in natural order (server by server); the endpoints if it has no GPUs."""
+    frozen = getattr(G, "frozen", False)
+    if frozen:
+        got = _FROZEN_GPUS.get(G)
+        if got is not None:
+            return list(got)
     gpus = [n for n, r in G.nodes(data="role") if r == "gpu"]
     if not gpus:
         gpus = endpoints(G)
-    return sorted(gpus, key=natural_key)
+    gpus = sorted(gpus, key=natural_key)
+    if frozen:
+        # Every point of a sweep picks its ranks from the same shared (frozen) cluster.
+        _FROZEN_GPUS[G] = tuple(gpus)
+    return gpus
 
 
 def pick_ranks(G, ranks):
