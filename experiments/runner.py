@@ -39,7 +39,8 @@ from netemu.experiments.agreement import FIGURE_FIELDS, figure_summary, in_band,
 from netemu.experiments.common import print_comparison
 from netemu.experiments.readme_table import SUMMARY_FIELDS, summary_markdown
 
-__all__ = ["load", "tasks", "run_task", "longest_first", "warm_kernels", "sweep", "run", "summary_rows", "SUMMARY_FIELDS",
+__all__ = ["load", "tasks", "run_task", "longest_first", "warm_kernels", "sweep", "run",
+           "summary_rows", "SUMMARY_FIELDS",
            "check_out_dir", "read_previous_summary", "STAGING_PREFIX"]
 
 #: A run's files are written under ``out_dir/STAGING_PREFIX<pid>-*`` and moved into
@@ -192,8 +193,9 @@ def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, cost
     """Run every point of ``names``; ``{name: rows in points() order}``.
 
     With ``timings`` (a list), one ``{experiment, index, point, cpu_s, wall_s, start_s}`` per
-    point is appended to it, in points() order (``start_s``: seconds after the sweep began).  Points are handed to the workers longest first
-    (:func:`longest_first`, with ``costs`` when given); the rows do not depend on it.
+    point is appended to it, in points() order (``start_s``: seconds after the sweep began).
+    Points are handed to the workers longest first (:func:`longest_first`, with ``costs``
+    when given); the rows do not depend on it.
     """
     names = list(dict.fromkeys(names))
     began = time.time()
