@@ -241,7 +241,10 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     an earlier run there wrote for the others; ``out_dir/summary_figures.csv`` the
     per-figure agreement (:mod:`netemu.experiments.agreement`); ``out_dir/summary.md``
     both as Markdown tables; ``out_dir/index.html`` one self-contained page with the tables,
-    the figures and the run's parameters (:mod:`netemu.experiments.html_report`).  With ``readme`` (a path), that README's generated blocks
+    the figures and the run's parameters (:mod:`netemu.experiments.html_report`), whose
+    ``run.json`` also keeps every point's CPU and wall seconds (``timings``) and each
+    experiment's CPU seconds (``cpu_s``); a later run in the same folder hands out its
+    points longest first by them.  With ``readme`` (a path), that README's generated blocks
     are rewritten from the summary (:mod:`netemu.experiments.readme_table`).
     """
     names = list(EXPERIMENTS) if names is None else list(dict.fromkeys(names))
