@@ -142,13 +142,26 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
         if M >= n_srv:
             node_limit = None      # "at most M servers" already holds for every token
     rng = np.random.default_rng(seed)
+    # Servers holding equally many experts, in server order (every job filled server by
+    # server): a server's group score is then a max over one reshaped axis, not a copy of
+    # its columns per server.
+    counts = np.bincount(expert_srv, minlength=n_srv)
+    contiguous = bool((counts == counts[0]).all() and (np.diff(expert_srv) >= 0).all())
     out = []
     for r in range(n):
         scores = rng.random((tokens, experts.size))
         if node_limit is not None:
             if routing == "grouped":
-                group = np.stack([scores[:, expert_srv == k].max(axis=1) for k in range(n_srv)],
-                                 axis=1)
+                if contiguous:
+                    # Elementwise maxima of the servers' k-th experts (numpy reduces a
+                    # short inner axis several times slower); the same maxima.
+                    per = scores.reshape(tokens, n_srv, counts[0])
+                    group = per[:, :, 0].copy()
+                    for k in range(1, counts[0]):
+                        np.maximum(group, per[:, :, k], out=group)
+                else:
+                    group = np.stack([scores[:, expert_srv == k].max(axis=1)
+                                      for k in range(n_srv)], axis=1)
                 pick = np.argsort(-group, axis=1)[:, :M]
             else:
                 pick = np.argsort(rng.random((tokens, n_srv)), axis=1)[:, :M]
@@ -157,8 +170,10 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
             ok = allowed[:, expert_srv]
             if (ok.sum(axis=1) < topk).any():
                 raise ParameterError(f"node_limit={M} servers hold fewer than topk={topk} experts")
-            scores = np.where(ok, scores, -1.0)
-        top = np.argpartition(-scores, topk - 1, axis=1)[:, :topk]
+            scores[~ok] = -1.0
+        # In place: the same values argpartition(-scores) sees, without a second array.
+        np.negative(scores, out=scores)
+        top = np.argpartition(scores, topk - 1, axis=1)[:, :topk]
         dest = experts[top]
         if shared:
             others = np.delete(np.arange(n), r)

@@ -1,6 +1,7 @@
 """Ranks of a job on a cluster: which GPUs, grouped by server, and the orders rings and trees use."""
 
 import numbers
+import weakref
 
 import networkx as nx
 
@@ -14,12 +15,25 @@ __all__ = ["cluster_gpus", "pick_ranks", "by_server", "ring_orders", "double_bin
            "deepest_path", "crossing_pairs"]
 
 
+#: GPUs of frozen graphs (networkx.freeze: they cannot change), kept while the graph lives.
+_FROZEN_GPUS = weakref.WeakKeyDictionary()
+
+
 def cluster_gpus(G):
     """Every GPU of ``G`` in natural order (server by server); the endpoints if it has no GPUs."""
+    frozen = getattr(G, "frozen", False)
+    if frozen:
+        got = _FROZEN_GPUS.get(G)
+        if got is not None:
+            return list(got)
     gpus = [n for n, r in G.nodes(data="role") if r == "gpu"]
     if not gpus:
         gpus = endpoints(G)
-    return sorted(gpus, key=natural_key)
+    gpus = sorted(gpus, key=natural_key)
+    if frozen:
+        # Every point of a sweep picks its ranks from the same shared (frozen) cluster.
+        _FROZEN_GPUS[G] = tuple(gpus)
+    return gpus
 
 
 def pick_ranks(G, ranks):
@@ -64,6 +78,17 @@ def ring_orders(pm, ranks, channels=None):
     which keeps NVLink-bridged neighbours adjacent).  Returns a list of rank
     orders, one per channel.
     """
+    # A training step asks for the same rings thousands of times; they depend on the path
+    # model's (unchanged) graph, the ranks and the channel count only.
+    cache = pm.__dict__.setdefault("_ring_orders", {})
+    key = (tuple(ranks), channels)
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = _ring_orders(pm, ranks, channels)
+    return [list(o) for o in got]
+
+
+def _ring_orders(pm, ranks, channels):
     groups = by_server(ranks)
     if channels is None:
         channels = min(max(len(pm.access_points(s)), 1) for s, _ in groups)
@@ -76,14 +101,28 @@ def ring_orders(pm, ranks, channels=None):
                 continue
             aps = pm.access_points(s)
             nic = aps[c % len(aps)]
-            H = pm.G.subgraph(pm._members[s])
-            dist = nx.single_source_shortest_path_length(H, nic)
+            dist = _server_distances(pm, s, nic)
             best = min(dist.get(m, 1 << 30) for m in members)
             exit_pos = max(i for i, m in enumerate(members) if dist.get(m, 1 << 30) == best)
             k = len(members)
             order.extend(members[(exit_pos + 1 + i) % k] for i in range(k))
         orders.append(order)
     return orders
+
+
+def _server_distances(pm, server, source):
+    """Hops from ``source`` to every node of ``server`` inside it, kept on the path model.
+
+    A training step builds thousands of rings over the same servers; the path model lives
+    as long as its graph is unchanged (:func:`collectives.workload.path_model`), so the
+    distances can too.
+    """
+    cache = pm.__dict__.setdefault("_server_distances", {})
+    got = cache.get((server, source))
+    if got is None:
+        H = pm.G.subgraph(pm._members[server])
+        got = cache[server, source] = nx.single_source_shortest_path_length(H, source)
+    return got
 
 
 def _btree(n, rank):

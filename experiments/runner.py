@@ -28,6 +28,7 @@ import signal
 import stat
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from netemu.errors import ExperimentError, ParameterError
@@ -38,7 +39,8 @@ from netemu.experiments.agreement import FIGURE_FIELDS, figure_summary, in_band,
 from netemu.experiments.common import print_comparison
 from netemu.experiments.readme_table import SUMMARY_FIELDS, summary_markdown
 
-__all__ = ["load", "tasks", "run_task", "sweep", "run", "summary_rows", "SUMMARY_FIELDS",
+__all__ = ["load", "tasks", "run_task", "longest_first", "warm_kernels", "sweep", "run",
+           "summary_rows", "SUMMARY_FIELDS",
            "check_out_dir", "read_previous_summary", "STAGING_PREFIX"]
 
 #: A run's files are written under ``out_dir/STAGING_PREFIX<pid>-*`` and moved into
@@ -67,8 +69,16 @@ def tasks(names):
 
 
 def run_task(name, index, point):
-    """Run one point; module-level so that pools and Dask workers can pickle it."""
-    return name, index, load(name).run_point(point)
+    """Run one point; module-level so that pools and Dask workers can pickle it.
+
+    Returns ``(name, index, rows, cpu_s, wall_s, started)``: the point's CPU seconds (this
+    process's, user + system), wall seconds and start (epoch seconds) ride along, so a run
+    records what each point cost wherever it ran (:func:`sweep`'s ``timings``).
+    """
+    started, cpu, wall = time.time(), time.process_time(), time.perf_counter()
+    rows = load(name).run_point(point)
+    return (name, index, rows, time.process_time() - cpu, time.perf_counter() - wall,
+            started)
 
 
 def _check_jobs(jobs):
@@ -92,9 +102,24 @@ def _serial(todo):
             raise _failed(task, exc) from exc
 
 
+def warm_kernels():
+    """Load (or, on a first run, compile) the solver's kernels and the modules every point uses.
+
+    Called in the parent before the pool starts: forked workers inherit the loaded kernels
+    and modules, so start-up is paid once per run instead of once per worker, and on an
+    installation's first run the kernels are compiled once (into the per-user cache,
+    :mod:`netemu._kernel_cache`) instead of by every worker at the same time.
+    """
+    import netemu.collectives  # noqa: F401  (the modules the points import first)
+    from netemu import flow
+    flow.max_min_rates([1.0, 2.0], [{0: 1.0}, {0: 1.0, 1: 1.0}])
+    flow.completion_times([1.0, 2.0], [{0: 1.0}, {0: 1.0, 1: 1.0}], [1.0, 2.0])
+
+
 def _pool(todo, jobs):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    warm_kernels()
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
                                initargs=(os.getpid(),))
     futures = {}
@@ -157,27 +182,68 @@ def _dask(todo, scheduler):
         client.close()
 
 
-def sweep(names, *, jobs=None, scheduler=None, progress=True):
-    """Run every point of ``names``; ``{name: rows in points() order}``."""
+def longest_first(todo, costs=None):
+    """``todo`` ordered by estimated cost, largest first (LPT), ties in points() order.
+
+    A pool hands out points in the order they were submitted, so the long points start
+    first and the short ones fill the gaps at the end: the workers finish together
+    instead of one idling while another runs the sweep's last long point.  Costs are
+    CPU seconds per point, ``costs[(name, point_key(point))]`` (a previous run's
+    timings), else :func:`netemu.experiments.point_costs.estimate`.
+    """
+    from netemu.experiments.point_costs import estimate, point_key
+
+    costs = costs or {}
+
+    def cost(task):
+        name, _, point = task
+        got = costs.get((name, point_key(point)))
+        return got if got is not None else estimate(name, point)
+
+    keyed = [(cost(t), i, t) for i, t in enumerate(todo)]
+    keyed.sort(key=lambda x: (-x[0], x[1]))
+    return [t for _, _, t in keyed]
+
+
+def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, costs=None):
+    """Run every point of ``names``; ``{name: rows in points() order}``.
+
+    With ``timings`` (a list), one ``{experiment, index, point, cpu_s, wall_s, start_s}`` per
+    point is appended to it, in points() order (``start_s``: seconds after the sweep began).
+    Points are handed to the workers longest first (:func:`longest_first`, with ``costs``
+    when given); the rows do not depend on it.
+    """
     names = list(dict.fromkeys(names))
+    began = time.time()
     todo = tasks(names)
     if scheduler is not None:
         if jobs is not None:
             raise ParameterError("jobs sets the local pool's size; with a Dask scheduler its "
                                  "workers run the points (give one or the other)")
-        results = _dask(todo, scheduler)
+        results = _dask(longest_first(todo, costs), scheduler)
     else:
         jobs = _check_jobs(jobs)
-        results = _serial(todo) if jobs == 1 or len(todo) == 1 else _pool(todo, min(jobs, len(todo)))
+        if jobs == 1 or len(todo) == 1:
+            results = _serial(todo)
+        else:
+            results = _pool(longest_first(todo, costs), min(jobs, len(todo)))
     from tqdm import tqdm
 
     got = {}
+    spent = {}
     with tqdm(total=len(todo), desc="experiments", unit="point", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:
-        for name, index, rows in results:
+        for name, index, rows, cpu, wall, started in results:
             got[name, index] = rows
+            spent[name, index] = cpu, wall, started - began
             bar.set_postfix_str(name, refresh=False)
             bar.update()
+    if timings is not None:
+        for name, index, point in todo:
+            cpu, wall, at = spent[name, index]
+            timings.append({"experiment": name, "index": index, "point": point,
+                            "cpu_s": round(cpu, 4), "wall_s": round(wall, 4),
+                            "start_s": round(at, 3)})
     counts = {n: sum(1 for t in todo if t[0] == n) for n in names}
     return {n: [r for i in range(counts[n]) for r in got[n, i]] for n in names}
 
@@ -191,7 +257,10 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     an earlier run there wrote for the others; ``out_dir/summary_figures.csv`` the
     per-figure agreement (:mod:`netemu.experiments.agreement`); ``out_dir/summary.md``
     both as Markdown tables; ``out_dir/index.html`` one self-contained page with the tables,
-    the figures and the run's parameters (:mod:`netemu.experiments.html_report`).  With ``readme`` (a path), that README's generated blocks
+    the figures and the run's parameters (:mod:`netemu.experiments.html_report`), whose
+    ``run.json`` also keeps every point's CPU and wall seconds (``timings``) and each
+    experiment's CPU seconds (``cpu_s``); a later run in the same folder hands out its
+    points longest first by them.  With ``readme`` (a path), that README's generated blocks
     are rewritten from the summary (:mod:`netemu.experiments.readme_table`).
     """
     names = list(EXPERIMENTS) if names is None else list(dict.fromkeys(names))
@@ -205,8 +274,13 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     previous = read_previous_summary(out_dir / "summary.csv")
     if readme is not None:
         _check_readme(readme)
+    costs = previous_costs(out_dir)
+    timings = []
+    started = time.perf_counter()
     with _terminate_as_interrupt():
-        rows = sweep(names, jobs=jobs, scheduler=scheduler, progress=progress)
+        rows = sweep(names, jobs=jobs, scheduler=scheduler, progress=progress,
+                     timings=timings, costs=costs)
+        sweep_wall = time.perf_counter() - started
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(out_dir)
         staging = None
@@ -239,10 +313,37 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     # One page to look at the whole run: table, figures, parameters (index.html).
     from netemu.experiments.html_report import write_report
     write_report(out_dir, {"experiments": names, "jobs": None if scheduler else _check_jobs(jobs),
-                           "scheduler": scheduler})
+                           "scheduler": scheduler,
+                           "sweep_wall_s": round(sweep_wall, 3),
+                           "cpu_s": _cpu_by_experiment(timings),
+                           "timings": timings})
     if not quiet:
         _print_totals(summary, out_dir)
     return comparisons
+
+
+def _cpu_by_experiment(timings):
+    """``{experiment: CPU seconds of its points}`` (the points' own, workers' start-up aside)."""
+    out = {}
+    for t in timings:
+        out[t["experiment"]] = round(out.get(t["experiment"], 0.0) + t["cpu_s"], 3)
+    return out
+
+
+def previous_costs(out_dir):
+    """``{(experiment, point key): CPU seconds}`` from the timings ``out_dir/run.json`` holds
+    (an earlier run there), for :func:`longest_first`; {} when there are none."""
+    import json
+
+    from netemu.experiments.point_costs import point_key
+    try:
+        with open(Path(out_dir) / "run.json") as fh:
+            run = json.load(fh)
+        return {(t["experiment"], point_key(t["point"])): float(t["cpu_s"])
+                for t in run.get("timings", ())}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        # Missing, unreadable or of another layout: the shipped estimates order the points.
+        return {}
 
 
 def check_out_dir(out_dir):

@@ -140,3 +140,30 @@ def test_deepep_normal_mode_on_two_nodes(two_servers):
     counts = r.info["deepep"]["counts"]["rdma_tokens"]
     assert r.info["dispatch_deepep_rdma_bw"] * t == pytest.approx(counts[0] * fp8)
     assert 64 <= counts[0] <= 128
+
+
+@pytest.mark.parametrize("order", ["by server", "interleaved"])
+def test_grouped_routing_equals_the_plain_computation(order):
+    """Group scores per server as the DeepEP script computes them (amax over each
+    server's experts), top groups, top-k among their experts: the same draws give the
+    same destinations whatever order the ranks come in."""
+    ranks = [f"n{i // 4}/gpu{i % 4}" for i in range(16)]
+    if order == "interleaved":
+        ranks = ranks[::2] + ranks[1::2]
+    tokens, topk, per, M = 40, 4, 2, 2
+    got = token_destinations(ranks, tokens=tokens, topk=topk, experts_per_gpu=per,
+                             node_limit=M, routing="grouped", seed=5)
+    names = list(dict.fromkeys(r.split("/")[0] for r in ranks))
+    srv = np.array([names.index(r.split("/")[0]) for r in ranks])
+    experts = np.repeat(np.arange(len(ranks)), per)
+    rng = np.random.default_rng(5)
+    for r in range(len(ranks)):
+        scores = rng.random((tokens, experts.size))
+        group = np.stack([scores[:, srv[experts] == k].max(axis=1) for k in range(len(names))],
+                         axis=1)
+        keep = np.argsort(-group, axis=1)[:, :M]
+        for t in range(tokens):
+            allowed = np.isin(srv[experts], keep[t])
+            s = np.where(allowed, scores[t], -1.0)
+            want = sorted(experts[np.argsort(-s)[:topk]])
+            assert sorted(got[r][t]) == want

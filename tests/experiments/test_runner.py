@@ -180,3 +180,25 @@ def test_run_with_readme_regenerates_its_blocks(tmp_path):
                 "--readme", str(readme)]) == 0
     text = readme.read_text()
     assert "| ISCA §4.3 | H800 node | scale-up / scale-out bandwidth |" in text
+
+
+def test_points_go_out_longest_first_ties_in_order():
+    todo = [("a", 0, {"k": 0}), ("a", 1, {"k": 1}), ("b", 0, {"k": 0}), ("b", 1, {"k": 1})]
+    from netemu.experiments.point_costs import point_key
+    costs = {("a", point_key({"k": 1})): 5.0, ("b", point_key({"k": 0})): 9.0,
+             ("a", point_key({"k": 0})): 1.0, ("b", point_key({"k": 1})): 1.0}
+    assert runner.longest_first(todo, costs) == [todo[2], todo[1], todo[0], todo[3]]
+
+
+def test_run_records_each_points_cpu_in_run_json(tmp_path):
+    import json
+    runner.run([FAST], jobs=1, out_dir=tmp_path, progress=False, quiet=True)
+    run = json.loads((tmp_path / "run.json").read_text())
+    points = runner.load(FAST).points()
+    assert [t["point"] for t in run["timings"]] == points
+    assert all(t["cpu_s"] >= 0 and t["wall_s"] >= 0 and t["start_s"] >= 0
+               for t in run["timings"])
+    assert run["cpu_s"][FAST] == pytest.approx(sum(t["cpu_s"] for t in run["timings"]),
+                                               abs=1e-3)
+    # A later run in the same folder orders its points by these timings.
+    assert len(runner.previous_costs(tmp_path)) == len(points)
