@@ -41,7 +41,7 @@ from netemu.errors import ParameterError
 from netemu.graph import MEDIA, new_graph
 from netemu.memory import check_fits, graph_bytes
 
-from .fat_tree import _link
+from .fat_tree import _LIST_RATIOS_UP_TO, _link
 from .hardware import H800_SXM, IB_NDR_64
 
 __all__ = ["multi_plane_fat_tree", "multi_rail_fat_tree"]
@@ -204,10 +204,13 @@ def multi_rail_fat_tree(rails=H800_SXM.nics_per_server, radix=IB_NDR_64.ports, *
     radix = check_int("radix", radix, minimum=2, even=True)
     rails = check_int("rails", rails, minimum=1, maximum=radix)
     if radix % rails:
-        divisors = [str(d) for d in range(1, radix + 1) if radix % d == 0]
+        # The divisors are listed for switch-sized radices only: listing them walks every
+        # number up to the radix (a mutated radix of 2^62 would never return).
+        allowed = (", ".join(str(d) for d in range(1, radix + 1) if radix % d == 0)
+                   if radix <= _LIST_RATIOS_UP_TO else "the divisors of radix")
         raise ParameterError(f"rails={rails} must divide radix={radix} so that every rail has "
                              f"the same number of leaves and every spine port reaches a leaf; "
-                             f"allowed rails: {', '.join(divisors)}")
+                             f"allowed rails: {allowed}")
     per_rail = radix // rails
     capacity = per_rail * (radix // 2)
     servers = _check_servers(servers, capacity, f"each of the {rails} rails has {per_rail} "

@@ -167,3 +167,16 @@ def test_a_terminated_worker_dies_of_the_signal():
     out = subprocess.run([sys.executable, "-c", TERMINATED], capture_output=True, text=True,
                          timeout=300)
     assert out.stdout.split()[-1] == str(-signal.SIGTERM)
+
+
+def test_huge_radix_with_rails_that_do_not_divide_it_is_refused_at_once():
+    # Found by the generator fuzz: the refusal listed every divisor of the radix by walking
+    # every number up to it, so a radix of 2^62 never returned.
+    from netemu.errors import ParameterError
+    from netemu.topologies.planes import multi_rail_fat_tree
+
+    with pytest.raises(ParameterError, match=r"rails=3 must divide radix=4611686018427387904.*"
+                                              r"allowed rails: the divisors of radix"):
+        multi_rail_fat_tree(3, 2**62)
+    with pytest.raises(ParameterError, match=r"allowed rails: 1, 2, 4, 8$"):
+        multi_rail_fat_tree(3, 8)
