@@ -119,7 +119,10 @@ def warm_kernels():
 def _pool(todo, jobs):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    warm_kernels()
+    # Held: a first run compiles the kernels here, and an interrupt raised inside LLVM's
+    # callbacks cannot unwind (Python prints it as an ignored exception and goes on).
+    with _signals_held():
+        warm_kernels()
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
                                initargs=(os.getpid(),))
     futures = {}
@@ -293,7 +296,10 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
             comparisons = {}
             for n in names:
                 module = load(n)
-                comparisons[n] = module.report(rows[n], staging)
+                # Held for the length of one report: an interrupt raised inside matplotlib's
+                # compiled code comes out as another error (a TypeError), not as Ctrl-C.
+                with _signals_held():
+                    comparisons[n] = module.report(rows[n], staging)
             summary = [r for n in names for r in summary_rows(n, comparisons[n])]
             kept = [r for r in previous
                     if r["experiment"] in EXPERIMENTS and r["experiment"] not in names]
