@@ -89,13 +89,14 @@ micro-batches only the part of the last combine that the output head does not co
 5.2326 {'combine': 0.384}
 """
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from netemu.checks import did_you_mean
 from netemu.errors import ParameterError
 
+from .layout import fields_from_dict, parse_fields
 from .models import Transformer
 from .timeline import Task, simulate
 
@@ -195,29 +196,11 @@ class DecodeLayout:
     @classmethod
     def parse(cls, text):
         """``'dp=256,ep=256,microbatches=2,precision=fp8'`` (``name=value`` joined by commas)."""
-        known = {f.name: f for f in fields(cls)}
-        kw = {}
-        for part in filter(None, (p.strip() for p in str(text).split(","))):
-            name, sep, value = part.partition("=")
-            name = name.strip()
-            if not sep or name not in known:
-                raise ParameterError(f"decode layout item {part!r} is not NAME=VALUE with NAME "
-                                     f"one of {', '.join(known)}"
-                                     + did_you_mean(name, list(known)))
-            kw[name] = _value(name, value.strip(), known[name].default)
-        return cls(**kw)
+        return parse_fields(cls, text, "decode layout", _value)
 
     @classmethod
     def from_dict(cls, d):
-        if not isinstance(d, dict):
-            raise ParameterError(f"a decode layout is a table of fields, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        bad = set(d) - known
-        if bad:
-            raise ParameterError(f"unknown decode layout field(s) {sorted(bad)}; allowed: "
-                                 f"{', '.join(sorted(known))}"
-                                 + "".join(did_you_mean(k, sorted(known)) for k in sorted(bad)))
-        return cls(**d)
+        return fields_from_dict(cls, d, "decode layout")
 
     def with_(self, **kw):
         return replace(self, **kw)

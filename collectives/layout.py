@@ -130,32 +130,42 @@ class Layout:
     @classmethod
     def parse(cls, text, **extra):
         """``'dp=16,tp=1,pp=4,ep=1'`` (any fields, ``name=value`` joined by commas)."""
-        kw = dict(extra)
-        known = {f.name: f for f in fields(cls)}
-        for part in filter(None, (p.strip() for p in str(text).split(","))):
-            name, sep, value = part.partition("=")
-            name = name.strip()
-            if not sep or name not in known:
-                raise ParameterError(f"layout item {part!r} is not NAME=VALUE with NAME one of "
-                                     f"{', '.join(known)}"
-                                     + did_you_mean(name, list(known)))
-            kw[name] = _value(name, value.strip(), known[name].default)
-        return cls(**kw)
+        return parse_fields(cls, text, "layout", _value, extra)
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        if not isinstance(d, dict):
-            raise ParameterError(f"a layout is a table of fields, got {type(d).__name__}")
-        bad = set(d) - known
-        if bad:
-            raise ParameterError(f"unknown layout field(s) {sorted(bad)}; allowed: "
-                                 f"{', '.join(sorted(known))}"
-                                 + "".join(did_you_mean(k, sorted(known)) for k in sorted(bad)))
-        return cls(**d)
+        return fields_from_dict(cls, d, "layout")
 
     def with_(self, **kw):
         return replace(self, **kw)
+
+
+def parse_fields(cls, text, what, value, extra=None):
+    """``cls(**fields)`` from ``'name=value,...'``: every name a field of the dataclass
+    ``cls``, each value read by ``value(name, text, default)``; ``what`` names it in errors."""
+    kw = dict(extra or {})
+    known = {f.name: f for f in fields(cls)}
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        name, sep, text_value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ParameterError(f"{what} item {part!r} is not NAME=VALUE with NAME one of "
+                                 f"{', '.join(known)}" + did_you_mean(name, list(known)))
+        kw[name] = value(name, text_value.strip(), known[name].default)
+    return cls(**kw)
+
+
+def fields_from_dict(cls, d, what):
+    """``cls(**d)`` for a table (a workload file's) whose keys must all be fields of ``cls``."""
+    if not isinstance(d, dict):
+        raise ParameterError(f"a {what} is a table of fields, got {type(d).__name__}")
+    known = {f.name for f in fields(cls)}
+    bad = set(d) - known
+    if bad:
+        raise ParameterError(f"unknown {what} field(s) {sorted(bad)}; allowed: "
+                             f"{', '.join(sorted(known))}"
+                             + "".join(did_you_mean(k, sorted(known)) for k in sorted(bad)))
+    return cls(**d)
 
 
 def _value(name, text, default):
