@@ -53,7 +53,6 @@ import gzip
 import heapq
 import io
 import os
-import stat
 import struct
 from dataclasses import dataclass, field
 
@@ -269,17 +268,8 @@ def _metadata(buf, pos, end):
 
 
 def _read_bytes(path):
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise TrafficError(f"Chakra trace {str(path)!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise TrafficError(f"Chakra trace {str(path)!r} is not a regular file")
-    if st.st_size > MAX_BYTES:
-        raise TrafficError(f"Chakra trace {str(path)!r} is {st.st_size:,} bytes; the limit is "
-                           f"{MAX_BYTES:,}")
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_BYTES + 1)
+    from netemu.io import read_bounded
+    data = read_bounded(str(path), TrafficError, MAX_BYTES, "Chakra trace")
     if data[:2] == b"\x1f\x8b":
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
@@ -355,15 +345,10 @@ def trace_files(prefix):
 def load_comm_groups(path):
     """``{pg_name: [ranks]}`` from a JSON file (ASTRA-sim's comm-group configuration)."""
     import json
+    from netemu.io import read_bounded
+    data = read_bounded(str(path), ParameterError, 1 << 24, "comm-groups file")
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > 1 << 24:
-            raise ParameterError(f"comm-groups file {str(path)!r} is not a regular file of at "
-                                 f"most 16 MiB")
-        with open(path, "rb") as fh:
-            doc = json.loads(fh.read(1 << 24).decode("utf-8"))
-    except OSError as exc:
-        raise ParameterError(f"comm-groups file {str(path)!r}: {exc.strerror}") from None
+        doc = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParameterError(f"comm-groups file {str(path)!r} is not JSON: {exc}") from None
     if not isinstance(doc, dict) or not all(

@@ -98,7 +98,7 @@ from netemu.errors import ParameterError
 
 from .layout import fields_from_dict, parse_fields
 from .models import Transformer
-from .timeline import Task, simulate
+from .timeline import Task
 
 __all__ = ["DecodeLayout", "DecodeJob", "DecodeResult", "EP_LIBRARIES", "run_decode",
            "run_jobs", "kernel_times"]
@@ -570,7 +570,8 @@ def run_jobs(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
     -------
     list of StepResult or DecodeResult, one per job, in order.
     """
-    from .step import Job, StepResult, _Builder, _place_all, _Shares, _waits, run_step
+    from .step import (Job, _Builder, _place_all, _run_builders, _Shares, _step_result,
+                       _waits, run_step)
     from .workload import path_model
     jobs = list(jobs)
     if not jobs:
@@ -590,36 +591,19 @@ def run_jobs(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
     _place_all(G, jobs, placement)
     pm = path_model(G, routing, pxn=pxn, seed=seed)
     shares = _Shares(pm)
-    tasks, spans, builders = [], [], []
-    for j in jobs:
-        if isinstance(j, DecodeJob):
-            b = _DecodeBuilder(G, pm, j, gpu, routing, pxn, seed, shares)
-        else:
-            b = _Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed, {"shares": shares})
-        t = b.build()
-        off = len(tasks)
-        for task in t:
-            task.deps = [d + off for d in task.deps]
-        tasks += t
-        spans.append(range(off, off + len(t)))
-        builders.append(b)
-    tl = simulate(pm.capacity, tasks)
+    builders = (_DecodeBuilder(G, pm, j, gpu, routing, pxn, seed, shares)
+                if isinstance(j, DecodeJob) else
+                _Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed, {"shares": shares})
+                for j in jobs)
+    tl, spans, built = _run_builders(pm, builders)
     out = []
-    for j, span, b in zip(jobs, spans, builders):
-        end = float(tl.end[list(span)].max())
-        if isinstance(j, DecodeJob):
-            waits = {k: v / j.iterations for k, v in _waits(tl, span, 1, j.name, end).items()}
-            tpot = end / j.iterations
-            out.append(DecodeResult(j.name, j.layout.world, j.batch, j.context, tpot,
-                                    sum(b.busy.values()), dict(b.busy), waits,
-                                    _weights_per_gpu(j), _kv_per_gpu(j), tl, list(span),
-                                    j.iterations))
+    for j, span, b in zip(jobs, spans, built):
+        if not isinstance(j, DecodeJob):
+            out.append(_step_result(j, span, b, tl, gpu))
             continue
-        m = j.model
-        out.append(StepResult(
-            j.name, j.layout.world, end, j.tokens,
-            m.train_flops_per_token(j.seq, causal=True) * j.tokens,
-            m.train_flops_per_token(j.seq, causal=False) * j.tokens, gpu.peak_bf16,
-            max(b.compute_time_stage.values()), _waits(tl, span, j.layout.pp, j.name, end),
-            tl, list(span), simulated_microbatches=j.microbatches))
+        end = float(tl.end[list(span)].max())
+        waits = {k: v / j.iterations for k, v in _waits(tl, span, 1, j.name, end).items()}
+        out.append(DecodeResult(j.name, j.layout.world, j.batch, j.context, end / j.iterations,
+                                sum(b.busy.values()), dict(b.busy), waits, _weights_per_gpu(j),
+                                _kv_per_gpu(j), tl, list(span), j.iterations))
     return out

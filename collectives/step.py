@@ -787,30 +787,37 @@ def _place_all(G, jobs, placement):
 def _simulate(G, jobs, routing, pxn, seed, gpu, memos=None, compute_model="roofline"):
     from .workload import path_model
     pm = path_model(G, routing, pxn=pxn, seed=seed)
-    tasks, spans, meta = [], [], []
-    for j in jobs:
-        b = _Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed,
-                     (memos or {}).get(j.name), compute_model)
+    builders = (_Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed,
+                         (memos or {}).get(j.name), compute_model) for j in jobs)
+    tl, spans, built = _run_builders(pm, builders)
+    return [_step_result(j, span, b, tl, gpu) for j, span, b in zip(jobs, spans, built)]
+
+
+def _run_builders(pm, builders):
+    """Build each job's tasks (``builders``, built in turn) into one timeline and simulate it:
+    ``(timeline, each job's task span, the builders)``."""
+    tasks, spans, built = [], [], []
+    for b in builders:
         t = b.build()
         off = len(tasks)
         for task in t:
             task.deps = [d + off for d in task.deps]
         tasks += t
         spans.append(range(off, off + len(t)))
-        meta.append(b)
-    tl = simulate(pm.capacity, tasks)
-    out = []
-    for j, span, b in zip(jobs, spans, meta):
-        step = float(tl.end[list(span)].max())
-        m = j.model
-        flops = m.train_flops_per_token(j.seq, causal=True) * j.tokens
-        flops_nc = m.train_flops_per_token(j.seq, causal=False) * j.tokens
-        waits = _waits(tl, span, j.layout.pp, j.name, step)
-        comp = max(b.compute_time_stage.values())
-        out.append(StepResult(j.name, j.layout.world, step, j.tokens, flops, flops_nc,
-                              gpu.peak_bf16, comp, waits, tl, list(span),
-                              simulated_microbatches=j.microbatches))
-    return out
+        built.append(b)
+    return simulate(pm.capacity, tasks), spans, built
+
+
+def _step_result(j, span, b, tl, gpu):
+    """The :class:`StepResult` of training job ``j`` (tasks ``span`` of timeline ``tl``)."""
+    step = float(tl.end[list(span)].max())
+    m = j.model
+    flops = m.train_flops_per_token(j.seq, causal=True) * j.tokens
+    flops_nc = m.train_flops_per_token(j.seq, causal=False) * j.tokens
+    waits = _waits(tl, span, j.layout.pp, j.name, step)
+    comp = max(b.compute_time_stage.values())
+    return StepResult(j.name, j.layout.world, step, j.tokens, flops, flops_nc, gpu.peak_bf16,
+                      comp, waits, tl, list(span), simulated_microbatches=j.microbatches)
 
 
 def _waits(tl, span, pp, job, step):

@@ -42,8 +42,6 @@ Every key is checked; an unknown one is an error that names it and the allowed o
 ``netemu step FILE.toml`` runs it; :func:`load_workload` reads it in Python.
 """
 
-import os
-import stat
 
 from netemu.errors import ParameterError
 
@@ -65,17 +63,8 @@ _PHASES = ("train", "decode")
 
 def load_workload(path):
     """``(cluster spec, [Job, ...])`` from a TOML workload file (see the module notes)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ParameterError(f"workload file {str(path)!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ParameterError(f"workload file {str(path)!r} is not a regular file")
-    if st.st_size > MAX_BYTES:
-        raise ParameterError(f"workload file {str(path)!r} is {st.st_size:,} bytes; the limit "
-                             f"is {MAX_BYTES:,}")
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_BYTES + 1)
+    from netemu.io import read_bounded
+    data = read_bounded(str(path), ParameterError, MAX_BYTES, "workload file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -182,7 +182,7 @@ def test_file_size_is_bounded(tmp_path, monkeypatch):
     with pytest.raises(TrafficError, match="more than 3 nodes"):
         run_chakra(_fabric(), prefix, gpu=GPU)
     monkeypatch.setattr(chakra, "MAX_BYTES", 16)
-    with pytest.raises(TrafficError, match="the limit is 16"):
+    with pytest.raises(TrafficError, match="101 bytes, more than the 16 bytes a Chakra trace may have"):
         run_chakra(_fabric(), prefix, gpu=GPU)
 
 
