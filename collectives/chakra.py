@@ -600,18 +600,12 @@ def run_chakra(G, prefix, *, comm_groups=None, routing="dmodk", pxn=True, seed=0
 def _rank_waits(tl, tasks, members, n, job, step):
     """Mean over ranks of the time their GPU stream was idle, by the communication in flight
     that involved the rank (shared equally when several were), else ``bubble``."""
+    from .step import _idle_gaps
     total = {}
     comm = [(i, tasks[i].tag) for i in members]
     for r in range(n):
-        busy = sorted((tl.start[i], tl.end[i]) for i, t in enumerate(tasks)
-                      if t.stream == f"{job}/r{r}/gpu")
-        idle, t0 = [], 0.0
-        for a, b in busy:
-            if a > t0:
-                idle.append((t0, a))
-            t0 = max(t0, b)
-        if t0 < step:
-            idle.append((t0, step))
+        idle = _idle_gaps(((tl.start[i], tl.end[i]) for i, t in enumerate(tasks)
+                           if t.stream == f"{job}/r{r}/gpu"), step)
         mine = [(tl.start[i], tl.end[i], tag) for i, tag in comm if r in members[i]]
         for a, b in idle:
             cuts = sorted({a, b} | {x for s, e, _ in mine for x in (s, e) if a < x < b})

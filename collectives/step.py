@@ -820,21 +820,26 @@ def _step_result(j, span, b, tl, gpu):
                       comp, waits, tl, list(span), simulated_microbatches=j.microbatches)
 
 
+def _idle_gaps(busy, end):
+    """The intervals in [0, end) that no ``(start, stop)`` of ``busy`` covers."""
+    idle, t = [], 0.0
+    for a, b in sorted(busy):
+        if a > t:
+            idle.append((t, a))
+        t = max(t, b)
+    if t < end:
+        idle.append((t, end))
+    return idle
+
+
 def _waits(tl, span, pp, job, step):
     """Mean over stages of the time their GPUs waited, by what of the job was in flight."""
     total = {}
     span = np.asarray(list(span))
     for s in range(pp):
         gpu, grp = f"{job}/s{s}/gpu", f"s{s}"
-        busy = sorted((tl.start[i], tl.end[i]) for i in span
-                      if tl.tasks[i].stream == gpu and not tl.tasks[i].phases)
-        idle, t = [], 0.0
-        for a, b in busy:
-            if a > t:
-                idle.append((t, a))
-            t = max(t, b)
-        if t < step:
-            idle.append((t, step))
+        idle = _idle_gaps(((tl.start[i], tl.end[i]) for i in span
+                           if tl.tasks[i].stream == gpu and not tl.tasks[i].phases), step)
         ci = [i for i in span if tl.tasks[i].phases and tl.tasks[i].group == grp]
         cs, ce = tl.start[ci], tl.end[ci]
         tags = np.array([tl.tasks[i].tag for i in ci], dtype=object)
