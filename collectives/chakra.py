@@ -20,8 +20,9 @@ task of :mod:`netemu.collectives.timeline`, after its ``data_deps`` and ``ctrl_d
 - ``MEM_LOAD_NODE`` / ``MEM_STORE_NODE``: ``tensor_size`` bytes at the GPU's memory
   bandwidth, on the rank's memory stream;
 - ``COMM_COLL_NODE``: ``comm_type`` (ALL_REDUCE, ALL_GATHER, REDUCE_SCATTER(_BLOCK),
-  ALL_TO_ALL, BROADCAST, BARRIER) of ``comm_size`` bytes (netemu's size of that collective,
-  nccl-tests' S) on the ranks of its ``pg_name`` (a communicator: ``comm_groups`` maps names
+  ALL_TO_ALL, BROADCAST, BARRIER) of ``comm_size`` bytes read as ASTRA-sim reads them
+  (:func:`collective_size`: an all-gather's ``comm_size`` is each rank's part, the others'
+  the whole buffer) on the ranks of its ``pg_name`` (a communicator: ``comm_groups`` maps names
   to ranks, ASTRA-sim's comm-group file) or on every rank.  The ``k``-th collective of a
   communicator on every member is one collective: it starts when all members reached it
   and is timed on the fabric by NCCL's choice of algorithm, with every other transfer in
@@ -60,7 +61,7 @@ import numpy as np
 
 from netemu.errors import ParameterError, TrafficError
 
-__all__ = ["ChakraNode", "ChakraResult", "read_trace", "trace_files", "run_chakra",
+__all__ = ["ChakraNode", "ChakraResult", "collective_size", "read_trace", "trace_files", "run_chakra",
            "load_comm_groups", "NODE_TYPES", "COLLECTIVES", "MAX_BYTES", "MAX_RANKS",
            "MAX_NODES"]
 
@@ -82,6 +83,24 @@ COLLECTIVES = {0: "allreduce", 2: "allgather", 5: "broadcast", 6: "alltoall",
 _COMM_NAMES = {0: "ALL_REDUCE", 1: "REDUCE", 2: "ALL_GATHER", 3: "GATHER", 4: "SCATTER",
                5: "BROADCAST", 6: "ALL_TO_ALL", 7: "REDUCE_SCATTER", 8: "REDUCE_SCATTER_BLOCK",
                9: "BARRIER"}
+
+
+def collective_size(comm_type, comm_size, members):
+    """netemu's size of a Chakra collective (nccl-tests' S: an all-gather's whole gathered
+    buffer, a reduce-scatter's whole input) from its ``comm_size`` as ASTRA-sim reads it.
+
+    ASTRA-sim's system layer hands ``comm_size`` to every collective algorithm as
+    ``data_size``; for ALL_GATHER the algorithm's result is ``data_size x ranks`` and each
+    step sends ``data_size`` (each rank's part), for REDUCE_SCATTER the result is
+    ``data_size / ranks``, for ALL_REDUCE and ALL_TO_ALL ``data_size`` (astra-sim
+    ``astra-sim/system/collective/Ring.cc``, ``final_data_size`` and ``msg_size`` per
+    ``ComType``; its other algorithms compute the same result sizes).  So only an
+    all-gather's size is scaled, by the ``members`` of its group.
+
+    >>> collective_size(2, 1 << 20, 8) == 8 << 20, collective_size(7, 1 << 20, 8) == 1 << 20
+    (True, True)
+    """
+    return comm_size * members if COLLECTIVES.get(comm_type) == "allgather" else comm_size
 
 
 @dataclass
@@ -556,6 +575,7 @@ def run_chakra(G, prefix, *, comm_groups=None, routing="dmodk", pxn=True, seed=0
                                f"{sorted((_COMM_NAMES[ct], s) for ct, s in kinds)}")
         (ct, size), = kinds
         kind = COLLECTIVES[ct]
+        size = collective_size(ct, size, len(c["members"]))
         deps = [d for _, _, ds, _ in got.values() for d in ds]
         idx = new(Task(f"{job} {gname} #{i} {_COMM_NAMES[ct]}", f"{job}/coll/{gname}",
                        phases=coll_phases(kind, c["members"], size),

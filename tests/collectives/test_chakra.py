@@ -297,3 +297,25 @@ def test_mutated_traces_run_or_fail_with_one_error(tmp_path):
         assert r.step_time >= 0
 
     check()
+
+
+def _one_collective(tmp_path, name, comm_type, size):
+    t = trace(node(1, "C", COLL, attrs=[attr("comm_type", int64=comm_type),
+                                        attr("comm_size", uint64=size)]))
+    return run_chakra(_fabric(), write(tmp_path, name, [t, t]), gpu=GPU).step_time
+
+
+def test_all_gather_comm_size_is_each_ranks_part_as_astra_sim_reads_it(tmp_path):
+    # ASTRA-sim: an ALL_GATHER's comm_size is what each rank contributes (the result is
+    # comm_size x ranks); a REDUCE_SCATTER's is the whole input (the result is comm_size /
+    # ranks).  On two ranks over one 1 GB/s hop each rank sends its part once: P more bytes
+    # a rank take P / B longer (latencies cancel in the difference).
+    part = 10**6
+    ag1 = _one_collective(tmp_path, "ag1", 2, part)
+    ag2 = _one_collective(tmp_path, "ag2", 2, 2 * part)
+    assert ag2 - ag1 == pytest.approx(part / B, rel=1e-9)
+    # A reduce-scatter whose input is the gathered buffer (2P) moves the same bytes.
+    assert _one_collective(tmp_path, "rs", 7, 2 * part) == pytest.approx(ag1, rel=1e-12)
+    rs1 = _one_collective(tmp_path, "rs1", 7, part)
+    assert _one_collective(tmp_path, "rs2", 7, 2 * part) - rs1 == pytest.approx(part / 2 / B,
+                                                                               rel=1e-9)
