@@ -162,7 +162,7 @@ def simulate(capacity, tasks):
             dependents[d].append(i)
     ready = dict.fromkeys(queues)     # streams to look at, in a fixed order
     solver = _Solver(capacity, tasks)
-    cache = {}
+    cache = _rates_cache(capacity)
     now = 0.0
     events = 0
     n_done = 0
@@ -190,9 +190,7 @@ def simulate(capacity, tasks):
             key = tuple(id(p) for p in phases)
             x = cache.get(key)
             if x is None:
-                if len(cache) > 4096:
-                    cache.clear()
-                x = cache[key] = solver.rates(phases)
+                x = cache.add(key, phases, solver.rates(phases))
             rates = dict(zip(moving, x))
         dt = min(st[3] if st[3] is not None else st[2] if st[2] is not None
                  else st[1] / rates[i] for i, st in state.items())
@@ -212,6 +210,58 @@ def simulate(capacity, tasks):
         ended = [i for i, st in state.items() if st is None]
         n_done += _retire(tasks, ended, state, busy, done, end, now, waiting, dependents, ready)
     return Timeline(tasks, start, end, events)
+
+
+#: Sets of phases in flight whose rates a process keeps (see :class:`_RatesCache`): at most
+#: this many sets, and phases of at most this many load entries in all (about 100 bytes
+#: each, the phases' own dicts and arrays).
+_RATES_KEPT = 65536
+_RATES_ENTRIES = 4_000_000
+_RATES = {}
+
+
+class _RatesCache(dict):
+    """Rates of sets of phases in flight, by the phases' ids, on one capacity vector.
+
+    The phases are kept with the rates, so their ids cannot pass to other objects while
+    an entry lives; bounded in sets and in the load entries of the phases it holds (the
+    whole cache is dropped when either is exceeded).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.held = {}
+        self.entries = 0
+
+    def add(self, key, phases, rates):
+        if len(self) >= _RATES_KEPT or self.entries > _RATES_ENTRIES:
+            self.clear()
+            self.held.clear()
+            self.entries = 0
+        for p in phases:
+            if id(p) not in self.held:
+                self.held[id(p)] = p
+                self.entries += p._cols.size
+        self[key] = rates
+        return rates
+
+
+def _rates_cache(capacity):
+    """The :class:`_RatesCache` of resources of ``capacity``, kept across simulations.
+
+    A sweep's points whose compute differs reuse one job's phases
+    (:func:`netemu.collectives.step._comm_memo`), and many of the same sets of phases meet
+    again in their timelines.  Keyed by the capacities themselves, so another fabric (or a
+    changed one) has its own; only the latest two capacity vectors are kept.
+    """
+    key = (capacity.size, hash(capacity.tobytes()))
+    hit = _RATES.pop(key, None)
+    if hit is None or not np.array_equal(hit[0], capacity):
+        hit = (capacity.copy(), _RatesCache())
+    _RATES[key] = hit
+    while len(_RATES) > 2:
+        del _RATES[next(iter(_RATES))]
+    return hit[1]
 
 
 class _Solver:
@@ -348,7 +398,6 @@ def _fill(capacity, cols, vals, offs, which, pos, rtol):
         cap[j] = capacity[used[j]]
         pos[used[j]] = -1
     rate = np.zeros(k)
-    active = np.ones(k, dtype=np.bool_)
     frozen = np.zeros(m)
     slope = np.empty(m)
     room = np.empty(m)
@@ -356,10 +405,10 @@ def _fill(capacity, cols, vals, offs, which, pos, rtol):
     stop = np.empty(k, dtype=np.bool_)
     left = k
     while left > 0:
+        # Entries of frozen coflows were dropped below, so every entry here is active.
         slope[:] = 0.0
         for j in range(n):
-            if active[owner[j]]:
-                slope[local[j]] += wt[j]
+            slope[local[j]] += wt[j]
         level = np.inf
         for j in range(m):
             if slope[j] > 0:
@@ -373,16 +422,23 @@ def _fill(capacity, cols, vals, offs, which, pos, rtol):
         thr = level * (1.0 + rtol)
         stop[:] = False
         for j in range(n):
-            if active[owner[j]] and room[local[j]] <= thr:
+            if room[local[j]] <= thr:
                 stop[owner[j]] = True
         add[:] = 0.0
+        keep = 0
         for j in range(n):
             if stop[owner[j]]:
                 add[local[j]] += wt[j] * level
+            else:
+                # Still active: kept, in order, for the next level.
+                local[keep] = local[j]
+                owner[keep] = owner[j]
+                wt[keep] = wt[j]
+                keep += 1
+        n = keep
         for q in range(k):
             if stop[q]:
                 rate[q] = level
-                active[q] = False
                 left -= 1
         for j in range(m):
             frozen[j] += add[j]
