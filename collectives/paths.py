@@ -30,7 +30,7 @@ import numpy as np
 
 from netemu.errors import ParameterError
 from netemu.graph import SWITCH_ROLES
-from netemu.policies import PathSpec
+from netemu.policies import DModK, PathSpec, Spray
 from netemu.routing import Resources, natural_key, server_key
 
 __all__ = ["PathModel"]
@@ -83,6 +83,11 @@ class PathModel:
         self._has_p2p = any(b for _, b in G.nodes(data="p2p_bandwidth"))
         self._edge_latency = None
         self._server_paths = None
+        # Shares of transfers already routed, by (u, v), for the policies whose answer for a
+        # transfer depends on its two ends only (see shares()); bounded.
+        self._pairs = {}
+        self._pure = type(self.policy) in (DModK, Spray)
+        self._fab = None
 
     # -- resources ------------------------------------------------------------------------------
     @property
@@ -138,9 +143,8 @@ class PathModel:
         # (workload.path_model checks), and re-checking the fabric's shape on every
         # transfer costs a walk over the whole graph.
         if self._server_paths is None:
-            from netemu.routing import _fabric
             from netemu.serverpaths import server_paths
-            self._server_paths = server_paths(_fabric(self.G))
+            self._server_paths = server_paths(self._fabric())
         return self._server_paths
 
     def _index(self, node):
@@ -204,20 +208,62 @@ class PathModel:
         seen = dict.fromkeys((k, nodes[a], nodes[b]) for _, segs in alts for k, a, b in segs)
         return list(seen)
 
-    def shares(self, transfers):
-        """``[{resource id: share}, ...]`` for transfers ``[(u, v), ...]``."""
-        from netemu.routing import _fabric
-        from netemu.serverpaths import route_general
+    #: Transfers whose shares a model keeps (about 2 KB each on a 2,048-GPU cluster).
+    PAIRS_KEPT = 200_000
 
+    def shares(self, transfers):
+        """``[{resource id: share}, ...]`` for transfers ``[(u, v), ...]``.
+
+        Under ``'dmodk'`` and ``'spray'`` a transfer's shares depend on its two ends only
+        (a destination's rank picks d-mod-k's hops; spray splits over every path), so they
+        are kept per transfer for the model's life (the same life as its graph analysis:
+        a graph changed in place gets a new model, see
+        :func:`~netemu.collectives.workload.path_model`) and a transfer routed before is not
+        routed again.  Hashed ECMP's port numbers and adaptive routing's placed load depend
+        on the transfers routed together, so those are routed as asked, every time.  The
+        returned dicts may be shared: read them, do not change them.
+        """
         transfers = list(transfers)
         if not transfers:
             return []
+        if not self._pure:
+            return self._route(transfers)
+        memo = self._pairs
+        # Every occurrence of a new transfer is routed (duplicates included), so a failure
+        # names and counts them as a call without the memo does.
+        missing = [t for t in transfers if t not in memo]
+        if missing:
+            if len(memo) + len(missing) > self.PAIRS_KEPT:
+                memo.clear()
+            for t, sh in zip(missing, self._route(missing)):
+                memo[t] = sh
+            if len(memo) > self.PAIRS_KEPT:
+                # One call larger than the bound: answer it, keep nothing.
+                out = [memo[t] for t in transfers]
+                memo.clear()
+                return out
+        return [memo[t] for t in transfers]
+
+    def _fabric(self):
+        from netemu.routing import _fabric, _is_frozen
+        if self._fab is not None:
+            return self._fab
+        fab = _fabric(self.G)
+        if _is_frozen(self.G):
+            # A frozen graph's analysis never changes: keep it with the model, so that
+            # solving another graph in between does not make the next call analyse again.
+            self._fab = fab
+        return fab
+
+    def _route(self, transfers):
+        from netemu.serverpaths import route_general
+
         for u, v in transfers:
             self._check(u, v)
         idx = self.res.node_index
         s = np.array([idx[u] for u, _ in transfers], dtype=np.int64)
         d = np.array([idx[v] for _, v in transfers], dtype=np.int64)
-        fab = _fabric(self.G)
+        fab = self._fabric()
         shares, plans = route_general(fab, s, d, self.policy, self.seed, self.pxn)
         out = []
         for (u, v), sh, p in zip(transfers, shares, plans):
