@@ -86,6 +86,7 @@ class PathModel:
         # Shares of transfers already routed, by (u, v), for the policies whose answer for a
         # transfer depends on its two ends only (see shares()); bounded.
         self._pairs = {}
+        self._pairs_fab = None
         self._pure = type(self.policy) in (DModK, Spray)
         self._fab = None
 
@@ -216,10 +217,9 @@ class PathModel:
 
         Under ``'dmodk'`` and ``'spray'`` a transfer's shares depend on its two ends only
         (a destination's rank picks d-mod-k's hops; spray splits over every path), so they
-        are kept per transfer for the model's life (the same life as its graph analysis:
-        a graph changed in place gets a new model, see
-        :func:`~netemu.collectives.workload.path_model`) and a transfer routed before is not
-        routed again.  Hashed ECMP's port numbers and adaptive routing's placed load depend
+        are kept per transfer while the graph's analysis stands (:func:`netemu.routing._fabric`:
+        for the model's life on a frozen graph; on another, until its nodes, roles or links
+        change) and a transfer routed before is not routed again.  Hashed ECMP's port numbers and adaptive routing's placed load depend
         on the transfers routed together, so those are routed as asked, every time.  The
         returned dicts may be shared: read them, do not change them.
         """
@@ -228,6 +228,12 @@ class PathModel:
             return []
         if not self._pure:
             return self._route(transfers)
+        fab = self._fabric()
+        if fab is not self._pairs_fab:
+            # A graph that is not frozen is analysed again when its nodes, roles or links
+            # changed (netemu.routing._fabric): the shares kept are for the old one.
+            self._pairs.clear()
+            self._pairs_fab = fab
         memo = self._pairs
         # Every occurrence of a new transfer is routed (duplicates included), so a failure
         # names and counts them as a call without the memo does.
@@ -235,7 +241,7 @@ class PathModel:
         if missing:
             if len(memo) + len(missing) > self.PAIRS_KEPT:
                 memo.clear()
-            for t, sh in zip(missing, self._route(missing)):
+            for t, sh in zip(missing, self._route(missing, fab)):
                 memo[t] = sh
             if len(memo) > self.PAIRS_KEPT:
                 # One call larger than the bound: answer it, keep nothing.
@@ -255,7 +261,7 @@ class PathModel:
             self._fab = fab
         return fab
 
-    def _route(self, transfers):
+    def _route(self, transfers, fab=None):
         from netemu.serverpaths import route_general
 
         for u, v in transfers:
@@ -263,7 +269,7 @@ class PathModel:
         idx = self.res.node_index
         s = np.array([idx[u] for u, _ in transfers], dtype=np.int64)
         d = np.array([idx[v] for _, v in transfers], dtype=np.int64)
-        fab = self._fabric()
+        fab = self._fabric() if fab is None else fab
         shares, plans = route_general(fab, s, d, self.policy, self.seed, self.pxn)
         out = []
         for (u, v), sh, p in zip(transfers, shares, plans):
