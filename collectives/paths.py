@@ -28,7 +28,7 @@ netemu counts it once per direction, as an extra resource named
 
 import numpy as np
 
-from netemu.errors import ParameterError
+from netemu.errors import ParameterError, RoutingError
 from netemu.graph import SWITCH_ROLES
 from netemu.policies import DModK, PathSpec, Spray
 from netemu.routing import Resources, natural_key, server_key
@@ -235,13 +235,17 @@ class PathModel:
             self._pairs.clear()
             self._pairs_fab = fab
         memo = self._pairs
-        # Every occurrence of a new transfer is routed (duplicates included), so a failure
-        # names and counts them as a call without the memo does.
-        missing = [t for t in transfers if t not in memo]
+        missing = list(dict.fromkeys(t for t in transfers if t not in memo))
         if missing:
             if len(memo) + len(missing) > self.PAIRS_KEPT:
                 memo.clear()
-            for t, sh in zip(missing, self._route(missing, fab)):
+            try:
+                routed = self._route(missing, fab)
+            except RoutingError:
+                # Fail as a call without the memo does: every occurrence named and counted.
+                self._route([t for t in transfers if t not in memo], fab)
+                raise
+            for t, sh in zip(missing, routed):
                 memo[t] = sh
             if len(memo) > self.PAIRS_KEPT:
                 # One call larger than the bound: answer it, keep nothing.

@@ -275,10 +275,7 @@ def _stage_phase(pm, st, S, scale=1.0, shares_of=None):
     """The :class:`Phase` of a workload stage of size ``S`` repeated ``scale`` times in a row."""
     shares_of = shares_of or pm.shares
     shares = shares_of([(u, v) for u, v, _ in st.transfers])
-    load = {}
-    for (_, _, amount), sh in zip(st.transfers, shares):
-        for r, s in sh.items():
-            load[r] = load.get(r, 0.0) + amount * s
+    load = _load(st.transfers, shares)
     for spec, amount in st.work:
         r = pm.extra(*spec) if isinstance(spec, tuple) else pm.res.node(spec)
         load[r] = load.get(r, 0.0) + amount
@@ -287,10 +284,44 @@ def _stage_phase(pm, st, S, scale=1.0, shares_of=None):
         alpha = sum(pm.latency(sh) for sh in chain) + _overhead(pm, st, chain)
         work = S + (max(len(chain), 1) - 1) * st.chunk
     else:
-        alpha = max(pm.latency(sh) for sh in shares) + (
+        # (Each distinct route once: an all-to-all sends many messages on each.)
+        alpha = max(pm.latency(sh) for sh in {id(sh): sh for sh in shares}.values()) + (
             st.step_overhead if not isinstance(st.step_overhead, dict) else 0.0)
         work = S
     return load, work * scale, alpha * scale
+
+
+def _load(transfers, shares):
+    """``{resource: sum of amount x share}`` over ``transfers`` and their ``shares``, summed
+    transfer by transfer in order (so the same floating-point sums whichever way), resources
+    in order of first appearance.
+
+    A large all-to-all (a quarter of a million messages) is summed as arrays: each
+    distinct route's resources and shares read once, then one ordered bincount.
+    """
+    if len(transfers) < 512:
+        load = {}
+        for (_, _, amount), sh in zip(transfers, shares):
+            for r, x in sh.items():
+                load[r] = load.get(r, 0.0) + amount * x
+        return load
+    arrays = {}
+    cols, vals, amounts = [], [], []
+    for (_, _, amount), sh in zip(transfers, shares):
+        a = arrays.get(id(sh))
+        if a is None:
+            a = arrays[id(sh)] = (np.fromiter(sh.keys(), dtype=np.int64, count=len(sh)),
+                                  np.fromiter(sh.values(), dtype=np.float64, count=len(sh)))
+        cols.append(a[0])
+        vals.append(a[1])
+        amounts.append(amount)
+    sizes = [c.size for c in cols]
+    cols, vals = np.concatenate(cols), np.concatenate(vals)
+    w = np.repeat(np.asarray(amounts, dtype=np.float64), sizes) * vals
+    total = np.bincount(cols, weights=w)
+    keys, first = np.unique(cols, return_index=True)
+    keys = keys[np.argsort(first)]
+    return dict(zip(keys.tolist(), total[keys].tolist()))
 
 
 def _overhead(pm, st, chain_shares):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from netemu.collectives import step as step_mod
-from netemu.errors import ParameterError
+from netemu.errors import ParameterError, RoutingError
 from netemu.collectives import timeline as tl_mod
 from netemu.collectives.layout import Layout
 from netemu.collectives.models import Transformer
@@ -180,3 +180,17 @@ def test_compiled_filling_is_bit_for_bit_the_numpy_one(seed):
         vals = rng.choice([0.5, 1.0, 2.0, 1 / 3, rng.uniform(0.1, 3)], size=cols.size)
         phases.append(Phase(dict(zip(cols.tolist(), vals.tolist())), 1e9))
     assert np.array_equal(_solve(cap, phases), _solve_numpy(cap, phases))
+
+
+def test_a_transfer_without_path_fails_alike_with_kept_shares():
+    # leaf1 cut off from the spine: n0 -> n2 and n1 -> n3 have no path; the message counts
+    # every occurrence (n0 -> n2 twice), as a call that keeps nothing does.
+    G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=2, link_bandwidth=B)
+    G.remove_edge("leaf1", "spine0")
+    asked = [("n0", "n1"), ("n0", "n2"), ("n0", "n2"), ("n1", "n3")]
+    for keep in (True, False):
+        pm = PathModel(G, "dmodk")
+        pm._pure = keep
+        pm.shares([("n0", "n1")])
+        with pytest.raises(RoutingError, match=r"no path for 3 transfer\(s\).*n0->n2, n1->n3"):
+            pm.shares(asked)
