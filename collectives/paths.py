@@ -138,6 +138,26 @@ class PathModel:
         m = self.res.n_edge_resources
         return float(sum(s * self._edge_latency[r] for r, s in shares.items() if r < m))
 
+    def max_latency(self, shares):
+        """The largest :meth:`latency` of ``shares`` (a list of share maps): each distinct
+        map once, and many of them (an all-to-all's routes) summed as arrays, in the same
+        order, so the same value."""
+        uniq = list({id(sh): sh for sh in shares}.values())
+        if len(uniq) < 256:
+            return max(self.latency(sh) for sh in uniq)
+        self.latency({})                # builds the per-edge latencies
+        lat = self._edge_latency
+        sizes = [len(sh) for sh in uniq]
+        n = sum(sizes)
+        cols = np.fromiter((r for sh in uniq for r in sh), dtype=np.int64, count=n)
+        vals = np.fromiter((x for sh in uniq for x in sh.values()), dtype=np.float64, count=n)
+        seg = np.repeat(np.arange(len(uniq)), sizes)
+        edge = cols < lat.size
+        # An ordered bincount adds each map's terms one by one, as the sum in latency() does.
+        total = np.bincount(seg[edge], weights=vals[edge] * lat[cols[edge]],
+                            minlength=len(uniq))
+        return float(total.max())
+
     # -- nodes ----------------------------------------------------------------------------------
     def _sp(self):
         # Kept for the model's life: a graph changed in place gets a new PathModel

@@ -284,8 +284,7 @@ def _stage_phase(pm, st, S, scale=1.0, shares_of=None):
         alpha = sum(pm.latency(sh) for sh in chain) + _overhead(pm, st, chain)
         work = S + (max(len(chain), 1) - 1) * st.chunk
     else:
-        # (Each distinct route once: an all-to-all sends many messages on each.)
-        alpha = max(pm.latency(sh) for sh in {id(sh): sh for sh in shares}.values()) + (
+        alpha = pm.max_latency(shares) + (
             st.step_overhead if not isinstance(st.step_overhead, dict) else 0.0)
         work = S
     return load, work * scale, alpha * scale

@@ -72,7 +72,15 @@ class ServerPaths:
         self.is_ap = fab.ap_sig >= 0
         self.ports = {}                 # server id -> port node ids, natural order
         self.aps = {}                   # server id -> alive access points, natural order
-        for i in sorted(range(fab.N), key=lambda j: natural_key(nodes[j])):
+        keys = [natural_key(n) for n in nodes]
+        order = sorted(range(fab.N), key=keys.__getitem__)
+        # Each node's place in natural name order, equal names' keys equal: sorting by it
+        # orders as natural_key does, without splitting names again on every plan.
+        self.name_rank = rank = np.zeros(fab.N, dtype=np.int64)
+        for k in range(1, len(order)):
+            rank[order[k]] = rank[order[k - 1]] + (keys[order[k]] != keys[order[k - 1]])
+        self.name_rank = rank.tolist()
+        for i in order:
             k = int(fab.server_of[i])
             if k < 0:
                 continue
@@ -122,8 +130,7 @@ class ServerPaths:
         hit = self._proxy.get(a)
         if hit is None:
             h = self.hops(a)
-            gpus = [(d, natural_key(self.fab.res.nodes[g]), g) for g, d in h.items()
-                    if self.role[g] == "gpu"]
+            gpus = [(d, self.name_rank[g], g) for g, d in h.items() if self.role[g] == "gpu"]
             hit = self._proxy[a] = min(gpus)[2] if gpus else -1
         return hit
 
@@ -237,7 +244,7 @@ class ServerPaths:
             return []
         best = min(scored)[:2]
         return sorted((c for dd, hh, c in scored if (dd, hh) == best),
-                      key=lambda c: natural_key(fab.res.nodes[c]))
+                      key=self.name_rank.__getitem__)
 
     def _segments(self, u, e, ing, v):
         segs = []
