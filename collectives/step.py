@@ -295,8 +295,8 @@ def _load(transfers, shares):
     transfer by transfer in order (so the same floating-point sums whichever way), resources
     in order of first appearance.
 
-    A large all-to-all (a quarter of a million messages) is summed as arrays: each
-    distinct route's resources and shares read once, then one ordered bincount.
+    A large all-to-all (a quarter of a million messages) is summed as arrays: the routes'
+    resources and shares laid end to end, then one ordered bincount.
     """
     if len(transfers) < 512:
         load = {}
@@ -304,19 +304,12 @@ def _load(transfers, shares):
             for r, x in sh.items():
                 load[r] = load.get(r, 0.0) + amount * x
         return load
-    arrays = {}
-    cols, vals, amounts = [], [], []
-    for (_, _, amount), sh in zip(transfers, shares):
-        a = arrays.get(id(sh))
-        if a is None:
-            a = arrays[id(sh)] = (np.fromiter(sh.keys(), dtype=np.int64, count=len(sh)),
-                                  np.fromiter(sh.values(), dtype=np.float64, count=len(sh)))
-        cols.append(a[0])
-        vals.append(a[1])
-        amounts.append(amount)
-    sizes = [c.size for c in cols]
-    cols, vals = np.concatenate(cols), np.concatenate(vals)
-    w = np.repeat(np.asarray(amounts, dtype=np.float64), sizes) * vals
+    sizes = [len(sh) for sh in shares]
+    n = sum(sizes)
+    cols = np.fromiter((r for sh in shares for r in sh), dtype=np.int64, count=n)
+    vals = np.fromiter((x for sh in shares for x in sh.values()), dtype=np.float64, count=n)
+    w = np.repeat(np.fromiter((a for _, _, a in transfers), dtype=np.float64,
+                              count=len(transfers)), sizes) * vals
     total = np.bincount(cols, weights=w)
     keys, first = np.unique(cols, return_index=True)
     keys = keys[np.argsort(first)]
