@@ -43,6 +43,11 @@ __all__ = ["Phase", "Task", "Timeline", "simulate"]
 
 #: Relative tolerance on remaining work (bytes) and times.
 _EPS = 1e-12
+_INF = float("inf")
+
+
+def _identity(pair):
+    return id(pair[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,32 +187,44 @@ def simulate(capacity, tasks):
             raise ParameterError(f"{n - n_done} task(s) can never start (a dependency cycle, "
                                  f"or a wait on a later task of the same stream): "
                                  f"{', '.join(stuck[:5])}")
-        moving = sorted((i for i, st in state.items() if st[0] is not None and st[2] is None),
-                        key=lambda i: id(tasks[i].phases[state[i][0]]))
+        # The phases moving bytes, in order of identity (the cache's key).
+        moving = [(tasks[i].phases[st[0]], i) for i, st in state.items()
+                  if st[0] is not None and st[2] is None]
         rates = {}
         if moving:
-            phases = [tasks[i].phases[state[i][0]] for i in moving]
-            key = tuple(id(p) for p in phases)
+            moving.sort(key=_identity)
+            phases = [p for p, _ in moving]
+            key = tuple(map(id, phases))
             x = cache.get(key)
             if x is None:
                 x = cache.add(key, phases, solver.rates(phases))
-            rates = dict(zip(moving, x))
+            rates = dict(zip((i for _, i in moving), x))
         dt = min(st[3] if st[3] is not None else st[2] if st[2] is not None
                  else st[1] / rates[i] for i, st in state.items())
         now += dt
         events += 1
+        # Every running part advances by dt; the ones it finishes move on (_part_over's test,
+        # inline: this loop runs for every task in flight at every event).
+        tol = _EPS * max(1.0, now)
+        ended = []
         for i, st in state.items():
             if st[3] is not None:
                 st[3] -= dt
+                over = st[3] <= tol
             elif st[2] is not None:
                 st[2] -= dt
-            elif rates[i] != np.inf:
-                st[1] -= rates[i] * dt
+                over = st[2] <= tol
             else:
-                st[1] = 0.0
-            if _part_over(tasks[i], st, dt, now):
+                r = rates[i]
+                if r != _INF:
+                    st[1] -= r * dt
+                else:
+                    st[1] = 0.0
+                over = st[1] <= _EPS * max(1.0, tasks[i].phases[st[0]].work)
+            if over:
                 _next_part(tasks[i], state, i)
-        ended = [i for i, st in state.items() if st is None]
+                if state[i] is None:
+                    ended.append(i)
         n_done += _retire(tasks, ended, state, busy, done, end, now, waiting, dependents, ready)
     return Timeline(tasks, start, end, events)
 
