@@ -15,7 +15,9 @@ on.  :func:`simulate` runs them in time:
   pipelined rings and trees, and of an all-to-all whose transfers are alike;
 - a communication task has phases run in order (dispatch, then combine), each with bytes
   and a latency added once its bytes have drained (the α of the α-β model);
-- rates are re-solved whenever a task starts or ends.
+- rates are re-solved whenever a task starts or ends (the rates of a set of phases in
+  flight are kept per process and fabric, so a sweep whose points reuse a job's phases
+  solves each set once).
 
 Examples
 --------
@@ -156,7 +158,6 @@ def simulate(capacity, tasks):
     busy = {}                        # stream -> its running task
     # Running task -> [phase index, bytes left, latency left, compute left]; None once ended.
     state = {}
-    done = np.zeros(n, dtype=bool)
     # A task can start once its stream is free and its dependencies are done: count the
     # dependencies still running, and look only at the streams an event may have freed
     # (the one of an ended task, the ones of its dependents), not at every stream.
@@ -179,8 +180,7 @@ def simulate(capacity, tasks):
                 _next_part(tasks[i], state, i)
         ended = [i for i, st in state.items() if st is None]
         if ended:
-            n_done += _retire(tasks, ended, state, busy, done, end, now, waiting, dependents,
-                              ready)
+            n_done += _retire(tasks, ended, state, busy, end, now, waiting, dependents, ready)
             continue
         if not state:
             stuck = [tasks[q[head[s]]].name for s, q in queues.items() if head[s] < len(q)]
@@ -225,7 +225,7 @@ def simulate(capacity, tasks):
                 _next_part(tasks[i], state, i)
                 if state[i] is None:
                     ended.append(i)
-        n_done += _retire(tasks, ended, state, busy, done, end, now, waiting, dependents, ready)
+        n_done += _retire(tasks, ended, state, busy, end, now, waiting, dependents, ready)
     return Timeline(tasks, start, end, events)
 
 
@@ -483,11 +483,10 @@ def _start_ready(tasks, queues, head, busy, state, waiting, ready, start, now):
     ready.clear()
 
 
-def _retire(tasks, ended, state, busy, done, end, now, waiting, dependents, ready):
+def _retire(tasks, ended, state, busy, end, now, waiting, dependents, ready):
     for i in ended:
         del state[i]
         end[i] = now
-        done[i] = True
         s = tasks[i].stream
         del busy[s]
         ready[s] = None
