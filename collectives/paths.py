@@ -229,8 +229,9 @@ class PathModel:
         seen = dict.fromkeys((k, nodes[a], nodes[b]) for _, segs in alts for k, a, b in segs)
         return list(seen)
 
-    #: Transfers whose shares a model keeps (about 2 KB each on a 2,048-GPU cluster).
-    PAIRS_KEPT = 200_000
+    #: Transfers whose shares a model keeps (measured: about 600 bytes each on the 2,048-GPU
+    #: DeepSeek-V3 cluster, whose training step routes 36,608 and a 256-GPU decode 65,280).
+    PAIRS_KEPT = 100_000
 
     def shares(self, transfers):
         """``[{resource id: share}, ...]`` for transfers ``[(u, v), ...]``.
