@@ -229,11 +229,13 @@ def simulate(capacity, tasks):
     return Timeline(tasks, start, end, events)
 
 
-#: Sets of phases in flight whose rates a process keeps (see :class:`_RatesCache`): at most
-#: this many sets, and phases of at most this many load entries in all (about 100 bytes
-#: each, the phases' own dicts and arrays).
+#: Sets of phases in flight whose rates a process keeps (see :class:`_RatesCache`) per
+#: fabric: at most this many sets, and phases of at most this many load entries in all
+#: (about 120 bytes each, the phases' own dicts and arrays; a 2,048-GPU DeepSeek-V3 step's
+#: phases hold 160,000), for at most _RATES_FABRICS fabrics.
 _RATES_KEPT = 65536
-_RATES_ENTRIES = 4_000_000
+_RATES_ENTRIES = 1_000_000
+_RATES_FABRICS = 4
 _RATES = {}
 
 
@@ -269,14 +271,14 @@ def _rates_cache(capacity):
     A sweep's points whose compute differs reuse one job's phases
     (:func:`netemu.collectives.step._comm_memo`), and many of the same sets of phases meet
     again in their timelines.  Keyed by the capacities themselves, so another fabric (or a
-    changed one) has its own; only the latest two capacity vectors are kept.
+    changed one) has its own; the latest :data:`_RATES_FABRICS` capacity vectors are kept.
     """
     key = (capacity.size, hash(capacity.tobytes()))
     hit = _RATES.pop(key, None)
     if hit is None or not np.array_equal(hit[0], capacity):
         hit = (capacity.copy(), _RatesCache())
     _RATES[key] = hit
-    while len(_RATES) > 2:
+    while len(_RATES) > _RATES_FABRICS:
         del _RATES[next(iter(_RATES))]
     return hit[1]
 

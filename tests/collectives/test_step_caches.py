@@ -194,3 +194,19 @@ def test_a_transfer_without_path_fails_alike_with_kept_shares():
         pm.shares([("n0", "n1")])
         with pytest.raises(RoutingError, match=r"no path for 3 transfer\(s\).*n0->n2, n1->n3"):
             pm.shares(asked)
+
+
+def test_path_models_are_dropped_least_recently_used_first():
+    from netemu.collectives import workload
+    graphs = [nx.freeze(two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1,
+                                           link_bandwidth=B * (k + 1)))
+              for k in range(workload._MODELS_KEPT + 1)]
+    workload._MODELS.clear()
+    first = path_model(graphs[0])
+    for G in graphs[1:-1]:
+        path_model(G)
+    assert path_model(graphs[0]) is first           # used again: now the most recent
+    path_model(graphs[-1])                          # one too many: graphs[1]'s goes
+    assert len(workload._MODELS) == workload._MODELS_KEPT
+    assert path_model(graphs[0]) is first
+    assert all(pm.G is not graphs[1] for pm in workload._MODELS.values())
