@@ -366,8 +366,16 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
                     part = intra.get((a, b))
                     if part is None:
                         part = intra[(a, b)] = _intra(fab, ctx, policy, seed, a, b)
-                for r_, s_ in part.items():
-                    acc[r_] = acc.get(r_, 0.0) + w * s_
+                if w == 1.0:
+                    # (1.0 * s and 0.0 + s are s: the same sums without the arithmetic.)
+                    if not acc:
+                        acc = dict(part)
+                        continue
+                    for r_, s_ in part.items():
+                        acc[r_] = acc.get(r_, 0.0) + s_
+                else:
+                    for r_, s_ in part.items():
+                        acc[r_] = acc.get(r_, 0.0) + w * s_
         acc_of[k] = acc
     return [acc_of[id(p)] for p in plans], plans
 
