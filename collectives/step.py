@@ -257,6 +257,10 @@ def _comm_memo(pm, job, what=None):
     """
     key = (id(pm), getattr(pm, "_fingerprint", None), pm.spec.key(), type(job).__name__,
            job.model, job.layout, job.seq if what is None else what, tuple(job.gpus))
+    try:
+        hash(key)
+    except TypeError:
+        return {}                     # a model or policy that cannot be a key: not kept
     hit = _COMM.pop(key, None)
     if hit is None or hit[0] is not pm:
         hit = (pm, {})
