@@ -408,10 +408,12 @@ def kernel_times(job, gpu, received=None):
 class _DecodeBuilder:
     """Tasks of one decode job: one program stands for all its GPUs (they run alike)."""
 
-    def __init__(self, G, pm, job, gpu, routing, pxn, seed, shares):
+    def __init__(self, G, pm, job, gpu, routing, pxn, seed, shares, memo=None):
         self.G, self.pm, self.job, self.gpu = G, pm, job, gpu
         self.routing, self.pxn, self.seed = routing, pxn, seed
         self.shares = shares
+        # Phases kept from an earlier run of the same job (see run_jobs), else this run's.
+        self.memo = {} if memo is None else memo
         self.ranks = list(job.gpus)
         self.tasks = []
 
@@ -422,6 +424,11 @@ class _DecodeBuilder:
     def _ep(self):
         """Dispatch and combine phases of every expert group at once, and the busiest GPU's
         expert copies per micro-batch."""
+        if "ep" not in self.memo:
+            self.memo["ep"] = self._route_ep()
+        return self.memo["ep"]
+
+    def _route_ep(self):
         from .moe import (LOW_LATENCY_HEADER_BYTES, fp8_scale_bytes, moe_dispatch_combine,
                           token_destinations)
         from .step import _merged
@@ -466,6 +473,12 @@ class _DecodeBuilder:
         return phases, int(recv.max())
 
     def _tp(self, size):
+        key = ("tp", size)
+        if key not in self.memo:
+            self.memo[key] = self._route_tp(size)
+        return self.memo[key]
+
+    def _route_tp(self, size):
         from .step import _collective, _merged
         lay = self.job.layout
         groups = [self.ranks[d * lay.tp:(d + 1) * lay.tp] for d in range(lay.dp)]
@@ -570,8 +583,10 @@ def run_jobs(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
     -------
     list of StepResult or DecodeResult, one per job, in order.
     """
-    from .step import (Job, _Builder, _place_all, _run_builders, _Shares, _step_result,
-                       _waits, run_step)
+    from netemu.policies import DModK, Spray
+
+    from .step import (Job, _Builder, _comm_memo, _place_all, _run_builders, _Shares,
+                       _step_result, _waits, run_step)
     from .workload import path_model
     jobs = list(jobs)
     if not jobs:
@@ -591,7 +606,13 @@ def run_jobs(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
     _place_all(G, jobs, placement)
     pm = path_model(G, routing, pxn=pxn, seed=seed)
     shares = _Shares(pm)
-    builders = (_DecodeBuilder(G, pm, j, gpu, routing, pxn, seed, shares)
+    # A decode job's phases are kept per process (step._comm_memo) when they cannot depend
+    # on the other jobs: it runs alone, or its policy routes each transfer by its two ends
+    # only (hashed ECMP's port numbers and adaptive routing's placed load depend on which
+    # transfers are routed together, and the jobs of one run share their routing calls).
+    alone = len(jobs) == 1 or type(pm.policy) in (DModK, Spray)
+    builders = (_DecodeBuilder(G, pm, j, gpu, routing, pxn, seed, shares,
+                               _comm_memo(pm, j, ("decode", j.batch)) if alone else None)
                 if isinstance(j, DecodeJob) else
                 _Builder(G, pm, j, list(j.gpus), gpu, routing, pxn, seed, {"shares": shares})
                 for j in jobs)

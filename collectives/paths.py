@@ -28,9 +28,9 @@ netemu counts it once per direction, as an extra resource named
 
 import numpy as np
 
-from netemu.errors import ParameterError
+from netemu.errors import ParameterError, RoutingError
 from netemu.graph import SWITCH_ROLES
-from netemu.policies import PathSpec
+from netemu.policies import DModK, PathSpec, Spray
 from netemu.routing import Resources, natural_key, server_key
 
 __all__ = ["PathModel"]
@@ -83,6 +83,12 @@ class PathModel:
         self._has_p2p = any(b for _, b in G.nodes(data="p2p_bandwidth"))
         self._edge_latency = None
         self._server_paths = None
+        # Shares of transfers already routed, by (u, v), for the policies whose answer for a
+        # transfer depends on its two ends only (see shares()); bounded.
+        self._pairs = {}
+        self._pairs_fab = None
+        self._pure = type(self.policy) in (DModK, Spray)
+        self._fab = None
 
     # -- resources ------------------------------------------------------------------------------
     @property
@@ -132,15 +138,34 @@ class PathModel:
         m = self.res.n_edge_resources
         return float(sum(s * self._edge_latency[r] for r, s in shares.items() if r < m))
 
+    def max_latency(self, shares):
+        """The largest :meth:`latency` of ``shares`` (a list of share maps): each distinct
+        map once, and many of them (an all-to-all's routes) summed as arrays, in the same
+        order, so the same value."""
+        uniq = list({id(sh): sh for sh in shares}.values())
+        if len(uniq) < 256:
+            return max(self.latency(sh) for sh in uniq)
+        self.latency({})                # builds the per-edge latencies
+        lat = self._edge_latency
+        sizes = [len(sh) for sh in uniq]
+        n = sum(sizes)
+        cols = np.fromiter((r for sh in uniq for r in sh), dtype=np.int64, count=n)
+        vals = np.fromiter((x for sh in uniq for x in sh.values()), dtype=np.float64, count=n)
+        seg = np.repeat(np.arange(len(uniq)), sizes)
+        edge = cols < lat.size
+        # An ordered bincount adds each map's terms one by one, as the sum in latency() does.
+        total = np.bincount(seg[edge], weights=vals[edge] * lat[cols[edge]],
+                            minlength=len(uniq))
+        return float(total.max())
+
     # -- nodes ----------------------------------------------------------------------------------
     def _sp(self):
         # Kept for the model's life: a graph changed in place gets a new PathModel
         # (workload.path_model checks), and re-checking the fabric's shape on every
         # transfer costs a walk over the whole graph.
         if self._server_paths is None:
-            from netemu.routing import _fabric
             from netemu.serverpaths import server_paths
-            self._server_paths = server_paths(_fabric(self.G))
+            self._server_paths = server_paths(self._fabric())
         return self._server_paths
 
     def _index(self, node):
@@ -204,20 +229,72 @@ class PathModel:
         seen = dict.fromkeys((k, nodes[a], nodes[b]) for _, segs in alts for k, a, b in segs)
         return list(seen)
 
-    def shares(self, transfers):
-        """``[{resource id: share}, ...]`` for transfers ``[(u, v), ...]``."""
-        from netemu.routing import _fabric
-        from netemu.serverpaths import route_general
+    #: Transfers whose shares a model keeps (measured: about 600 bytes each on the 2,048-GPU
+    #: DeepSeek-V3 cluster, whose training step routes 36,608 and a 256-GPU decode 65,280).
+    PAIRS_KEPT = 100_000
 
+    def shares(self, transfers):
+        """``[{resource id: share}, ...]`` for transfers ``[(u, v), ...]``.
+
+        Under ``'dmodk'`` and ``'spray'`` a transfer's shares depend on its two ends only
+        (a destination's rank picks d-mod-k's hops; spray splits over every path), so they
+        are kept per transfer while the graph's analysis stands (:func:`netemu.routing._fabric`:
+        for the model's life on a frozen graph; on another, until its nodes, roles or links
+        change) and a transfer routed before is not routed again.  Hashed ECMP's port numbers and adaptive routing's placed load depend
+        on the transfers routed together, so those are routed as asked, every time.  The
+        returned dicts may be shared: read them, do not change them.
+        """
         transfers = list(transfers)
         if not transfers:
             return []
+        if not self._pure:
+            return self._route(transfers)
+        fab = self._fabric()
+        if fab is not self._pairs_fab:
+            # A graph that is not frozen is analysed again when its nodes, roles or links
+            # changed (netemu.routing._fabric): the shares kept are for the old one.
+            self._pairs.clear()
+            self._pairs_fab = fab
+        memo = self._pairs
+        missing = list(dict.fromkeys(t for t in transfers if t not in memo))
+        if missing:
+            if len(memo) + len(missing) > self.PAIRS_KEPT:
+                memo.clear()
+            try:
+                routed = self._route(missing, fab)
+            except RoutingError:
+                # Fail as a call without the memo does: every occurrence named and counted.
+                self._route([t for t in transfers if t not in memo], fab)
+                raise
+            for t, sh in zip(missing, routed):
+                memo[t] = sh
+            if len(memo) > self.PAIRS_KEPT:
+                # One call larger than the bound: answer it, keep nothing.
+                out = [memo[t] for t in transfers]
+                memo.clear()
+                return out
+        return [memo[t] for t in transfers]
+
+    def _fabric(self):
+        from netemu.routing import _fabric, _is_frozen
+        if self._fab is not None:
+            return self._fab
+        fab = _fabric(self.G)
+        if _is_frozen(self.G):
+            # A frozen graph's analysis never changes: keep it with the model, so that
+            # solving another graph in between does not make the next call analyse again.
+            self._fab = fab
+        return fab
+
+    def _route(self, transfers, fab=None):
+        from netemu.serverpaths import route_general
+
         for u, v in transfers:
             self._check(u, v)
         idx = self.res.node_index
         s = np.array([idx[u] for u, _ in transfers], dtype=np.int64)
         d = np.array([idx[v] for _, v in transfers], dtype=np.int64)
-        fab = _fabric(self.G)
+        fab = self._fabric() if fab is None else fab
         shares, plans = route_general(fab, s, d, self.policy, self.seed, self.pxn)
         out = []
         for (u, v), sh, p in zip(transfers, shares, plans):

@@ -233,14 +233,53 @@ class _Shares:
         return [self.cache[p] for p in pairs]
 
 
+#: Jobs whose routed communication a process keeps (see :func:`_comm_memo`); a 2,048-GPU
+#: DeepSeek-V3 job's is about 40 MB (measured, its shares included), so a handful.
+COMM_CACHE_JOBS = 4
+_COMM = {}
+
+
+def _comm_memo(pm, job, what=None):
+    """The routed communication of ``job`` on path model ``pm`` (its phases, and the shares
+    they were summed from), kept per process for the points of a sweep that differ only in
+    how compute is timed.
+
+    What a job's collectives move and where depends on the path model (graph, routing,
+    PXN, seed) and on the job's model, layout, sequence length and GPUs, never on the GPU's
+    compute speed or on the number of micro-batches (the collectives of a micro-batch are
+    the same whichever its index; :func:`run_step`'s shortened runs share them), so those
+    are the key.  The path model stands for the graph: :func:`~netemu.collectives.workload.path_model`
+    gives a new one when the graph was changed in place (it checks a fingerprint of the
+    graph), and the key holds the model itself and that fingerprint, so an entry is never
+    served for another or a changed graph.  At most :data:`COMM_CACHE_JOBS` jobs are kept,
+    the least recently used dropped first.  ``what`` replaces the job's sequence length in
+    the key for jobs of another kind (a decode job: its batch).
+    """
+    key = (id(pm), getattr(pm, "_fingerprint", None), pm.spec.key(), type(job).__name__,
+           job.model, job.layout, job.seq if what is None else what, tuple(job.gpus))
+    try:
+        hash(key)
+    except TypeError:
+        return {}                     # a model or policy that cannot be a key: not kept
+    hit = _COMM.pop(key, None)
+    if hit is None or hit[0] is not pm:
+        hit = (pm, {})
+    _COMM[key] = hit                 # most recently used last
+    while len(_COMM) > COMM_CACHE_JOBS:
+        del _COMM[next(iter(_COMM))]
+    return hit[1]
+
+
+def clear_caches():
+    """Forget every job's routed communication kept by :func:`_comm_memo`."""
+    _COMM.clear()
+
+
 def _stage_phase(pm, st, S, scale=1.0, shares_of=None):
     """The :class:`Phase` of a workload stage of size ``S`` repeated ``scale`` times in a row."""
     shares_of = shares_of or pm.shares
     shares = shares_of([(u, v) for u, v, _ in st.transfers])
-    load = {}
-    for (_, _, amount), sh in zip(st.transfers, shares):
-        for r, s in sh.items():
-            load[r] = load.get(r, 0.0) + amount * s
+    load = _load(st.transfers, shares)
     for spec, amount in st.work:
         r = pm.extra(*spec) if isinstance(spec, tuple) else pm.res.node(spec)
         load[r] = load.get(r, 0.0) + amount
@@ -249,10 +288,36 @@ def _stage_phase(pm, st, S, scale=1.0, shares_of=None):
         alpha = sum(pm.latency(sh) for sh in chain) + _overhead(pm, st, chain)
         work = S + (max(len(chain), 1) - 1) * st.chunk
     else:
-        alpha = max(pm.latency(sh) for sh in shares) + (
+        alpha = pm.max_latency(shares) + (
             st.step_overhead if not isinstance(st.step_overhead, dict) else 0.0)
         work = S
     return load, work * scale, alpha * scale
+
+
+def _load(transfers, shares):
+    """``{resource: sum of amount x share}`` over ``transfers`` and their ``shares``, summed
+    transfer by transfer in order (so the same floating-point sums whichever way), resources
+    in order of first appearance.
+
+    A large all-to-all (a quarter of a million messages) is summed as arrays: the routes'
+    resources and shares laid end to end, then one ordered bincount.
+    """
+    if len(transfers) < 512:
+        load = {}
+        for (_, _, amount), sh in zip(transfers, shares):
+            for r, x in sh.items():
+                load[r] = load.get(r, 0.0) + amount * x
+        return load
+    sizes = [len(sh) for sh in shares]
+    n = sum(sizes)
+    cols = np.fromiter((r for sh in shares for r in sh), dtype=np.int64, count=n)
+    vals = np.fromiter((x for sh in shares for x in sh.values()), dtype=np.float64, count=n)
+    w = np.repeat(np.fromiter((a for _, _, a in transfers), dtype=np.float64,
+                              count=len(transfers)), sizes) * vals
+    total = np.bincount(cols, weights=w)
+    keys, first = np.unique(cols, return_index=True)
+    keys = keys[np.argsort(first)]
+    return dict(zip(keys.tolist(), total[keys].tolist()))
 
 
 def _overhead(pm, st, chain_shares):
@@ -329,7 +394,7 @@ class _Builder:
         self.keys = {}
         self.compute_time_stage = {}
         self.slices = {}
-        self._memo = {} if memo is None else memo
+        self._memo = _comm_memo(pm, job) if memo is None else memo
         self.shares = self._memo.setdefault("shares", _Shares(pm))
 
     def add(self, key, task, deps=()):
@@ -345,13 +410,13 @@ class _Builder:
         stage_layers = np.array_split(np.arange(m.layers), lay.pp)
         self.stage_layers = [list(map(int, x)) for x in stage_layers]
         mb = self.job.microbatches
-        # One routing call for every pipeline send of the job.
-        self.shares([(self.rank(s, d, t), self.rank(s2, d, t)) for s in range(lay.pp)
-                     for s2 in (s - 1, s + 1) if 0 <= s2 < lay.pp
-                     for d in range(lay.dp) for t in range(lay.tp)])
-        if "comm" not in self._memo:
-            self._memo["comm"] = [self._stage_comm(s) for s in range(lay.pp)]
-        comm = self._memo["comm"]
+        if "net" not in self._memo:
+            # One routing call for every pipeline send of the job.
+            self.shares([(self.rank(s, d, t), self.rank(s2, d, t)) for s in range(lay.pp)
+                         for s2 in (s - 1, s + 1) if 0 <= s2 < lay.pp
+                         for d in range(lay.dp) for t in range(lay.tp)])
+            self._memo["net"] = [self._stage_net(s) for s in range(lay.pp)]
+        comm = [{**self._stage_compute(s), **net} for s, net in enumerate(self._memo["net"])]
         self.compute_time = 0.0
         order = {s: _order_1f1b(s, lay.pp, mb) for s in range(lay.pp)}
         self.last_parts = {}
@@ -370,15 +435,25 @@ class _Builder:
         return out
 
     # -- per stage: collectives and compute times
-    def _stage_comm(self, s):
+    def _stage_compute(self, s):
+        """Stage ``s``'s compute: forward and backward time of a micro-batch, its layers'
+        :meth:`_units`, and its dense and routed-expert parameters on one GPU."""
+        lay, job = self.lay, self.job
+        tokens = lay.microbatch * job.seq
+        layers = self.stage_layers[s]
+        units = self._units(s, tokens, layers, s == 0, s == lay.pp - 1)
+        t_f = sum(u[0] for u in units)
+        t_b = sum(u[1] for u in units)
+        return {"F": t_f, "B": t_b + (t_f if lay.recompute else 0.0), "units": units,
+                "dense": sum(u[2] for u in units), "expert": sum(u[3] for u in units)}
+
+    def _stage_net(self, s):
+        """Stage ``s``'s communication phases (tensor-parallel all-reduces, expert
+        all-to-alls, pipeline sends): what compute speed does not change."""
         lay, m, job, pm = self.lay, self.model, self.job, self.pm
         tokens = lay.microbatch * job.seq
         layers = self.stage_layers[s]
-        first, last = s == 0, s == lay.pp - 1
-        units = self._units(s, tokens, layers, first, last)
-        t_f = sum(u[0] for u in units)
-        t_b = sum(u[1] for u in units)
-        out = {"F": t_f, "B": t_b + (t_f if lay.recompute else 0.0), "units": units}
+        out = {}
         args = (self.routing, self.pxn, self.seed)
         act = tokens * m.hidden * lay.act_bytes
         if lay.tp > 1:
@@ -392,8 +467,6 @@ class _Builder:
             out["pp"] = self._p2p(s, s + 1, act / lay.tp)
         if s > 0:
             out["pp_back"] = self._p2p(s, s - 1, act / lay.tp)
-        out["dense"] = sum(u[2] for u in units)
-        out["expert"] = sum(u[3] for u in units)
         return out
 
     def _units(self, s, tokens, layers, first, last):
@@ -742,8 +815,7 @@ def run_step(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
     if exact or len(jobs) > 1 or j.microbatches <= m2:
         return _simulate(G, jobs, routing, pxn, seed, gpu, compute_model=compute)
     short = [_with_microbatches(j, m) for m in (m1, m2)]
-    memo = {}
-    (r1,), (r2,) = (_simulate(G, [s], routing, pxn, seed, gpu, {s.name: memo}, compute)
+    (r1,), (r2,) = (_simulate(G, [s], routing, pxn, seed, gpu, None, compute)
                     for s in short)
     k = (j.microbatches - m2) / (m2 - m1)
 

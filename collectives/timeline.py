@@ -15,7 +15,9 @@ on.  :func:`simulate` runs them in time:
   pipelined rings and trees, and of an all-to-all whose transfers are alike;
 - a communication task has phases run in order (dispatch, then combine), each with bytes
   and a latency added once its bytes have drained (the α of the α-β model);
-- rates are re-solved whenever a task starts or ends.
+- rates are re-solved whenever a task starts or ends (the rates of a set of phases in
+  flight are kept per process and fabric, so a sweep whose points reuse a job's phases
+  solves each set once).
 
 Examples
 --------
@@ -36,12 +38,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netemu import flow as _flow
+from netemu.flow import _jit
 from netemu.errors import ParameterError
 
 __all__ = ["Phase", "Task", "Timeline", "simulate"]
 
 #: Relative tolerance on remaining work (bytes) and times.
 _EPS = 1e-12
+_INF = float("inf")
+
+
+def _identity(pair):
+    return id(pair[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,70 +158,187 @@ def simulate(capacity, tasks):
     busy = {}                        # stream -> its running task
     # Running task -> [phase index, bytes left, latency left, compute left]; None once ended.
     state = {}
-    done = np.zeros(n, dtype=bool)
-    cache = {}
+    # A task can start once its stream is free and its dependencies are done: count the
+    # dependencies still running, and look only at the streams an event may have freed
+    # (the one of an ended task, the ones of its dependents), not at every stream.
+    waiting = [len(set(t.deps)) for t in tasks]
+    dependents = [[] for _ in range(n)]
+    for i, t in enumerate(tasks):
+        for d in set(t.deps):
+            dependents[d].append(i)
+    ready = dict.fromkeys(queues)     # streams to look at, in a fixed order
+    solver = _Solver(capacity, tasks)
+    cache = _rates_cache(capacity)
     now = 0.0
     events = 0
     n_done = 0
     while n_done < n:
-        _start_ready(tasks, queues, head, busy, state, done, start, now)
+        _start_ready(tasks, queues, head, busy, state, waiting, ready, start, now)
         # Parts with nothing left (0-byte phases, 0-s kernels) end at once.
         for i in list(state):
             if _part_over(tasks[i], state[i]):
                 _next_part(tasks[i], state, i)
         ended = [i for i, st in state.items() if st is None]
         if ended:
-            n_done += _retire(tasks, ended, state, busy, done, end, now)
+            n_done += _retire(tasks, ended, state, busy, end, now, waiting, dependents, ready)
             continue
         if not state:
             stuck = [tasks[q[head[s]]].name for s, q in queues.items() if head[s] < len(q)]
             raise ParameterError(f"{n - n_done} task(s) can never start (a dependency cycle, "
                                  f"or a wait on a later task of the same stream): "
                                  f"{', '.join(stuck[:5])}")
-        moving = sorted((i for i, st in state.items() if st[0] is not None and st[2] is None),
-                        key=lambda i: id(tasks[i].phases[state[i][0]]))
+        # The phases moving bytes, in order of identity (the cache's key).
+        moving = [(tasks[i].phases[st[0]], i) for i, st in state.items()
+                  if st[0] is not None and st[2] is None]
         rates = {}
         if moving:
-            phases = [tasks[i].phases[state[i][0]] for i in moving]
-            key = tuple(id(p) for p in phases)
+            moving.sort(key=_identity)
+            phases = [p for p, _ in moving]
+            key = tuple(map(id, phases))
             x = cache.get(key)
             if x is None:
-                if len(cache) > 4096:
-                    cache.clear()
-                x = cache[key] = _rates(capacity, phases)
-            rates = dict(zip(moving, x))
+                x = cache.add(key, phases, solver.rates(phases))
+            rates = dict(zip((i for _, i in moving), x))
         dt = min(st[3] if st[3] is not None else st[2] if st[2] is not None
                  else st[1] / rates[i] for i, st in state.items())
         now += dt
         events += 1
+        # Every running part advances by dt; the ones it finishes move on (_part_over's test,
+        # inline: this loop runs for every task in flight at every event).
+        tol = _EPS * max(1.0, now)
+        ended = []
         for i, st in state.items():
             if st[3] is not None:
                 st[3] -= dt
+                over = st[3] <= tol
             elif st[2] is not None:
                 st[2] -= dt
-            elif np.isfinite(rates[i]):
-                st[1] -= rates[i] * dt
+                over = st[2] <= tol
             else:
-                st[1] = 0.0
-            if _part_over(tasks[i], st, dt, now):
+                r = rates[i]
+                if r != _INF:
+                    st[1] -= r * dt
+                else:
+                    st[1] = 0.0
+                over = st[1] <= _EPS * max(1.0, tasks[i].phases[st[0]].work)
+            if over:
                 _next_part(tasks[i], state, i)
-        ended = [i for i, st in state.items() if st is None]
-        n_done += _retire(tasks, ended, state, busy, done, end, now)
+                if state[i] is None:
+                    ended.append(i)
+        n_done += _retire(tasks, ended, state, busy, end, now, waiting, dependents, ready)
     return Timeline(tasks, start, end, events)
 
 
-def _rates(capacity, phases):
-    """Max-min rates of ``phases`` (one flow each), solved on the resources they touch only;
-    a phase that touches none (every transfer inside one GPU) moves at once."""
-    out = np.full(len(phases), np.inf)
-    real = [k for k, p in enumerate(phases) if p._cols.size]
-    if real:
-        out[real] = _solve(capacity, [phases[k] for k in real])
-    return out
+#: Sets of phases in flight whose rates a process keeps (see :class:`_RatesCache`) per
+#: fabric: at most this many sets, and phases of at most this many load entries in all
+#: (about 120 bytes each, the phases' own dicts and arrays; a 2,048-GPU DeepSeek-V3 step's
+#: phases hold 160,000), for at most _RATES_FABRICS fabrics.
+_RATES_KEPT = 65536
+_RATES_ENTRIES = 1_000_000
+_RATES_FABRICS = 4
+_RATES = {}
+
+
+class _RatesCache(dict):
+    """Rates of sets of phases in flight, by the phases' ids, on one capacity vector.
+
+    The phases are kept with the rates, so their ids cannot pass to other objects while
+    an entry lives; bounded in sets and in the load entries of the phases it holds (the
+    whole cache is dropped when either is exceeded).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.held = {}
+        self.entries = 0
+
+    def add(self, key, phases, rates):
+        if len(self) >= _RATES_KEPT or self.entries > _RATES_ENTRIES:
+            self.clear()
+            self.held.clear()
+            self.entries = 0
+        for p in phases:
+            if id(p) not in self.held:
+                self.held[id(p)] = p
+                self.entries += p._cols.size
+        self[key] = rates
+        return rates
+
+
+def _rates_cache(capacity):
+    """The :class:`_RatesCache` of resources of ``capacity``, kept across simulations.
+
+    A sweep's points whose compute differs reuse one job's phases
+    (:func:`netemu.collectives.step._comm_memo`), and many of the same sets of phases meet
+    again in their timelines.  Keyed by the capacities themselves, so another fabric (or a
+    changed one) has its own; the latest :data:`_RATES_FABRICS` capacity vectors are kept.
+    """
+    key = (capacity.size, hash(capacity.tobytes()))
+    hit = _RATES.pop(key, None)
+    if hit is None or not np.array_equal(hit[0], capacity):
+        hit = (capacity.copy(), _RatesCache())
+    _RATES[key] = hit
+    while len(_RATES) > _RATES_FABRICS:
+        del _RATES[next(iter(_RATES))]
+    return hit[1]
+
+
+class _Solver:
+    """The rates of the phases in flight, for one simulation: every distinct phase's loads
+    laid end to end once, so an event passes the solver indices, not arrays to join."""
+
+    def __init__(self, capacity, tasks):
+        self.capacity = capacity
+        self.index = {}
+        cols, vals, offs = [], [], [0]
+        for t in tasks:
+            for p in t.phases:
+                if id(p) not in self.index and p._cols.size:
+                    self.index[id(p)] = len(cols)
+                    cols.append(p._cols)
+                    vals.append(p._vals)
+                    offs.append(offs[-1] + p._cols.size)
+        self.cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        self.vals = np.concatenate(vals) if vals else np.zeros(0)
+        self.offs = np.asarray(offs, dtype=np.int64)
+        self.pos = np.full(capacity.size, -1, dtype=np.int64)
+
+    def rates(self, phases):
+        """Max-min rates of ``phases`` (one flow each), solved on the resources they touch
+        only; a phase that touches none (every transfer inside one GPU) moves at once."""
+        out = np.full(len(phases), np.inf)
+        real = [k for k, p in enumerate(phases) if p._cols.size]
+        if real:
+            if not _flow.HAVE_NUMBA:
+                out[real] = _solve_numpy(self.capacity, [phases[k] for k in real])
+                return out
+            which = np.array([self.index[id(phases[k])] for k in real], dtype=np.int64)
+            out[real] = _fill(self.capacity, self.cols, self.vals, self.offs, which, self.pos,
+                              _flow.RTOL)
+        return out
 
 
 def _solve(capacity, phases):
     """Max-min rates of a few coflows (one per phase) by progressive filling.
+
+    A step has a dozen coflows in flight, each over thousands of resources: filling them
+    directly on the concatenated loads costs a fraction of building the general solver's
+    index for every event, and gives the same unique answer (unweighted max-min, no demand
+    caps) up to rounding.
+    """
+    if not _flow.HAVE_NUMBA:
+        return _solve_numpy(capacity, phases)
+    cols = np.concatenate([p._cols for p in phases])
+    vals = np.concatenate([p._vals for p in phases])
+    offs = np.zeros(len(phases) + 1, dtype=np.int64)
+    offs[1:] = np.cumsum([p._cols.size for p in phases])
+    return _fill(np.asarray(capacity, dtype=np.float64), cols, vals, offs,
+                 np.arange(len(phases), dtype=np.int64),
+                 np.full(capacity.size, -1, dtype=np.int64), _flow.RTOL)
+
+
+def _solve_numpy(capacity, phases):
+    """:func:`_solve` in NumPy (where numba is missing; and the kernel's reference).
 
     A step has a dozen coflows in flight, each over thousands of resources: filling them
     directly on the concatenated loads (a bincount per freezing level) costs a fraction of
@@ -256,29 +381,121 @@ def _solve(capacity, phases):
     return rate
 
 
-def _start_ready(tasks, queues, head, busy, state, done, start, now):
-    started = True
-    while started:
-        started = False
-        for s, q in queues.items():
-            if s in busy or head[s] >= len(q):
-                continue
-            i = q[head[s]]
-            t = tasks[i]
-            if all(done[d] for d in t.deps):
-                head[s] += 1
-                busy[s] = i
-                start[i] = now
-                state[i] = [0, t.phases[0].work, None, None] if t.phases else \
-                    [None, None, None, t.duration]
+@_jit
+def _fill(capacity, cols, vals, offs, which, pos, rtol):
+    """Progressive filling of coflows ``which`` (rows of ``cols``/``vals`` between ``offs``).
+
+    The same arithmetic, in the same order, as the NumPy form it replaces (a bincount of
+    the active coflows' loads per level, then the frozen ones' loads added at their rate),
+    so the rates are bit for bit the same; one compiled pass instead of a dozen array
+    operations per level.  ``pos`` is scratch of -1s, one per resource, left as found.
+    """
+    k = which.size
+    n = 0
+    for q in range(k):
+        n += offs[which[q] + 1] - offs[which[q]]
+    local = np.empty(n, dtype=np.int64)
+    owner = np.empty(n, dtype=np.int64)
+    wt = np.empty(n, dtype=np.float64)
+    used = np.empty(n, dtype=np.int64)
+    m = 0
+    e = 0
+    for q in range(k):
+        p = which[q]
+        for j in range(offs[p], offs[p + 1]):
+            r = cols[j]
+            if pos[r] < 0:
+                pos[r] = m
+                used[m] = r
+                m += 1
+            local[e] = pos[r]
+            owner[e] = q
+            wt[e] = vals[j]
+            e += 1
+    cap = np.empty(m, dtype=np.float64)
+    for j in range(m):
+        cap[j] = capacity[used[j]]
+        pos[used[j]] = -1
+    rate = np.zeros(k)
+    frozen = np.zeros(m)
+    slope = np.empty(m)
+    room = np.empty(m)
+    add = np.empty(m)
+    stop = np.empty(k, dtype=np.bool_)
+    left = k
+    while left > 0:
+        # Entries of frozen coflows were dropped below, so every entry here is active.
+        slope[:] = 0.0
+        for j in range(n):
+            slope[local[j]] += wt[j]
+        level = np.inf
+        for j in range(m):
+            if slope[j] > 0:
+                room[j] = (cap[j] - frozen[j]) / slope[j]
+            else:
+                room[j] = np.inf
+            if room[j] < level:
+                level = room[j]
+        # Resources that saturate at this level (within the solver's tie margin) freeze
+        # every active coflow that crosses them.
+        thr = level * (1.0 + rtol)
+        stop[:] = False
+        for j in range(n):
+            if room[local[j]] <= thr:
+                stop[owner[j]] = True
+        add[:] = 0.0
+        keep = 0
+        for j in range(n):
+            if stop[owner[j]]:
+                add[local[j]] += wt[j] * level
+            else:
+                # Still active: kept, in order, for the next level.
+                local[keep] = local[j]
+                owner[keep] = owner[j]
+                wt[keep] = wt[j]
+                keep += 1
+        n = keep
+        for q in range(k):
+            if stop[q]:
+                rate[q] = level
+                left -= 1
+        for j in range(m):
+            frozen[j] += add[j]
+    return rate
 
 
-def _retire(tasks, ended, state, busy, done, end, now):
+def _start_ready(tasks, queues, head, busy, state, waiting, ready, start, now):
+    """Start the head task of every stream in ``ready`` that is free and whose task has no
+    dependency left (starting a task frees nothing, so one pass is enough)."""
+    for s in ready:
+        if s in busy:
+            continue
+        q = queues[s]
+        if head[s] >= len(q):
+            continue
+        i = q[head[s]]
+        if waiting[i]:
+            continue
+        t = tasks[i]
+        head[s] += 1
+        busy[s] = i
+        start[i] = now
+        state[i] = [0, t.phases[0].work, None, None] if t.phases else \
+            [None, None, None, t.duration]
+    ready.clear()
+
+
+def _retire(tasks, ended, state, busy, end, now, waiting, dependents, ready):
     for i in ended:
         del state[i]
         end[i] = now
-        done[i] = True
-        del busy[tasks[i].stream]
+        s = tasks[i].stream
+        del busy[s]
+        ready[s] = None
+        for d in dependents[i]:
+            waiting[d] -= 1
+            if not waiting[d]:
+                ready[tasks[d].stream] = None
     return len(ended)
 
 

@@ -130,6 +130,8 @@ class Result:
 
 
 _MODELS = {}
+#: Path models kept by path_model (each holds its graph's analysis and routes).
+_MODELS_KEPT = 8
 
 
 def path_model(G, routing="dmodk", *, pxn=True, seed=0):
@@ -143,11 +145,15 @@ def path_model(G, routing="dmodk", *, pxn=True, seed=0):
     spec = PathSpec(G, routing, pxn, seed)
     key = spec.key()
     mark = _fingerprint(G)
-    hit = _MODELS.get(key)
+    hit = _MODELS.pop(key, None)
     if hit is not None and hit.G is G and hit._fingerprint == mark:
+        _MODELS[key] = hit              # most recently used last
         return hit
-    if len(_MODELS) > 8:
-        _MODELS.clear()
+    # The least recently used model goes first, one at a time: a sweep that visits other
+    # graphs in between keeps its own model, and with it the routes it already holds
+    # (PathModel.shares) and the step phases keyed by it (step._comm_memo).
+    while len(_MODELS) >= _MODELS_KEPT:
+        del _MODELS[next(iter(_MODELS))]
     pm = _MODELS[key] = PathModel(spec)
     pm._fingerprint = mark
     return pm

@@ -601,7 +601,9 @@ def _factorize(key, space=None):
     key = np.asarray(key, dtype=np.int64)
     if space is None:
         space = int(key.max()) + 1 if key.size else 1
-    if space <= _DENSE:
+    # A dense count pays for the whole key space: only when it is not much larger than the
+    # keys (a few thousand paths coded in a space of millions sort faster).
+    if space <= _DENSE and space <= max(64 * key.size, 1 << 16):
         counts = np.bincount(key, minlength=space)
         present = counts > 0
         ukey = np.flatnonzero(present)
@@ -1183,11 +1185,15 @@ class _Router:
         xu, xv = xu[order], xv[order]
         X = S + usig.size
         cand_u, cand_t, cand_v = [], [], []
-        step = max(1, 4_000_000 // max(xu.size, 1))
+        step = max(1, 8_000_000 // max(xu.size, 1))
         for lo in range(0, K, step):
             cols = np.arange(lo, min(K, lo + step))
-            dx_u = Dx[xu][:, cols]
-            ok = (Dx[xv][:, cols] == dx_u - 1) & (dx_u > 0) & (dx_u < _UNREACH)
+            # The columns first, then the rows: gathering whole rows of Dx for every edge
+            # and then slicing copies all K columns per chunk.
+            # (32-bit: distances are at most _UNREACH = 2**30; half the bytes to gather.)
+            block = Dx[:, lo:lo + cols.size].astype(np.int32)
+            dx_u = block[xu]
+            ok = (block[xv] == dx_u - 1) & (dx_u > 0) & (dx_u < _UNREACH)
             ei, ci = np.nonzero(ok)
             cand_u.append(xu[ei])
             cand_t.append(cols[ci])

@@ -72,7 +72,15 @@ class ServerPaths:
         self.is_ap = fab.ap_sig >= 0
         self.ports = {}                 # server id -> port node ids, natural order
         self.aps = {}                   # server id -> alive access points, natural order
-        for i in sorted(range(fab.N), key=lambda j: natural_key(nodes[j])):
+        keys = [natural_key(n) for n in nodes]
+        order = sorted(range(fab.N), key=keys.__getitem__)
+        # Each node's place in natural name order, equal names' keys equal: sorting by it
+        # orders as natural_key does, without splitting names again on every plan.
+        self.name_rank = rank = np.zeros(fab.N, dtype=np.int64)
+        for k in range(1, len(order)):
+            rank[order[k]] = rank[order[k - 1]] + (keys[order[k]] != keys[order[k - 1]])
+        self.name_rank = rank.tolist()
+        for i in order:
             k = int(fab.server_of[i])
             if k < 0:
                 continue
@@ -122,8 +130,7 @@ class ServerPaths:
         hit = self._proxy.get(a)
         if hit is None:
             h = self.hops(a)
-            gpus = [(d, natural_key(self.fab.res.nodes[g]), g) for g, d in h.items()
-                    if self.role[g] == "gpu"]
+            gpus = [(d, self.name_rank[g], g) for g, d in h.items() if self.role[g] == "gpu"]
             hit = self._proxy[a] = min(gpus)[2] if gpus else -1
         return hit
 
@@ -237,7 +244,7 @@ class ServerPaths:
             return []
         best = min(scored)[:2]
         return sorted((c for dd, hh, c in scored if (dd, hh) == best),
-                      key=lambda c: natural_key(fab.res.nodes[c]))
+                      key=self.name_rank.__getitem__)
 
     def _segments(self, u, e, ing, v):
         segs = []
@@ -359,8 +366,16 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
                     part = intra.get((a, b))
                     if part is None:
                         part = intra[(a, b)] = _intra(fab, ctx, policy, seed, a, b)
-                for r_, s_ in part.items():
-                    acc[r_] = acc.get(r_, 0.0) + w * s_
+                if w == 1.0:
+                    # (1.0 * s and 0.0 + s are s: the same sums without the arithmetic.)
+                    if not acc:
+                        acc = dict(part)
+                        continue
+                    for r_, s_ in part.items():
+                        acc[r_] = acc.get(r_, 0.0) + s_
+                else:
+                    for r_, s_ in part.items():
+                        acc[r_] = acc.get(r_, 0.0) + w * s_
         acc_of[k] = acc
     return [acc_of[id(p)] for p in plans], plans
 
