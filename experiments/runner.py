@@ -114,6 +114,9 @@ def warm_kernels():
     from netemu import flow
     flow.max_min_rates([1.0, 2.0], [{0: 1.0}, {0: 1.0, 1: 1.0}])
     flow.completion_times([1.0, 2.0], [{0: 1.0}, {0: 1.0, 1: 1.0}], [1.0, 2.0])
+    # The step model's timeline fills its coflows' rates with a kernel of its own.
+    from netemu.collectives.timeline import Phase, Task, simulate
+    simulate([1.0, 2.0], [Task("warm", "s", phases=[Phase({0: 1.0, 1: 1.0}, 1.0)])])
 
 
 def _pool(todo, jobs):
