@@ -64,8 +64,12 @@ def points():
 
 @functools.lru_cache(maxsize=len(COST_PRESETS))
 def _fabric(name):
+    import networkx as nx
+
     from netemu.topologies.presets import preset
-    return preset(name)
+    # Frozen: every layout point prices the same graph, and topologies.cost keeps what it
+    # reads from a frozen graph (rack keys, cables) instead of walking it again per layout.
+    return nx.freeze(preset(name))
 
 
 def _chunk_point(point):
