@@ -225,18 +225,23 @@ def _grouped_top(scores, tokens, n_srv, per, M, topk):
     among the ``M * per`` candidates only.
     """
     per_srv = scores.reshape(tokens, n_srv, per)
-    # Elementwise maxima of the servers' k-th experts (numpy reduces a short inner axis
-    # several times slower); the same maxima.
-    group = per_srv[:, :, 0].copy()
-    for k in range(1, per):
-        np.maximum(group, per_srv[:, :, k], out=group)
-    pick = np.argsort(-group, axis=1)[:, :M]
+    if per < 64:
+        # Elementwise maxima of the servers' k-th experts (numpy reduces a short inner axis
+        # several times slower); the same maxima.
+        group = per_srv[:, :, 0].copy()
+        for k in range(1, per):
+            np.maximum(group, per_srv[:, :, k], out=group)
+    else:
+        group = per_srv.max(axis=2)
+    np.negative(group, out=group)
+    pick = np.argsort(group, axis=1)[:, :M]
     if M * per < topk:
         raise ParameterError(f"node_limit={M} servers hold fewer than topk={topk} experts")
-    cand = np.take_along_axis(per_srv, pick[:, :, None], axis=1).reshape(tokens, M * per)
+    rows = np.arange(tokens)[:, None]
+    cand = per_srv[rows, pick].reshape(tokens, M * per)
     np.negative(cand, out=cand)
     best = np.argpartition(cand, topk - 1, axis=1)[:, :topk]
-    return np.take_along_axis(pick, best // per, axis=1) * per + best % per
+    return pick[rows, best // per] * per + best % per
 
 
 def moe_traffic(ranks, **kw):

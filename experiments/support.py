@@ -18,7 +18,13 @@ __all__ = ["cluster", "write_rows", "compare_row", "KINDS", "line_plot", "GB"]
 KINDS = ("prediction", "check")
 
 
-@functools.lru_cache(maxsize=4)
+#: Clusters kept per process: the experiments of one run use six (Fire-Flyer 2 with its three
+#: hardware forms, DeepSeek-V3 on MPFT and MRFT, and Fire-Flyer 2's fabric), about 20 MB each;
+#: with fewer, a worker moving between experiments rebuilt them.
+CLUSTERS_KEPT = 8
+
+
+@functools.lru_cache(maxsize=CLUSTERS_KEPT)
 def _preset(name, params):
     import networkx as nx
 
