@@ -500,10 +500,6 @@ class _Fabric:
 
 
 _FABRIC_CACHE = {}
-#: Analyses kept at once, least recently used dropped first: a sweep's points alternate
-#: between a few graphs (a cluster and its variants), and a single slot re-analysed the
-#: cluster at every switch (seconds each on a 2,048-GPU cluster).
-_FABRIC_SLOTS = 4
 
 
 def _fabric(G):
@@ -518,7 +514,6 @@ def _fabric(G):
     if hit is not None and hit[0] is G and hit[1] == "frozen" and _is_frozen(G):
         # A frozen graph (networkx.freeze) cannot gain or lose a node or link; its analysis
         # and the capacities read when it was made stand, without a walk over the graph.
-        _FABRIC_CACHE[id(G)] = _FABRIC_CACHE.pop(id(G))     # most recently used
         return hit[2]
     shape = (tuple(G.nodes(data="role")), tuple(G.edges),
              tuple(n for n, c in G.nodes(data="capacity") if c is not None))
@@ -532,9 +527,7 @@ def _fabric(G):
             float(G.nodes[fab.res.nodes[i]]["capacity"]) for i in fab.res.capacity_nodes]
         return fab
     fab = _Fabric(G)
-    _FABRIC_CACHE.pop(id(G), None)
-    while len(_FABRIC_CACHE) >= _FABRIC_SLOTS:
-        del _FABRIC_CACHE[next(iter(_FABRIC_CACHE))]
+    _FABRIC_CACHE.clear()
     _FABRIC_CACHE[id(G)] = (G, "frozen" if _is_frozen(G) else shape, fab)
     return fab
 
