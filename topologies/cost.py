@@ -294,34 +294,31 @@ class _Facts:
         self.keys = {"tor": tor, "group": group}
         self.racks = {}                           # (packing, switches_per_rack) -> racks
 
-        ports = {}
-        endpoints = set()
-        u_idx, v_idx, cables, gbps = [], [], [], []
-        for u, v, d in G.edges(data=True):
-            su, sv = is_sw[u], is_sw[v]
-            if not (su or sv):
-                continue
-            c = d.get("cables", 1)
-            if su:
-                ports[u] = ports.get(u, 0) + c
-            else:
-                endpoints.add(u)
-            if sv:
-                ports[v] = ports.get(v, 0) + c
-            else:
-                endpoints.add(v)
-            u_idx.append(index[u])
-            v_idx.append(index[v])
-            cables.append(c)
-            gbps.append(d["bandwidth"] / c * 8 / 1e9)
-        self.u = np.array(u_idx, dtype=np.int64)
-        self.v = np.array(v_idx, dtype=np.int64)
+        # The edges once, as arrays (graph order); cables touching a switch are kept.
+        sw = np.zeros(len(self.nodes), dtype=bool)
+        sw[self.switch_index] = True
+        ends = list(G.edges(data=True))
+        m = len(ends)
+        u = np.fromiter((index[e[0]] for e in ends), dtype=np.int64, count=m)
+        v = np.fromiter((index[e[1]] for e in ends), dtype=np.int64, count=m)
+        keep = sw[u] | sw[v]
+        kept = [e[2] for e, k in zip(ends, keep.tolist()) if k]
+        cables = [d.get("cables", 1) for d in kept]
         # Whole numbers as int64, a fractional count (if a graph gives one) as float64.
         self.cables = np.array(cables) if cables else np.zeros(0, dtype=np.int64)
-        self.gbps = np.array(gbps, dtype=np.float64)
-        self.endpoints = len(endpoints)
+        bw = np.array([d["bandwidth"] for d in kept], dtype=np.float64)
+        # Per element the arithmetic of one cable: bandwidth / cables * 8 / 1e9.
+        self.gbps = bw / self.cables * 8 / 1e9
+        self.u, self.v = u[keep], v[keep]
+        su, sv = sw[self.u], sw[self.v]
+        # Ports used per switch (whole numbers: the same sums in any order).
+        ports = np.zeros(len(self.nodes), dtype=self.cables.dtype)
+        np.add.at(ports, self.u[su], self.cables[su])
+        np.add.at(ports, self.v[sv], self.cables[sv])
+        self.endpoints = int(np.unique(np.r_[self.u[~su], self.v[~sv]]).size)
+        used = ports[self.switch_index].tolist()
         # Whole numbers unless a graph gives fractional cables (then floats, as before).
-        self.radix_list = [_radix(G, n, ports.get(n, 0)) for n in self.switches]
+        self.radix_list = [_radix(G, n, k) for n, k in zip(self.switches, used)]
         self.radix = np.array(self.radix_list) if self.radix_list else np.zeros(0, np.int64)
 
 
