@@ -441,6 +441,12 @@ def cost(G, *, layout=None, prices=PRICES):
         them: ``endpoints``, ``switches``, ``electric_cables``,
         ``optical_cables``, ``optical_metres``, ``racks``.
 
+    Notes
+    -----
+    What pricing reads from ``G`` (switch racks, cables) is kept for a frozen graph
+    (:func:`networkx.freeze`), so pricing one graph under many layouts reads it once; any
+    other graph is read on every call, as it may have changed in place.
+
     Examples
     --------
     A leaf-spine tree of 8-port switches: each leaf and its four hosts in a
