@@ -112,10 +112,21 @@ def _servers(ranks):
     return np.array([names.index(s) for s in servers]), len(names)
 
 
+#: Destinations of the last few seeded draws (key: every argument), stored as the smallest
+#: integer type that holds a rank: a sweep evaluates the same job on several clusters (the
+#: nominal and achievable rates, DeepEP's two modes) and the draw is most of a point's work.
+_DRAWS = {}
+_DRAW_SLOTS = 4
+
+
 def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node_limit=None,
                        routing="balanced", seed=0):
     """Destination ranks of every token: a list, per rank, of a ``(tokens, topk + shared)``
-    array of rank indices (a token's copies for two experts of one rank repeat that rank).
+    array of rank indices (a token's copies for two experts of one rank repeat that rank;
+    the order of a token's copies is not specified).
+
+    A seeded draw (``routing`` ``'random'`` or ``'grouped'``) is a pure function of the
+    arguments; the last few are kept, and each call returns new arrays.
     """
     n = len(ranks)
     tokens = _positive_int("tokens", tokens)
@@ -134,34 +145,57 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
         return [(r + 1 + c % (n - 1)) % n for r in range(n)]
     srv, n_srv = _servers(ranks)
     experts = np.repeat(np.arange(n), experts_per_gpu)        # expert -> rank
-    expert_srv = srv[experts]
     if topk > experts.size:
         raise ParameterError(f"topk={topk} exceeds the {experts.size} experts of {n} ranks")
     if node_limit is not None:
-        M = _positive_int("node_limit", node_limit)
-        if M >= n_srv:
+        node_limit = _positive_int("node_limit", node_limit)
+        if node_limit >= n_srv:
             node_limit = None      # "at most M servers" already holds for every token
+    # Every argument is checked and a whole number here; a seed that is not one (a Generator
+    # carries state) is never kept.
+    key = None
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        key = (tuple(ranks), tokens, topk, shared, experts_per_gpu, node_limit, routing,
+               int(seed))
+        hit = _DRAWS.get(key)
+        if hit is not None:
+            _DRAWS[key] = _DRAWS.pop(key)                   # most recently used
+            return [d.astype(np.int64) for d in hit]
+    out = _draw(n, srv, n_srv, experts, tokens=tokens, topk=topk, shared=shared,
+                node_limit=node_limit, routing=routing, seed=seed)
+    if key is not None:
+        while len(_DRAWS) >= _DRAW_SLOTS:
+            del _DRAWS[next(iter(_DRAWS))]
+        small = np.min_scalar_type(max(n - 1, 0))
+        _DRAWS[key] = [d.astype(small) for d in out]
+    return out
+
+
+def _draw(n, srv, n_srv, experts, *, tokens, topk, shared, node_limit, routing, seed):
+    """:func:`token_destinations`' seeded draw, on checked arguments."""
+    expert_srv = srv[experts]
+    M = node_limit
     rng = np.random.default_rng(seed)
     # Servers holding equally many experts, in server order (every job filled server by
     # server): a server's group score is then a max over one reshaped axis, not a copy of
-    # its columns per server.
+    # its columns per server, and its candidates one gather (_grouped_top).
     counts = np.bincount(expert_srv, minlength=n_srv)
     contiguous = bool((counts == counts[0]).all() and (np.diff(expert_srv) >= 0).all())
     out = []
     for r in range(n):
         scores = rng.random((tokens, experts.size))
+        if node_limit is not None and routing == "grouped" and contiguous:
+            top = _grouped_top(scores, tokens, n_srv, int(counts[0]), M, topk)
+            dest = experts[top]
+            if shared:
+                others = np.delete(np.arange(n), r)
+                dest = np.concatenate([dest, rng.choice(others, size=(tokens, shared))], axis=1)
+            out.append(dest)
+            continue
         if node_limit is not None:
-            if routing == "grouped":
-                if contiguous:
-                    # Elementwise maxima of the servers' k-th experts (numpy reduces a
-                    # short inner axis several times slower); the same maxima.
-                    per = scores.reshape(tokens, n_srv, counts[0])
-                    group = per[:, :, 0].copy()
-                    for k in range(1, counts[0]):
-                        np.maximum(group, per[:, :, k], out=group)
-                else:
-                    group = np.stack([scores[:, expert_srv == k].max(axis=1)
-                                      for k in range(n_srv)], axis=1)
+            if routing == "grouped":          # servers of unequal or scattered experts
+                group = np.stack([scores[:, expert_srv == k].max(axis=1)
+                                  for k in range(n_srv)], axis=1)
                 pick = np.argsort(-group, axis=1)[:, :M]
             else:
                 pick = np.argsort(rng.random((tokens, n_srv)), axis=1)[:, :M]
@@ -180,6 +214,34 @@ def token_destinations(ranks, *, tokens, topk, shared=0, experts_per_gpu=1, node
             dest = np.concatenate([dest, rng.choice(others, size=(tokens, shared))], axis=1)
         out.append(dest)
     return out
+
+
+def _grouped_top(scores, tokens, n_srv, per, M, topk):
+    """Experts of each token's ``topk`` best scores among the ``M`` servers whose best expert
+    scores highest (servers holding ``per`` experts each, in server order).
+
+    The same experts as masking every other server's scores to -1 and taking the ``topk``
+    best of all (scores lie in [0, 1) and the ``M`` servers hold at least ``topk``), found
+    among the ``M * per`` candidates only.
+    """
+    per_srv = scores.reshape(tokens, n_srv, per)
+    if per < 64:
+        # Elementwise maxima of the servers' k-th experts (numpy reduces a short inner axis
+        # several times slower); the same maxima.
+        group = per_srv[:, :, 0].copy()
+        for k in range(1, per):
+            np.maximum(group, per_srv[:, :, k], out=group)
+    else:
+        group = per_srv.max(axis=2)
+    np.negative(group, out=group)
+    pick = np.argsort(group, axis=1)[:, :M]
+    if M * per < topk:
+        raise ParameterError(f"node_limit={M} servers hold fewer than topk={topk} experts")
+    rows = np.arange(tokens)[:, None]
+    cand = per_srv[rows, pick].reshape(tokens, M * per)
+    np.negative(cand, out=cand)
+    best = np.argpartition(cand, topk - 1, axis=1)[:, :topk]
+    return pick[rows, best // per] * per + best % per
 
 
 def moe_traffic(ranks, **kw):

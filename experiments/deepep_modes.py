@@ -72,8 +72,11 @@ def rates(name):
 def deepep_cluster(rates_name="nominal"):
     """The 2,048-GPU MPFT cluster with ``rates_name``'s NIC and NVLink rates and catalogue latencies.
 
-    Built once per process and per option (a new graph: the shared preset is left as it is).
+    Built once per process and per option (a new graph: the shared preset is left as it is),
+    and frozen (:func:`networkx.freeze`): copy it to change it.
     """
+    import networkx as nx
+
     from netemu.graph import SWITCH_ROLES
     from netemu.topologies.clusters import cluster
     from netemu.topologies.hardware import H800_SXM, IB_NDR_64
@@ -91,7 +94,9 @@ def deepep_cluster(rates_name="nominal"):
         if "nic" in roles and roles & SWITCH_ROLES:
             # The NIC's port: its rate is the option's NIC rate (the fabric's cable is faster).
             d["bandwidth"] = nic
-    return annotate(G)
+    # Frozen once built: the points share it, and the path-model and routing caches trust a
+    # frozen graph instead of walking it on every evaluation.
+    return nx.freeze(annotate(G))
 
 
 def endpoint_overhead(gpus):

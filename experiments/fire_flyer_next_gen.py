@@ -41,9 +41,13 @@ def build(planes):
 
 
 def run_point(point):
+    import networkx as nx
+
     from netemu.topologies.cost import cost
     from netemu.topologies.summary import summary
-    G = build(point["planes"])
+    # Frozen: summary() prices the graph too, and cost() then reuses what it read (a frozen
+    # graph cannot change in between).
+    G = nx.freeze(build(point["planes"]))
     s = summary(G)
     c = cost(G)
     return [{"planes": point["planes"], "servers": s["endpoints"] // point["planes"],

@@ -83,8 +83,12 @@ def _zone(G, server):
 @functools.lru_cache(maxsize=1)
 def _latency_cluster():
     """The same cluster with every link's latency from :mod:`topologies.latency` (HDR switches)."""
+    import networkx as nx
+
     from netemu.topologies.latency import IB_HDR_SWITCH, annotate
-    return annotate(ff_cluster().copy(), switch_latency={"ib": IB_HDR_SWITCH})
+    # Frozen like the preset it copies: the points share it, and the path-model and routing
+    # caches trust a frozen graph instead of walking it on every evaluation.
+    return nx.freeze(annotate(ff_cluster().copy(), switch_latency={"ib": IB_HDR_SWITCH}))
 
 
 def run_point(point):

@@ -26,9 +26,12 @@ FABRICS = ("mpft", "mrft")
 
 @functools.lru_cache(maxsize=2)
 def annotated_cluster(fabric):
-    """The preset cluster on ``fabric`` with catalogue latencies (a copy; the preset is kept)."""
+    """The preset cluster on ``fabric`` with catalogue latencies (a copy; the preset is kept),
+    frozen like the preset (:func:`networkx.freeze`): the points share it."""
+    import networkx as nx
+
     from netemu.topologies.latency import annotate
-    return annotate(cluster("deepseek-v3-cluster", fabric=fabric).copy())
+    return nx.freeze(annotate(cluster("deepseek-v3-cluster", fabric=fabric).copy()))
 
 
 def points():

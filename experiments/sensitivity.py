@@ -27,8 +27,6 @@ smallest and largest value over the range and ``(max - min) / default``).  No ro
 is compared with a paper: ``report`` returns no comparison rows.
 """
 
-import functools
-
 from netemu.experiments.support import GB, write_rows
 from netemu.units import KiB, MiB
 
@@ -62,10 +60,12 @@ def points():
     return chunk + layout
 
 
-@functools.lru_cache(maxsize=len(COST_PRESETS))
 def _fabric(name):
-    from netemu.topologies.presets import preset
-    return preset(name)
+    from netemu.experiments.support import fabric
+    # Frozen and built once per process (shared with topology_cost): every layout point
+    # prices the same graph, and topologies.cost keeps what it reads from a frozen graph
+    # (rack keys, cables) instead of walking it again per layout.
+    return fabric(name)
 
 
 def _chunk_point(point):

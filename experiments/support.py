@@ -9,7 +9,7 @@ from netemu.errors import ParameterError
 from netemu.io import write_atomically
 from netemu.units import GB
 
-__all__ = ["cluster", "write_rows", "compare_row", "KINDS", "line_plot", "GB"]
+__all__ = ["cluster", "fabric", "PRICED_FABRICS", "write_rows", "compare_row", "KINDS", "line_plot", "GB"]
 
 #: Classes of comparison rows.  A *prediction* is a number netemu computes from sourced
 #: hardware and software facts; a *check* follows from the paper's own inputs by
@@ -18,7 +18,13 @@ __all__ = ["cluster", "write_rows", "compare_row", "KINDS", "line_plot", "GB"]
 KINDS = ("prediction", "check")
 
 
-@functools.lru_cache(maxsize=4)
+#: Clusters kept per process: the experiments of one run use six (Fire-Flyer 2 with its three
+#: hardware forms, DeepSeek-V3 on MPFT and MRFT, and Fire-Flyer 2's fabric), about 20 MB each;
+#: with fewer, a worker moving between experiments rebuilt them.
+CLUSTERS_KEPT = 8
+
+
+@functools.lru_cache(maxsize=CLUSTERS_KEPT)
 def _preset(name, params):
     import networkx as nx
 
@@ -37,6 +43,31 @@ def cluster(name, **params):
     The graph is frozen (:func:`networkx.freeze`): copy it to change it.
     """
     return _preset(name, tuple(sorted(params.items())))
+
+
+#: Fabrics priced again and again in one run: the presets of the ``sensitivity`` experiment's
+#: layout study, which ``topology_cost`` prices too (the dragonfly, priced once, is left out:
+#: it is the largest graph of the run).
+PRICED_FABRICS = ("isca-ft2", "isca-mpft", "isca-ft3", "isca-slimfly", "fire-flyer-2",
+                  "ff-pcie-3layer", "ff-dgx-3layer")
+
+
+@functools.lru_cache(maxsize=len(PRICED_FABRICS))
+def _priced(name):
+    import networkx as nx
+
+    from netemu.topologies.presets import preset
+    return nx.freeze(preset(name))
+
+
+def fabric(name):
+    """``preset(name)``, frozen and built once per process when it is one of
+    :data:`PRICED_FABRICS` (topologies.cost then keeps what it reads from it across
+    layouts and experiments), built afresh otherwise."""
+    if name in PRICED_FABRICS:
+        return _priced(name)
+    from netemu.topologies.presets import preset
+    return preset(name)
 
 
 def write_rows(out_dir, name, rows):

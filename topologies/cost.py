@@ -72,7 +72,10 @@ References
 
 import math
 import numbers
+import weakref
 from dataclasses import dataclass
+
+import numpy as np
 
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.errors import ParameterError
@@ -230,64 +233,158 @@ def rack_assignment(G, layout=DEFAULT_LAYOUT):
     Returns ``(rack_of, position)``: node -> rack number, and rack number ->
     ``(x, y)`` in metres.  Rules in the module docstring.
     """
-    role = dict(G.nodes(data="role"))
-    is_sw = {n: r in SWITCH_ROLES for n, r in role.items()}
-    hosted = {}                                   # switch -> its endpoints, in graph order
-    for n in G:
-        if not is_sw[n]:
-            home = next((m for m in G.adj[n] if is_sw[m]), None)
-            if home is not None:
-                hosted.setdefault(home, []).append(n)
-    block = _server_blocks(G, role, is_sw, hosted)
+    facts = _facts(G)
+    rack = _node_racks(facts, layout)
+    n_racks = _rack_count(facts, layout)
+    cols = _columns(n_racks, layout)
+    rack_of = {facts.nodes[i]: int(rack[i]) for i in np.flatnonzero(rack >= 0)}
+    position = {r: ((r % cols) * layout.rack_width_m, (r // cols) * layout.row_pitch_m)
+                for r in range(n_racks)}
+    return rack_of, position
 
+
+class _Facts:
+    """What pricing needs from a graph and no layout changes: computed by one walk.
+
+    ``nodes`` in graph order; ``home[i]``: the switch whose rack node ``i`` stands in
+    (itself for a switch, the first switch it links to for an endpoint, -1 for neither);
+    ``keys``: per switch (graph order), its rack key under ``packing='group'`` and under
+    ``'tor'``; per cable of the fabric (every edge touching a switch, graph order) its
+    ends, cable count and Gb/s per cable; per switch its radix.
+    """
+
+    def __init__(self, G):
+        role = dict(G.nodes(data="role"))
+        self.nodes = list(G)
+        index = {n: i for i, n in enumerate(self.nodes)}
+        is_sw = {n: r in SWITCH_ROLES for n, r in role.items()}
+        hosted = {}                               # switch -> its endpoints, in graph order
+        home = np.full(len(self.nodes), -1, dtype=np.int64)
+        for n in self.nodes:
+            if is_sw[n]:
+                home[index[n]] = index[n]
+                continue
+            h = next((m for m in G.adj[n] if is_sw[m]), None)
+            if h is not None:
+                hosted.setdefault(h, []).append(n)
+                home[index[n]] = index[h]
+        self.home = home
+        block = _server_blocks(G, role, is_sw, hosted)
+        self.switches = [n for n in self.nodes if is_sw[n]]
+        self.switch_index = np.array([index[n] for n in self.switches], dtype=np.int64)
+        group, tor = [], []                       # rack key per switch, by packing
+        for n in self.switches:
+            d = G.nodes[n]
+            if role[n] == "router" and "group" in d:
+                family = ("group", d["group"])
+            elif "subgraph" in d and "x" in d:
+                family = ("sf", d["x"])
+            elif "pod" in d:
+                family = ("pod", d.get("zone"), d["pod"])
+            else:
+                family = None
+            if n in hosted:
+                key = ("tor", block[n])
+            elif family is not None:
+                key = ("bare",) + family
+            else:
+                key = ("middle", role[n])
+            tor.append(key)
+            group.append(family if family is not None else key)
+        self.keys = {"tor": tor, "group": group}
+        self.racks = {}                           # (packing, switches_per_rack) -> racks
+
+        # The edges once, as arrays (graph order); cables touching a switch are kept.
+        sw = np.zeros(len(self.nodes), dtype=bool)
+        sw[self.switch_index] = True
+        ends = list(G.edges(data=True))
+        m = len(ends)
+        u = np.fromiter((index[e[0]] for e in ends), dtype=np.int64, count=m)
+        v = np.fromiter((index[e[1]] for e in ends), dtype=np.int64, count=m)
+        keep = sw[u] | sw[v]
+        kept = [e[2] for e, k in zip(ends, keep.tolist()) if k]
+        cables = [d.get("cables", 1) for d in kept]
+        # Whole numbers as int64, a fractional count (if a graph gives one) as float64.
+        self.cables = np.array(cables) if cables else np.zeros(0, dtype=np.int64)
+        bw = np.array([d["bandwidth"] for d in kept], dtype=np.float64)
+        # Per element the arithmetic of one cable: bandwidth / cables * 8 / 1e9.
+        self.gbps = bw / self.cables * 8 / 1e9
+        self.u, self.v = u[keep], v[keep]
+        su, sv = sw[self.u], sw[self.v]
+        # Ports used per switch (whole numbers: the same sums in any order).
+        ports = np.zeros(len(self.nodes), dtype=self.cables.dtype)
+        np.add.at(ports, self.u[su], self.cables[su])
+        np.add.at(ports, self.v[sv], self.cables[sv])
+        self.endpoints = int(np.unique(np.r_[self.u[~su], self.v[~sv]]).size)
+        used = ports[self.switch_index].tolist()
+        # Whole numbers unless a graph gives fractional cables (then floats, as before).
+        self.radix_list = [_radix(G, n, k) for n, k in zip(self.switches, used)]
+        self.radix = np.array(self.radix_list) if self.radix_list else np.zeros(0, np.int64)
+
+
+#: Facts of frozen graphs (:func:`networkx.freeze`: they cannot gain or lose a node or link),
+#: kept while the graph lives: a sweep prices the same graphs under many layouts.
+_FROZEN_FACTS = weakref.WeakKeyDictionary()
+
+
+def _facts(G):
+    """:class:`_Facts` of ``G``: cached for a frozen graph, made afresh for any other (which
+    may have changed in place since it was last priced)."""
+    if not getattr(G, "frozen", False):
+        return _Facts(G)
+    got = _FROZEN_FACTS.get(G)
+    if got is None:
+        got = _FROZEN_FACTS[G] = _Facts(G)
+    return got
+
+
+def _switch_racks(facts, layout):
+    """Rack of every switch (in ``facts.switches`` order) and the number of racks."""
+    key = (layout.packing, layout.switches_per_rack)
+    hit = facts.racks.get(key)
+    if hit is not None:
+        return hit
     groups, order = {}, []                        # key -> switches, keys in graph order
-    for n in G:
-        if not is_sw[n]:
-            continue
-        d = G.nodes[n]
-        if role[n] == "router" and "group" in d:
-            family = ("group", d["group"])
-        elif "subgraph" in d and "x" in d:
-            family = ("sf", d["x"])
-        elif "pod" in d:
-            family = ("pod", d.get("zone"), d["pod"])
-        else:
-            family = None
-        if layout.packing == "group" and family is not None:
-            key = family
-        elif n in hosted:
-            key = ("tor", block[n])
-        elif family is not None:
-            key = ("bare",) + family
-        else:
-            key = ("middle", role[n])
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(n)
-
+    for s, k in enumerate(facts.keys[layout.packing]):
+        if k not in groups:
+            groups[k] = []
+            order.append(k)
+        groups[k].append(s)
     racks, middle = [], []                        # member switches of each rack
-    for key in order:
-        if key[0] == "middle":
-            middle.extend(_chunks(groups[key], layout.switches_per_rack))
-        elif key[0] == "bare":
-            racks.extend(_chunks(groups[key], layout.switches_per_rack))
+    for k in order:
+        if k[0] == "middle":
+            middle.extend(_chunks(groups[k], layout.switches_per_rack))
+        elif k[0] == "bare":
+            racks.extend(_chunks(groups[k], layout.switches_per_rack))
         else:
-            racks.append(groups[key])
+            racks.append(groups[k])
     half = len(racks) // 2
     racks = racks[:half] + middle + racks[half:]
-
-    rack_of = {}
+    rack = np.empty(len(facts.switches), dtype=np.int64)
     for r, members in enumerate(racks):
-        for s in members:
-            rack_of[s] = r
-            for e in hosted.get(s, ()):
-                rack_of[e] = r
+        rack[members] = r
+    hit = facts.racks[key] = (rack, len(racks))
+    return hit
+
+
+def _node_racks(facts, layout):
+    """Rack of every node (graph order), -1 for a node no switch hosts."""
+    rack_sw, _ = _switch_racks(facts, layout)
+    by_node = np.full(len(facts.nodes), -1, dtype=np.int64)
+    by_node[facts.switch_index] = rack_sw
+    out = np.full(len(facts.nodes), -1, dtype=np.int64)
+    placed = facts.home >= 0
+    out[placed] = by_node[facts.home[placed]]
+    return out
+
+
+def _rack_count(facts, layout):
+    return _switch_racks(facts, layout)[1]
+
+
+def _columns(n_racks, layout):
     # Rows of racks, as many per row as keeps the floor about square in metres.
-    cols = max(1, round(math.sqrt(len(racks) * layout.row_pitch_m / layout.rack_width_m)))
-    position = {r: ((r % cols) * layout.rack_width_m, (r // cols) * layout.row_pitch_m)
-                for r in range(len(racks))}
-    return rack_of, position
+    return max(1, round(math.sqrt(n_racks * layout.row_pitch_m / layout.rack_width_m)))
 
 
 def _server_blocks(G, role, is_sw, hosted):
@@ -344,6 +441,12 @@ def cost(G, *, layout=None, prices=PRICES):
         them: ``endpoints``, ``switches``, ``electric_cables``,
         ``optical_cables``, ``optical_metres``, ``racks``.
 
+    Notes
+    -----
+    What pricing reads from ``G`` (switch racks, cables) is kept for a frozen graph
+    (:func:`networkx.freeze`), so pricing one graph under many layouts reads it once; any
+    other graph is read on every call, as it may have changed in place.
+
     Examples
     --------
     A leaf-spine tree of 8-port switches: each leaf and its four hosts in a
@@ -359,53 +462,51 @@ def cost(G, *, layout=None, prices=PRICES):
     layout = DEFAULT_LAYOUT if layout is None else layout
     if not isinstance(layout, Layout):
         raise ParameterError(f"layout must be a topologies.cost.Layout, got {layout!r}")
-    rack_of, position = rack_assignment(G, layout)
-    role = dict(G.nodes(data="role"))
-    ports = {}
-    endpoints = set()
-    sums = {"electric": [0, 0.0], "optical": [0, 0.0]}
-    metres = 0.0
-    for u, v, d in G.edges(data=True):
-        su, sv = role[u] in SWITCH_ROLES, role[v] in SWITCH_ROLES
-        if not (su or sv):
-            continue
-        cables = d.get("cables", 1)
-        if su:
-            ports[u] = ports.get(u, 0) + cables
+    facts = _facts(G)
+    rack = _node_racks(facts, layout)
+    cols = _columns(_rack_count(facts, layout), layout)
+    ru, rv = rack[facts.u], rack[facts.v]
+    # Every cable at once; each element is the same float arithmetic as one cable at a time,
+    # and the sums below are cumulative sums in graph order (cumsum adds left to right), so
+    # the dollars are those of pricing the cables one by one.
+    same = ru == rv
+    dist = (np.abs((ru % cols) * layout.rack_width_m - (rv % cols) * layout.rack_width_m)
+            + np.abs((ru // cols) * layout.row_pitch_m - (rv // cols) * layout.row_pitch_m))
+    length = np.where(same, layout.intra_rack_m, dist + layout.overhead_m)
+    optical = ~same & (length > layout.copper_reach_m)
+    electric = ~optical
+    metres = _in_order_sum(length[optical] * facts.cables[optical])
+    usd = {}
+    count = {}
+    for kind, mask in (("electric", electric), ("optical", optical)):
+        if kind == "electric":
+            slope, fixed = prices.electric_usd_per_gbps_m, prices.electric_usd_per_gbps
         else:
-            endpoints.add(u)
-        if sv:
-            ports[v] = ports.get(v, 0) + cables
-        else:
-            endpoints.add(v)
-        ru, rv = rack_of[u], rack_of[v]
-        if ru == rv:
-            kind, length = "electric", layout.intra_rack_m
-        else:
-            (xu, yu), (xv, yv) = position[ru], position[rv]
-            length = abs(xu - xv) + abs(yu - yv) + layout.overhead_m
-            kind = "electric" if length <= layout.copper_reach_m else "optical"
-            if kind == "optical":
-                metres += length * cables
-        gbps = d["bandwidth"] / cables * 8 / 1e9
-        sums[kind][0] += cables
-        sums[kind][1] += cables * cable_price(kind, length, gbps, prices)
-    switches = [n for n, r in role.items() if r in SWITCH_ROLES]
-    radix = {n: _radix(G, n, ports.get(n, 0)) for n in switches}
+            slope, fixed = prices.optical_usd_per_gbps_m, prices.optical_usd_per_gbps
+        g = facts.gbps[mask]
+        metre_gbps = g if prices.scale_length_with_rate else prices.reference_gbps
+        each = fixed * g + slope * metre_gbps * length[mask]
+        c = facts.cables[mask]
+        usd[kind] = _in_order_sum(c * each)
+        count[kind] = c.sum().item() if c.size else 0
+    switches = facts.switches
+    radix = facts.radix
     # The [SF] line is fitted to switches of many ports and is not positive below k_min:
     # a smaller switch is refused, not priced as a bigger one (nothing is clamped).
     k_min = min_switch_radix(prices)
-    small = [n for n in switches if radix[n] < k_min]
-    if small:
-        n = small[0]
-        more = f" (and {len(small) - 1} more)" if len(small) > 1 else ""
+    small = np.flatnonzero(radix < k_min)
+    if small.size:
+        n, k = switches[small[0]], facts.radix_list[small[0]]
+        more = f" (and {small.size - 1} more)" if small.size > 1 else ""
         raise ParameterError(
-            f"switch {n!r}{more} has {radix[n]} port{'s' if radix[n] != 1 else ''}: the [SF] "
+            f"switch {n!r}{more} has {k} port{'s' if k != 1 else ''}: the [SF] "
             f"switch price line a k + b (a = {prices.switch_usd_per_port}, "
             f"b = {prices.switch_usd_fixed}) prices only k >= {k_min} ports; give the switch a "
-            f"'radix' of at least {k_min} or prices whose line is positive at {radix[n]}")
-    switch_usd = sum(switch_price(radix[n], prices) for n in switches)
-    electric, optical = sums["electric"][1], sums["optical"][1]
+            f"'radix' of at least {k_min} or prices whose line is positive at {k}")
+    # sum() of no switches is the integer 0, as it was.
+    switch_usd = _in_order_sum(prices.switch_usd_per_port * radix + prices.switch_usd_fixed) \
+        if switches else 0
+    electric, optical = usd["electric"], usd["optical"]
     total = switch_usd + electric + optical
     return {
         "switches_usd": switch_usd,
@@ -413,11 +514,17 @@ def cost(G, *, layout=None, prices=PRICES):
         "optical_cables_usd": optical,
         "cables_usd": electric + optical,
         "total_usd": total,
-        "per_endpoint_usd": total / len(endpoints) if endpoints else math.nan,
-        "endpoints": len(endpoints),
+        "per_endpoint_usd": total / facts.endpoints if facts.endpoints else math.nan,
+        "endpoints": facts.endpoints,
         "switches": len(switches),
-        "electric_cables": sums["electric"][0],
-        "optical_cables": sums["optical"][0],
+        "electric_cables": count["electric"],
+        "optical_cables": count["optical"],
         "optical_metres": metres,
-        "racks": len(position),
+        "racks": _rack_count(facts, layout),
     }
+
+
+def _in_order_sum(x):
+    """``sum(x)`` added left to right as Python's ``sum`` does (0.0 when empty): numpy's
+    own ``sum`` adds pairwise, which rounds differently in the last bits."""
+    return float(np.cumsum(x, dtype=np.float64)[-1]) if len(x) else 0.0

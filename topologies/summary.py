@@ -56,6 +56,7 @@ References
 .. [SF] M. Besta, T. Hoefler, "Slim Fly", SC'14.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -255,20 +256,14 @@ def _switch_diameter(A, targets):
             if not len(open_rows) or not len(moved):
                 break
             hop += 1
-            B = A[open_rows][:, moved].tocsr()
-            new = R[open_rows]
-            rows = np.nonzero(np.diff(B.indptr))[0]
-            chunk = max(1, _GATHER_BYTES // (8 * width))
-            lo = 0
-            while lo < len(rows):
-                # Take rows until their neighbour lists fill one gather.
-                limit = B.indptr[rows[lo]] + chunk
-                hi = max(lo + 1, int(np.searchsorted(B.indptr[rows + 1], limit, side="right")))
-                part = rows[lo:hi]
-                a, b = B.indptr[part[0]], B.indptr[part[-1] + 1]
-                gathered = R[moved[B.indices[a:b]]]
-                new[part] |= np.bitwise_or.reduceat(gathered, B.indptr[part] - a, axis=0)
-                lo = hi
+            kernel = _or_kernel()
+            if kernel is not None:
+                # Compiled: each open row ORs its changed neighbours' rows in place, without
+                # the gathered copy (1.5 GB a hop on the ISCA dragonfly's 16,352 routers).
+                new = np.empty((len(open_rows), width), dtype=np.uint64)
+                kernel(A.indptr, A.indices, changed, open_rows, R, new)
+            else:
+                new = _or_neighbours(A, R, open_rows, moved, width)
             grew = np.any(new != R[open_rows], axis=1)
             changed = np.zeros(n, dtype=bool)
             changed[open_rows[grew]] = True
@@ -276,6 +271,49 @@ def _switch_diameter(A, targets):
             if changed[is_target].any():
                 far = max(far, hop)
     return far
+
+
+def _or_neighbours(A, R, open_rows, moved, width):
+    """``R[open_rows]`` ORed with the rows of their neighbours among ``moved`` (numpy)."""
+    B = A[open_rows][:, moved].tocsr()
+    new = R[open_rows]
+    rows = np.nonzero(np.diff(B.indptr))[0]
+    chunk = max(1, _GATHER_BYTES // (8 * width))
+    lo = 0
+    while lo < len(rows):
+        # Take rows until their neighbour lists fill one gather.
+        limit = B.indptr[rows[lo]] + chunk
+        hi = max(lo + 1, int(np.searchsorted(B.indptr[rows + 1], limit, side="right")))
+        part = rows[lo:hi]
+        a, b = B.indptr[part[0]], B.indptr[part[-1] + 1]
+        gathered = R[moved[B.indices[a:b]]]
+        new[part] |= np.bitwise_or.reduceat(gathered, B.indptr[part] - a, axis=0)
+        lo = hi
+    return new
+
+
+def _or_rows(indptr, indices, changed, open_rows, R, new):
+    """``new[k] = R[i] | R[j] for every neighbour j of i = open_rows[k] with changed[j]``."""
+    width = R.shape[1]
+    for k in range(open_rows.size):
+        i = open_rows[k]
+        for w in range(width):
+            new[k, w] = R[i, w]
+        for q in range(indptr[i], indptr[i + 1]):
+            j = indices[q]
+            if changed[j]:
+                for w in range(width):
+                    new[k, w] |= R[j, w]
+
+
+@functools.lru_cache(maxsize=1)
+def _or_kernel():
+    """:func:`_or_rows` compiled by numba (kept in netemu's per-user kernel cache), or None
+    where numba is absent (the numpy form then runs)."""
+    from netemu import flow
+    if not flow.HAVE_NUMBA:
+        return None
+    return flow._jit(_or_rows)
 
 
 def summary(G, *, layout=None):

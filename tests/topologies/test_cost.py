@@ -292,3 +292,65 @@ def test_topo_info_prints_the_reason_instead_of_a_price(tmp_path, capsys):
     import json
     data = json.loads(capsys.readouterr().out)
     assert data["cost_usd"] is None and data["cost_note"].startswith("not priced")
+
+
+# ------------------------------------------------------------------ reuse across layouts
+
+def _layouts():
+    return [DEFAULT_LAYOUT, GROUP, POINT, Layout(switches_per_rack=4, copper_reach_m=3.0),
+            Layout(rack_width_m=0.8, row_pitch_m=3.6, overhead_m=0.0, intra_rack_m=2.0)]
+
+
+@pytest.mark.parametrize("make", [lambda: two_layer_fat_tree(8),
+                                  lambda: multi_plane_fat_tree(2, 8, servers=8),
+                                  lambda: dragonfly(a=4, p=2, h=2),
+                                  lambda: slim_fly(5, 3)])
+def test_a_frozen_graph_priced_again_gives_what_a_fresh_copy_gives(make):
+    import networkx as nx
+
+    frozen = nx.freeze(make())
+    for layout in _layouts() * 2:                  # the second round is served from the cache
+        for prices in (PRICES, replace(PRICES, scale_length_with_rate=True)):
+            assert cost(frozen, layout=layout, prices=prices) == \
+                cost(make(), layout=layout, prices=prices)
+        assert rack_assignment(frozen, layout) == rack_assignment(make(), layout)
+
+
+def test_a_graph_changed_in_place_is_priced_afresh():
+    G = two_layer_fat_tree(8)
+    before = cost(G)
+    leaf = next(n for n in switches(G) if G.nodes[n]["role"] == "leaf")
+    host = next(m for m in G.adj[leaf] if m not in switches(G))
+    G.edges[leaf, host]["bandwidth"] = 2 * BW          # one host cable at twice the rate
+    after = cost(G)
+    # Only that copper cable's fixed part doubles: 0.5771 USD per Gb/s of 400 Gb/s more.
+    assert after["electric_cables_usd"] - before["electric_cables_usd"] == \
+        pytest.approx(PRICES.electric_usd_per_gbps * 400)
+    G.add_edge(leaf, "extra-host", bandwidth=BW, latency=0.0)
+    G.nodes["extra-host"]["role"] = "host"
+    grown = cost(G)
+    assert grown["endpoints"] == before["endpoints"] + 1
+    assert grown["electric_cables"] == before["electric_cables"] + 1
+
+
+def test_prices_are_the_cable_by_cable_sum():
+    # An independent pricing, one cable at a time, of a tree on a real floor.
+    G = three_layer_fat_tree(4)
+    layout = Layout(copper_reach_m=3.0)
+    rack_of, position = rack_assignment(G, layout)
+    sw = set(switches(G))
+    usd = {"electric": 0.0, "optical": 0.0}
+    for u, v, d in G.edges(data=True):
+        if u not in sw and v not in sw:
+            continue
+        if rack_of[u] == rack_of[v]:
+            kind, length = "electric", layout.intra_rack_m
+        else:
+            (xu, yu), (xv, yv) = position[rack_of[u]], position[rack_of[v]]
+            length = abs(xu - xv) + abs(yu - yv) + layout.overhead_m
+            kind = "electric" if length <= layout.copper_reach_m else "optical"
+        usd[kind] += cable_price(kind, length, d["bandwidth"] * 8 / 1e9)
+    c = cost(G, layout=layout)
+    assert c["electric_cables_usd"] == pytest.approx(usd["electric"], rel=1e-12)
+    assert c["optical_cables_usd"] == pytest.approx(usd["optical"], rel=1e-12)
+    assert c["electric_cables_usd"] > 0 and c["optical_cables_usd"] > 0

@@ -234,3 +234,19 @@ def test_summary_keys():
     s = summary(two_layer_fat_tree(4))
     assert list(s) == ["endpoints", "switches", "links", "endpoint_links", "bisection_bandwidth",
                        "diameter", "fabric_parts", "cost_usd", "cost_per_endpoint_usd"]
+
+
+@pytest.mark.parametrize("G", [
+    pytest.param(slim_fly(12, 1, construction="ring"), id="ring-12"),
+    pytest.param(dragonfly(3, 1, 2, 5), id="dragonfly-g5"),
+    pytest.param(dragonfly(4, 2, 2), id="dragonfly-max"),
+    pytest.param(three_layer_fat_tree(4), id="ft3"),
+    pytest.param(chain_with_dual_homed_endpoint(), id="chain"),
+])
+def test_compiled_and_numpy_searches_agree_with_networkx(G, monkeypatch):
+    import sys
+
+    S = sys.modules["netemu.topologies.summary"]    # the package exports a function of that name
+    compiled = endpoint_diameter(G)
+    monkeypatch.setattr(S, "_or_kernel", lambda: None)      # the numpy form
+    assert compiled == endpoint_diameter(G) == nx_endpoint_diameter(G)
