@@ -500,6 +500,14 @@ class _Fabric:
 
 
 _FABRIC_CACHE = {}
+#: Analyses kept at once, least recently used dropped first: a sweep's points alternate
+#: between a few graphs (a cluster and its variants), and a single slot re-analysed the
+#: cluster at every switch (seconds each on a 2,048-GPU cluster).
+_FABRIC_SLOTS = 4
+#: Nodes of the kept graphs together above which only the newest analysis is kept: an
+#: analysis holds arrays of the graph's size, and a session that solves several graphs of
+#: hundreds of thousands of nodes must not keep them all.
+_FABRIC_KEEP_NODES = 100_000
 
 
 def _fabric(G):
@@ -514,10 +522,12 @@ def _fabric(G):
     if hit is not None and hit[0] is G and hit[1] == "frozen" and _is_frozen(G):
         # A frozen graph (networkx.freeze) cannot gain or lose a node or link; its analysis
         # and the capacities read when it was made stand, without a walk over the graph.
+        _FABRIC_CACHE[id(G)] = _FABRIC_CACHE.pop(id(G))  # most recently used
         return hit[2]
     shape = (tuple(G.nodes(data="role")), tuple(G.edges),
              tuple(n for n, c in G.nodes(data="capacity") if c is not None))
     if hit is not None and hit[0] is G and hit[1] == shape:
+        _FABRIC_CACHE[id(G)] = _FABRIC_CACHE.pop(id(G))  # most recently used
         fab = hit[2]
         bw = np.fromiter((b for _, _, b in G.edges(data="bandwidth")), dtype=np.float64,
                          count=G.number_of_edges())
@@ -527,7 +537,11 @@ def _fabric(G):
             float(G.nodes[fab.res.nodes[i]]["capacity"]) for i in fab.res.capacity_nodes]
         return fab
     fab = _Fabric(G)
-    _FABRIC_CACHE.clear()
+    _FABRIC_CACHE.pop(id(G), None)
+    n = G.number_of_nodes()
+    while _FABRIC_CACHE and (len(_FABRIC_CACHE) >= _FABRIC_SLOTS or n + sum(
+            h[0].number_of_nodes() for h in _FABRIC_CACHE.values()) > _FABRIC_KEEP_NODES):
+        del _FABRIC_CACHE[next(iter(_FABRIC_CACHE))]
     _FABRIC_CACHE[id(G)] = (G, "frozen" if _is_frozen(G) else shape, fab)
     return fab
 

@@ -421,3 +421,28 @@ def test_a_frozen_graph_keeps_its_analysis_and_an_unfrozen_one_is_rechecked():
     assert _fabric(F) is _fabric(F)
     with pytest.raises(nx.NetworkXError):
         F.remove_edge("leaf0", "spine0")    # and a frozen one cannot change
+
+
+def test_analyses_of_a_few_graphs_are_kept_least_recently_used_first(monkeypatch):
+    import networkx as nx
+
+    from netemu import routing
+    from netemu.routing import _fabric
+    from netemu.topologies import two_layer_fat_tree
+    monkeypatch.setattr(routing, "_FABRIC_CACHE", {})
+    graphs = [nx.freeze(two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=h))
+              for h in (1, 2, 3, 4, 5)]
+    first = [_fabric(G) for G in graphs[:4]]
+    # Alternating between kept graphs analyses none of them again ...
+    assert [_fabric(G) for G in reversed(graphs[:4])] == first[::-1]
+    assert all(a is b for a, b in zip([_fabric(G) for G in graphs[:4]], first))
+    # ... a fifth drops the least recently used one (graphs[0]), and only that one.
+    _fabric(graphs[4])
+    assert _fabric(graphs[1]) is first[1] and _fabric(graphs[3]) is first[3]
+    assert _fabric(graphs[0]) is not first[0]
+    # Graphs together above the node bound: only the newest analysis is kept.
+    G6 = nx.freeze(two_layer_fat_tree(leaves=2, spines=2, hosts_per_leaf=6))
+    monkeypatch.setattr(routing, "_FABRIC_KEEP_NODES", G6.number_of_nodes())
+    big = _fabric(G6)
+    assert list(routing._FABRIC_CACHE) == [id(G6)]
+    assert _fabric(G6) is big
