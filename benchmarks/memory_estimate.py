@@ -49,7 +49,7 @@ def reset_peak():
 
 if spec.get("kind") == "moe":
     from netemu.memory import moe_bytes
-    from collectives.moe import token_destinations
+    from netemu.collectives.moe import token_destinations
     ranks = [f"n{i // 8}/gpu{i % 8}" for i in range(spec["gpus"])]
     token_destinations(ranks[:16], tokens=64, topk=8, routing=spec["routing"])
     token_destinations(ranks, tokens=64, topk=spec["topk"], routing=spec["routing"])
