@@ -79,6 +79,14 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 
     HAVE_NUMBA = False
 
+# The kernels that allocate nothing are compiled without numba's reference counting
+# (``_nrt=False``).  With it, every call of a compiled helper -- inlined or not --
+# increments and decrements the count of each array it is passed, atomically: on the
+# event loop's small helpers (push a resource, scan a resource's flows, sift a heap)
+# that costs several times the work itself.  Without it a call costs what the same
+# lines written out in the caller would.
+_kernel = functools.partial(_jit, _nrt=False) if HAVE_NUMBA else _jit
+
 __all__ = ["FlowSet", "max_min_rates", "completion_times", "RTOL"]
 
 #: Relative tolerance of the solver: saturation levels within it are ties, and
@@ -883,14 +891,14 @@ def _compiled_rates(ix, cap):
     ws = _workspace_jit(ix.n, ix.R, ix.nG, ix.D_idx.size, ix.n * ix.K)
     present = np.arange(ix.n, dtype=np.int64)
     rate = np.zeros(ix.n)
-    _solve(present, ix.n, True, 0.0, *args, rate, *ws, np.empty(ix.n, dtype=np.int64))
+    _solve(present, ix.n, True, 0.0, *args, rate, ws, np.empty(ix.n, dtype=np.int64))
     return rate
 
 
 # A 4-ary min-heap (of resources by level, and of flows by projected finish time): half the
 # depth of a binary one, and a node's children share a cache line.
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _heap_up(hk, hr, hpos, j):
     k = hk[j]
     r = hr[j]
@@ -907,7 +915,7 @@ def _heap_up(hk, hr, hpos, j):
     hpos[r] = j
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _heap_down(hk, hr, hpos, j, size):
     k = hk[j]
     r = hr[j]
@@ -931,7 +939,7 @@ def _heap_down(hk, hr, hpos, j, size):
     hpos[r] = j
 
 
-@_jit
+@_kernel
 def _heap_remove(hk, hr, hpos, j, size):
     """Remove heap slot j; returns the new size."""
     hpos[hr[j]] = -1
@@ -946,13 +954,45 @@ def _heap_remove(hk, hr, hpos, j, size):
     return size
 
 
-@_jit
+# The solver's heap of resources only ever reads or removes its top, so it keeps no
+# positions: the same moves as _heap_down/_heap_remove without writing hpos at each.
+
+@_kernel
+def _sift(hk, hr, j, size):
+    k = hk[j]
+    r = hr[j]
+    while True:
+        c = 4 * j + 1
+        if c >= size:
+            break
+        best = c
+        end = min(c + 4, size)
+        for x in range(c + 1, end):
+            if hk[x] < hk[best]:
+                best = x
+        if hk[best] >= k:
+            break
+        hk[j] = hk[best]
+        hr[j] = hr[best]
+        j = best
+    hk[j] = k
+    hr[j] = r
+
+
+@_kernel
+def _pop(hk, hr, size):
+    """Remove the top of the heap hk[:size]; returns the new size."""
+    size -= 1
+    if size > 0:
+        hk[0] = hk[size]
+        hr[0] = hr[size]
+        _sift(hk, hr, 0, size)
+    return size
+
+
+@_kernel
 def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx,
-           G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
-           a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
-           dirty,
-           gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
-           active, frozen, bres):
+           G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate, ws, bres):
     """Max-min rates (weights 1) of the flows P[:npres] into ``rate``; freeze order into ``frozen``.
 
     ``bres[f]`` receives the resource whose saturation froze flow f.
@@ -962,6 +1002,9 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
     must then hold, per resource, the load of all flows at the rates in ``rate`` (0 for
     flows new to the system); it is updated in place to the load at the new rates.
     """
+    (a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
+     dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
+     active, frozen) = ws
     # Loads of the present flows; a resource's state is reset when first touched,
     # so nothing here costs more than the present flows and the resources they reach.
     ntres = 0
@@ -1047,14 +1090,12 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
         a_ref[i] = a[i]
         dead[i] = cnt[i] == 0
         dirty[i] = False
-        hpos[i] = -1
         if cnt[i] > 0:
             hk[size] = (cap[i] - u[i]) / a[i]
             hr[size] = i
-            hpos[i] = size
             size += 1
     for j in range((size - 2) // 4, -1, -1):
-        _heap_down(hk, hr, hpos, j, size)
+        _sift(hk, hr, j, size)
 
     # Keys are refreshed lazily: freezing flows only ever raises a resource's
     # saturation level (it froze at a level <= that level), so a stale key is a lower
@@ -1070,7 +1111,7 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
             i = hr[0]
             if cnt[i] == 0:
                 dead[i] = True
-                size = _heap_remove(hk, hr, hpos, 0, size)
+                size = _pop(hk, hr, size)
                 continue
             if dirty[i]:
                 dirty[i] = False
@@ -1087,14 +1128,14 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
                     a[i] = x
                     a_ref[i] = x
                 hk[0] = (cap[i] - u[i]) / a[i]
-                _heap_down(hk, hr, hpos, 0, size)
+                _sift(hk, hr, 0, size)
                 continue
             if L < 0.0:
                 L = max(hk[0], level)
                 thr = L * (1.0 + 1e-9)
             elif hk[0] > thr:
                 break
-            size = _heap_remove(hk, hr, hpos, 0, size)
+            size = _pop(hk, hr, size)
             dead[i] = True
             for e in range(rstart[i], rfill[i]):
                 f = rflow[e]
@@ -1170,7 +1211,7 @@ _SAT = 1e-6
 _TOP = 1e-8
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _push(i, rq, rt, rvis):
     if not rvis[i]:
         rvis[i] = True
@@ -1179,7 +1220,7 @@ def _push(i, rq, rt, rvis):
     return rt
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx, GF_ptr, gpc, gslot):
     """Largest rate among the present flows on resource i (those outside C if ``skip_c``)."""
     top = 0.0
@@ -1196,15 +1237,18 @@ def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx, GF_ptr, gp
     return top
 
 
-@_jit
+@_kernel
 def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate, rem,
           tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc, slot_f,
-          GF_ptr, gpc, gslot):
+          GF_ptr, gpc, gslot, obnd):
     """Search from the queued resources rq[rh:rt]; returns the new (rh, rt, level0, nC, ngp).
 
     On a queued resource, the present flows at or above ``L0`` that are its
     fastest (all of them if ``full``) join C, and each queues its saturated
-    resources.  A flow below ``L0`` keeps its rate.
+    resources.  A flow below ``L0`` keeps its rate.  ``obnd[i]`` receives the
+    largest rate among the flows on i left outside C: flows only ever join C
+    during an event, so it bounds from above the fastest flow outside C on i
+    until the event ends.
     """
     while rh < rt:
         i = rq[rh]
@@ -1215,30 +1259,38 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
         else:
             thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx,
                                GF_ptr, gpc, gslot) * (1.0 - _TOP))
+        ob = 0.0
         for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
             f = slot_f[s]
             if inC[f]:
                 continue
-            if rate[f] < L0:
-                level0 = max(level0, rate[f])
-            elif rate[f] >= thr:
+            r = rate[f]
+            if r < L0:
+                level0 = max(level0, r)
+            if r >= thr:
                 nC, rt, ngp = _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush,
                                     cap, u, D_ptr, D_idx, K, groups, G_ptr, G_idx)
+            else:
+                ob = max(ob, r)
         for e in range(Gt_ptr[i], Gt_ptr[i + 1]):
             g = Gt_idx[e]
             for s in range(GF_ptr[g], GF_ptr[g] + gpc[g]):
                 f = gslot[s] // K
                 if inC[f]:
                     continue
-                if rate[f] < L0:
-                    level0 = max(level0, rate[f])
-                elif rate[f] >= thr:
+                r = rate[f]
+                if r < L0:
+                    level0 = max(level0, r)
+                if r >= thr:
                     nC, rt, ngp = _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp,
                                         gpush, cap, u, D_ptr, D_idx, K, groups, G_ptr, G_idx)
+                else:
+                    ob = max(ob, r)
+        obnd[i] = ob
     return rh, rt, level0, nC, ngp
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u, D_ptr, D_idx,
           K, groups, G_ptr, G_idx):
     """Flow f joins C: bring its bytes left up to time t and queue its saturated resources."""
@@ -1265,7 +1317,7 @@ def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u,
     return nC, rt, ngp
 
 
-@_jit
+@_kernel
 def _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl):
     """Plain resumption: every present flow at or above L0 joins C."""
     for j in range(fsize):
@@ -1408,6 +1460,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     ckd = np.zeros(R, dtype=np.bool_)
     ck = np.empty(R, dtype=np.int64)
     otop = np.zeros(R)
+    obnd = np.zeros(R)
     gp = np.empty(G1, dtype=np.int64)
     gpush = np.zeros(G1, dtype=np.bool_)
     rt = 0
@@ -1522,20 +1575,24 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         if whole:
             nC = _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl)
             stats[5] += nC > 0
+        nsolved = -1  # size of C at the last solve
         while True:
             if not whole:
                 rh, rt, level0, nC, ngp = _grow(
                     rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u,
                     rate, rem, tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr,
-                    pc, slot_f, GF_ptr, gpc, gslot)
+                    pc, slot_f, GF_ptr, gpc, gslot, obnd)
             if nC == 0:
                 break
-            stats[3] += 1
-            _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
-                   G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
-                   a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr,
-                   hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
-                   sgrp, sgmark, active, frozen, bres)
+            # A search after a failed check that brought no flow in leaves the problem as
+            # it was solved: the same C, every other flow at the same rate.  The answer
+            # stands (the proof needs only that the check passes, not the level the
+            # filling resumed at); the check runs again with the resources now searched.
+            if whole or nC != nsolved:
+                stats[3] += 1
+                _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
+                       G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate, ws, bres)
+                nsolved = nC
             if whole:
                 break  # plain resumption is exact as it stands
             more = False
@@ -1545,12 +1602,14 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 b = bres[f]
                 if not rvis[b]:
                     rt = _push(b, rq, rt, rvis)  # saturated only now: search it
+                    obnd[b] = np.inf  # not searched yet: no bound
                     more = True
                     continue
                 # Every exact answer has f at or above L0, and f the fastest on b; if
                 # not, flows outside C on b hold what f should get: bring them all in.
+                # The search's bound settles most flows without a scan of b.
                 short = rate[f] < L0 * (1.0 - RTOL)
-                if not short:
+                if not short and obnd[b] > rate[f] * (1.0 + RTOL):
                     if not ckd[b]:
                         ckd[b] = True
                         ck[nck] = b
@@ -1656,9 +1715,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     return finish, stats
 
 
-# Inlined: called once per finishing class, and a call passing 26 arrays costs about
-# as much as the work itself (numba increments and decrements each array's refcount).
-@functools.partial(_jit, inline="always")
+@_kernel
 def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, u, Atot, npe,
             Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr, gpc, gslot, gpos, rq, rt, rvis):
     """Class f leaves: ``load`` (count x rate) and ``share`` (count) per unit share come off
@@ -1692,7 +1749,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
     return rt
 
 
-@_jit
+@_kernel
 def _mpush(mkey, mid, b, n, key, j):
     """Push member j with ``key`` on the binary min-heap mkey[b:b+n] (size n before)."""
     p = n
@@ -1707,7 +1764,7 @@ def _mpush(mkey, mid, b, n, key, j):
     mid[b + p] = j
 
 
-@_jit
+@_kernel
 def _mpop(mkey, mid, b, n):
     """Remove the first member of the binary min-heap mkey[b:b+n] (size n before)."""
     n -= 1
@@ -1731,7 +1788,7 @@ def _mpop(mkey, mid, b, n):
     mid[b + p] = j
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _leave(i, load, share, u, Atot, npe):
     """Take one leaving (flow, resource) pair off resource i's load and summed shares."""
     npe[i] -= 1
