@@ -234,9 +234,29 @@ def _mappings_to_csr(n_resources, flows):
     if not np.all(np.isfinite(vals) & (vals > 0)):
         rows = np.repeat(np.arange(n, dtype=np.int64), lens)
         _check_mapped_shares(vals, rows, cols)
-    # Rows are whole dicts, so no (flow, resource) pair repeats; sorting the columns
-    # within each row is left to the solver's index, which does it once for all rows.
-    return sp.csr_matrix((vals, cols, indptr), shape=(n, n_resources))
+    m = sp.csr_matrix((vals, cols, indptr), shape=(n, n_resources))
+    # Rows are whole dicts, so no (flow, resource) pair repeats: with each row's columns
+    # sorted the matrix is canonical, and the solver need not copy it to make it so.
+    if HAVE_NUMBA:
+        _sort_rows(m.indptr, m.indices, m.data)
+        m.has_canonical_format = True
+    return m
+
+
+@_kernel
+def _sort_rows(ptr, idx, val):
+    """Sort each CSR row by column in place (insertion sort: rows are a few entries)."""
+    for r in range(ptr.shape[0] - 1):
+        for e in range(ptr[r] + 1, ptr[r + 1]):
+            c = idx[e]
+            v = val[e]
+            x = e - 1
+            while x >= ptr[r] and idx[x] > c:
+                idx[x + 1] = idx[x]
+                val[x + 1] = val[x]
+                x -= 1
+            idx[x + 1] = c
+            val[x + 1] = v
 
 
 def _check_shares(values, what):
@@ -251,6 +271,13 @@ def _check_shares(values, what):
 
 def _float_array(values, name, n):
     try:
+        if type(values) is list and len(values) == n:
+            # half the time of asarray on a long list of Python numbers; anything that is
+            # not a plain number fails here and is retried below for the usual message
+            try:
+                return np.fromiter(values, dtype=np.float64, count=n)
+            except (TypeError, ValueError):
+                pass
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise SolverInputError(f"{name} must be a sequence of numbers, got {values!r:.80}") from None
@@ -329,9 +356,7 @@ class _Index:
         self.n, self.R = n, R
         D = _canonical(fs.direct)
         self.D_ptr, self.D_idx, self.D_val = D.indptr, D.indices, D.data
-        Dc = D.tocsc()  # per resource: the flows that use it directly
-        self.Dt_ptr, self.Dt_idx, self.Dt_val = Dc.indptr, Dc.indices, Dc.data
-        self.Dt = sp.csr_matrix((Dc.data, Dc.indices, Dc.indptr), shape=(R, n))
+        self._D = D
         self.counts = fs.counts.astype(np.float64)
         self.K = fs.groups.shape[1]
         G = _canonical(fs.group_matrix)
@@ -357,6 +382,21 @@ class _Index:
                 reach = np.zeros(n, dtype=bool)
                 reach[self.e_flow[nonempty[self.e_group]]] = True
                 self.uses_none &= ~reach
+
+    # The transposed direct shares, the (flow, group slot) entries and each group's member
+    # flows serve the vectorised filling only; the compiled kernels build their own.
+    # Built on first use: on 261,632 rows the transpose alone is a tenth of a fluid run.
+
+    @cached_property
+    def _dt(self):
+        Dc = self._D.tocsc()  # per resource: the flows that use it directly
+        return Dc.indptr, Dc.indices, Dc.data, sp.csr_matrix((Dc.data, Dc.indices, Dc.indptr),
+                                                            shape=(self.R, self.n))
+
+    Dt_ptr = property(lambda self: self._dt[0])
+    Dt_idx = property(lambda self: self._dt[1])
+    Dt_val = property(lambda self: self._dt[2])
+    Dt = property(lambda self: self._dt[3])
 
     # The (flow, group slot) entries and each group's member flows serve the vectorised
     # filling only; the compiled kernels build their own.  Built on first use: on 4 M rows
@@ -764,6 +804,7 @@ def _simulate(cap, fs, size, start, local=True, grouped=True):
     # in flight at any moment sit close together in memory (what matters most once
     # n >> in flight).
     order = sized[np.argsort(start[sized], kind="stable")]
+    fs = _reorder(fs, None)  # canonical once: the classes and the kernel read the same rows
     if grouped:
         rep_rows, cls = _classes(fs, order)
     else:
@@ -846,13 +887,20 @@ def _group_rows(ptr, idx, val, vbits, groups, K, rows):
 
 
 def _reorder(fs, order):
-    """The same FlowSet with rows in the given order."""
+    """The same FlowSet with canonical direct shares and rows in the given order (None:
+    as they are); no copy where nothing changes."""
+    D = _canonical(fs.direct)
+    if order is not None and order.size == fs.n_flows \
+            and (order.size == 0 or (order[0] == 0 and np.all(np.diff(order) == 1))):
+        order = None  # every row, in order: the common case of flows all starting at once
+    if order is None and D is fs.direct:
+        return fs
     out = FlowSet.__new__(FlowSet)
     out.n_resources = fs.n_resources
-    out.direct = _canonical(fs.direct)[order]
-    out.groups = fs.groups[order]
+    out.direct = D if order is None else D[order]
+    out.groups = fs.groups if order is None else fs.groups[order]
     out.group_matrix = fs.group_matrix
-    out.counts = fs.counts[order]
+    out.counts = fs.counts if order is None else fs.counts[order]
     return out
 
 
@@ -1575,6 +1623,8 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         if whole:
             nC = _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl)
             stats[5] += nC > 0
+        elif nC == npres:
+            whole = True  # every present class arrives now: a fresh solve, nothing to search
         nsolved = -1  # size of C at the last solve
         while True:
             if not whole:
@@ -1670,6 +1720,26 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         if nxt < nm and start[nxt] < t_new:
             t_new = start[nxt]
         lim = t_new + 1e-9 * t_new  # flows done within RTOL of the clock finish now
+        # An event that empties the network (every present class done now, each with its
+        # one member) zeroes the resources its classes used: what removing them one by
+        # one ends with (a resource's load is reset to 0 when its last flow leaves),
+        # without a slot removal per entry.  Scanning the heap from its end stops at the
+        # first class not done, so the scan costs no more than the pops below.
+        x = fsize - 1
+        while x >= 0 and fk[x] <= lim and hn[ff[x]] == 1:
+            x -= 1
+        if x < 0:
+            for x in range(fsize):
+                f = ff[x]
+                fpos[f] = -1
+                finish[f if single else mid[hp[f]]] = t_new
+                hn[f] = 0
+                pres[f] = False
+                cm[f] = 0.0
+                L0dep = min(L0dep, rate[f])
+                _clear(f, D_ptr, D_idx, K, groups, G_ptr, G_idx, u, Atot, npe, pc, gpc)
+            npres = 0
+            fsize = 0
         while fsize > 0 and fk[0] <= lim:
             f = ff[0]
             fpos[f] = -1
@@ -1713,6 +1783,27 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 cm[f] = 0.0
         t = t_new
     return finish, stats
+
+
+@_kernel
+def _clear(f, D_ptr, D_idx, K, groups, G_ptr, G_idx, u, Atot, npe, pc, gpc):
+    """Class f leaves with every other present class: zero its resources and groups."""
+    for e in range(D_ptr[f], D_ptr[f + 1]):
+        i = D_idx[e]
+        u[i] = 0.0
+        Atot[i] = 0.0
+        npe[i] = 0
+        pc[i] = 0
+    for k in range(K):
+        g = groups[f * K + k]
+        if g < 0:
+            continue
+        gpc[g] = 0
+        for e in range(G_ptr[g], G_ptr[g + 1]):
+            i = G_idx[e]
+            u[i] = 0.0
+            Atot[i] = 0.0
+            npe[i] = 0
 
 
 @_kernel
