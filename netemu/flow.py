@@ -86,6 +86,11 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 # that costs several times the work itself.  Without it a call costs what the same
 # lines written out in the caller would.
 _kernel = functools.partial(_jit, _nrt=False) if HAVE_NUMBA else _jit
+# Helpers called only from such kernels are inlined into them as well: numba does not
+# inline one compiled function into another by itself, and a call that passes a dozen
+# arrays costs about what a short helper does.  (Inlined into a kernel that counts
+# references, the helper's arrays would be counted again.)
+_inlined = functools.partial(_jit, _nrt=False, inline="always") if HAVE_NUMBA else _jit
 
 __all__ = ["FlowSet", "max_min_rates", "completion_times", "RTOL"]
 
@@ -1005,7 +1010,7 @@ def _heap_remove(hk, hr, hpos, j, size):
 # The solver's heap of resources only ever reads or removes its top, so it keeps no
 # positions: the same moves as _heap_down/_heap_remove without writing hpos at each.
 
-@_kernel
+@_inlined
 def _sift(hk, hr, j, size):
     k = hk[j]
     r = hr[j]
@@ -1027,7 +1032,7 @@ def _sift(hk, hr, j, size):
     hr[j] = r
 
 
-@_kernel
+@_inlined
 def _pop(hk, hr, size):
     """Remove the top of the heap hk[:size]; returns the new size."""
     size -= 1
@@ -1285,6 +1290,11 @@ def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx, GF_ptr, gp
     return top
 
 
+# The same two helpers, inlined where the search and the departures call them.
+_push_in = _inlined(getattr(_push, "py_func", _push))
+_top_in = _inlined(getattr(_top, "py_func", _top))
+
+
 @_kernel
 def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate, rem,
           tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc, slot_f,
@@ -1305,7 +1315,7 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
         if full[i] > 0:
             full[i] = 2  # searched in full
         else:
-            thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx,
+            thr = max(L0, _top_in(i, False, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx,
                                GF_ptr, gpc, gslot) * (1.0 - _TOP))
         ob = 0.0
         for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
@@ -1338,7 +1348,7 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
     return rh, rt, level0, nC, ngp
 
 
-@_kernel
+@_inlined
 def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u, D_ptr, D_idx,
           K, groups, G_ptr, G_idx):
     """Flow f joins C: bring its bytes left up to time t and queue its saturated resources."""
@@ -1350,7 +1360,7 @@ def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u,
     for e in range(D_ptr[f], D_ptr[f + 1]):
         i = D_idx[e]
         if not rvis[i] and u[i] >= cap[i] * (1.0 - _SAT):
-            rt = _push(i, rq, rt, rvis)
+            rt = _push_in(i, rq, rt, rvis)
     for k in range(K):
         g = groups[f * K + k]
         if g < 0 or gpush[g]:
@@ -1361,7 +1371,7 @@ def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u,
         for e in range(G_ptr[g], G_ptr[g + 1]):
             i = G_idx[e]
             if not rvis[i] and u[i] >= cap[i] * (1.0 - _SAT):
-                rt = _push(i, rq, rt, rvis)
+                rt = _push_in(i, rq, rt, rvis)
     return nC, rt, ngp
 
 
@@ -1821,7 +1831,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
         slot_f[s] = slot_f[last]
         epos[e2] = s
         pc[i] -= 1
-        rt = _push(i, rq, rt, rvis)
+        rt = _push_in(i, rq, rt, rvis)
     for k in range(K):
         g = groups[f * K + k]
         if g < 0:
@@ -1829,7 +1839,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
         for e in range(G_ptr[g], G_ptr[g + 1]):
             i = G_idx[e]
             _leave(i, load * G_val[e], share * G_val[e], u, Atot, npe)
-            rt = _push(i, rq, rt, rvis)
+            rt = _push_in(i, rq, rt, rvis)
         x = f * K + k
         s = gpos[x]
         last = GF_ptr[g] + gpc[g] - 1
@@ -1879,7 +1889,7 @@ def _mpop(mkey, mid, b, n):
     mid[b + p] = j
 
 
-@_kernel
+@_inlined
 def _leave(i, load, share, u, Atot, npe):
     """Take one leaving (flow, resource) pair off resource i's load and summed shares."""
     npe[i] -= 1
