@@ -992,6 +992,11 @@ def _heap_down(hk, hr, hpos, j, size):
     hpos[r] = j
 
 
+# The same, inlined where a kernel without reference counting calls them.
+_heap_up_in = _inlined(getattr(_heap_up, "py_func", _heap_up))
+_heap_down_in = _inlined(getattr(_heap_down, "py_func", _heap_down))
+
+
 @_kernel
 def _heap_remove(hk, hr, hpos, j, size):
     """Remove heap slot j; returns the new size."""
@@ -1706,23 +1711,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         stats[0] += 1
         stats[1] += nC
         stats[2] += npres
-        for j in range(nC):
-            f = C[j]
-            key = t + rem[f] / rate[f]
-            p = fpos[f]
-            if p < 0:
-                p = fsize
-                fsize += 1
-                fk[p] = key
-                ff[p] = f
-                fpos[f] = p
-                _heap_up(fk, ff, fpos, p)
-            elif key < fk[p]:
-                fk[p] = key
-                _heap_up(fk, ff, fpos, p)
-            else:
-                fk[p] = key
-                _heap_down(fk, ff, fpos, p, fsize)
+        fsize = _reschedule(C, nC, t, rem, rate, fk, ff, fpos, fsize)
         # the next instant: an arrival or the earliest projected finish
         if fsize == 0:
             continue
@@ -1793,6 +1782,29 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 cm[f] = 0.0
         t = t_new
     return finish, stats
+
+
+@_kernel
+def _reschedule(C, nC, t, rem, rate, fk, ff, fpos, fsize):
+    """New projected finish times of the classes C[:nC] in the heap fk/ff; returns its size."""
+    for j in range(nC):
+        f = C[j]
+        key = t + rem[f] / rate[f]
+        p = fpos[f]
+        if p < 0:
+            p = fsize
+            fsize += 1
+            fk[p] = key
+            ff[p] = f
+            fpos[f] = p
+            _heap_up_in(fk, ff, fpos, p)
+        elif key < fk[p]:
+            fk[p] = key
+            _heap_up_in(fk, ff, fpos, p)
+        else:
+            fk[p] = key
+            _heap_down_in(fk, ff, fpos, p, fsize)
+    return fsize
 
 
 @_kernel
