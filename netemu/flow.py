@@ -388,9 +388,9 @@ class _Index:
                 reach[self.e_flow[nonempty[self.e_group]]] = True
                 self.uses_none &= ~reach
 
-    # The transposed direct shares, the (flow, group slot) entries and each group's member
-    # flows serve the vectorised filling only; the compiled kernels build their own.
-    # Built on first use: on 261,632 rows the transpose alone is a tenth of a fluid run.
+    # The transposed direct shares serve the vectorised filling only (the compiled kernels
+    # build their own), so they too are built on first use: on 261,632 rows the transpose
+    # costs a tenth of the fluid run that does not need it.
 
     @cached_property
     def _dt(self):
