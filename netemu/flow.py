@@ -79,6 +79,19 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 
     HAVE_NUMBA = False
 
+# The kernels that allocate nothing are compiled without numba's reference counting
+# (``_nrt=False``).  With it, every call of a compiled helper -- inlined or not --
+# increments and decrements the count of each array it is passed, atomically: on the
+# event loop's small helpers (push a resource, scan a resource's flows, sift a heap)
+# that costs several times the work itself.  Without it a call costs what the same
+# lines written out in the caller would.
+_kernel = functools.partial(_jit, _nrt=False) if HAVE_NUMBA else _jit
+# Helpers called only from such kernels are inlined into them as well: numba does not
+# inline one compiled function into another by itself, and a call that passes a dozen
+# arrays costs about what a short helper does.  (Inlined into a kernel that counts
+# references, the helper's arrays would be counted again.)
+_inlined = functools.partial(_jit, _nrt=False, inline="always") if HAVE_NUMBA else _jit
+
 __all__ = ["FlowSet", "max_min_rates", "completion_times", "RTOL"]
 
 #: Relative tolerance of the solver: saturation levels within it are ties, and
@@ -226,9 +239,29 @@ def _mappings_to_csr(n_resources, flows):
     if not np.all(np.isfinite(vals) & (vals > 0)):
         rows = np.repeat(np.arange(n, dtype=np.int64), lens)
         _check_mapped_shares(vals, rows, cols)
-    # Rows are whole dicts, so no (flow, resource) pair repeats; sorting the columns
-    # within each row is left to the solver's index, which does it once for all rows.
-    return sp.csr_matrix((vals, cols, indptr), shape=(n, n_resources))
+    m = sp.csr_matrix((vals, cols, indptr), shape=(n, n_resources))
+    # Rows are whole dicts, so no (flow, resource) pair repeats: with each row's columns
+    # sorted the matrix is canonical, and the solver need not copy it to make it so.
+    if HAVE_NUMBA:
+        _sort_rows(m.indptr, m.indices, m.data)
+        m.has_canonical_format = True
+    return m
+
+
+@_kernel
+def _sort_rows(ptr, idx, val):
+    """Sort each CSR row by column in place (insertion sort: rows are a few entries)."""
+    for r in range(ptr.shape[0] - 1):
+        for e in range(ptr[r] + 1, ptr[r + 1]):
+            c = idx[e]
+            v = val[e]
+            x = e - 1
+            while x >= ptr[r] and idx[x] > c:
+                idx[x + 1] = idx[x]
+                val[x + 1] = val[x]
+                x -= 1
+            idx[x + 1] = c
+            val[x + 1] = v
 
 
 def _check_shares(values, what):
@@ -243,6 +276,13 @@ def _check_shares(values, what):
 
 def _float_array(values, name, n):
     try:
+        if type(values) is list and len(values) == n:
+            # half the time of asarray on a long list of Python numbers; anything that is
+            # not a plain number fails here and is retried below for the usual message
+            try:
+                return np.fromiter(values, dtype=np.float64, count=n)
+            except (TypeError, ValueError):
+                pass
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise SolverInputError(f"{name} must be a sequence of numbers, got {values!r:.80}") from None
@@ -321,9 +361,7 @@ class _Index:
         self.n, self.R = n, R
         D = _canonical(fs.direct)
         self.D_ptr, self.D_idx, self.D_val = D.indptr, D.indices, D.data
-        Dc = D.tocsc()  # per resource: the flows that use it directly
-        self.Dt_ptr, self.Dt_idx, self.Dt_val = Dc.indptr, Dc.indices, Dc.data
-        self.Dt = sp.csr_matrix((Dc.data, Dc.indices, Dc.indptr), shape=(R, n))
+        self._D = D
         self.counts = fs.counts.astype(np.float64)
         self.K = fs.groups.shape[1]
         G = _canonical(fs.group_matrix)
@@ -349,6 +387,21 @@ class _Index:
                 reach = np.zeros(n, dtype=bool)
                 reach[self.e_flow[nonempty[self.e_group]]] = True
                 self.uses_none &= ~reach
+
+    # The transposed direct shares serve the vectorised filling only (the compiled kernels
+    # build their own), so they too are built on first use: on 261,632 rows the transpose
+    # costs a tenth of the fluid run that does not need it.
+
+    @cached_property
+    def _dt(self):
+        Dc = self._D.tocsc()  # per resource: the flows that use it directly
+        return Dc.indptr, Dc.indices, Dc.data, sp.csr_matrix((Dc.data, Dc.indices, Dc.indptr),
+                                                            shape=(self.R, self.n))
+
+    Dt_ptr = property(lambda self: self._dt[0])
+    Dt_idx = property(lambda self: self._dt[1])
+    Dt_val = property(lambda self: self._dt[2])
+    Dt = property(lambda self: self._dt[3])
 
     # The (flow, group slot) entries and each group's member flows serve the vectorised
     # filling only; the compiled kernels build their own.  Built on first use: on 4 M rows
@@ -756,6 +809,7 @@ def _simulate(cap, fs, size, start, local=True, grouped=True):
     # in flight at any moment sit close together in memory (what matters most once
     # n >> in flight).
     order = sized[np.argsort(start[sized], kind="stable")]
+    fs = _reorder(fs, None)  # canonical once: the classes and the kernel read the same rows
     if grouped:
         rep_rows, cls = _classes(fs, order)
     else:
@@ -838,13 +892,20 @@ def _group_rows(ptr, idx, val, vbits, groups, K, rows):
 
 
 def _reorder(fs, order):
-    """The same FlowSet with rows in the given order."""
+    """The same FlowSet with canonical direct shares and rows in the given order (None:
+    as they are); no copy where nothing changes."""
+    D = _canonical(fs.direct)
+    if order is not None and order.size == fs.n_flows \
+            and (order.size == 0 or (order[0] == 0 and np.all(np.diff(order) == 1))):
+        order = None  # every row, in order: the common case of flows all starting at once
+    if order is None and D is fs.direct:
+        return fs
     out = FlowSet.__new__(FlowSet)
     out.n_resources = fs.n_resources
-    out.direct = _canonical(fs.direct)[order]
-    out.groups = fs.groups[order]
+    out.direct = D if order is None else D[order]
+    out.groups = fs.groups if order is None else fs.groups[order]
     out.group_matrix = fs.group_matrix
-    out.counts = fs.counts[order]
+    out.counts = fs.counts if order is None else fs.counts[order]
     return out
 
 
@@ -883,14 +944,14 @@ def _compiled_rates(ix, cap):
     ws = _workspace_jit(ix.n, ix.R, ix.nG, ix.D_idx.size, ix.n * ix.K)
     present = np.arange(ix.n, dtype=np.int64)
     rate = np.zeros(ix.n)
-    _solve(present, ix.n, True, 0.0, *args, rate, *ws, np.empty(ix.n, dtype=np.int64))
+    _solve(present, ix.n, True, 0.0, *args, rate, ws, np.empty(ix.n, dtype=np.int64))
     return rate
 
 
 # A 4-ary min-heap (of resources by level, and of flows by projected finish time): half the
 # depth of a binary one, and a node's children share a cache line.
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _heap_up(hk, hr, hpos, j):
     k = hk[j]
     r = hr[j]
@@ -907,7 +968,7 @@ def _heap_up(hk, hr, hpos, j):
     hpos[r] = j
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _heap_down(hk, hr, hpos, j, size):
     k = hk[j]
     r = hr[j]
@@ -931,7 +992,12 @@ def _heap_down(hk, hr, hpos, j, size):
     hpos[r] = j
 
 
-@_jit
+# The same, inlined where a kernel without reference counting calls them.
+_heap_up_in = _inlined(getattr(_heap_up, "py_func", _heap_up))
+_heap_down_in = _inlined(getattr(_heap_down, "py_func", _heap_down))
+
+
+@_kernel
 def _heap_remove(hk, hr, hpos, j, size):
     """Remove heap slot j; returns the new size."""
     hpos[hr[j]] = -1
@@ -946,13 +1012,45 @@ def _heap_remove(hk, hr, hpos, j, size):
     return size
 
 
-@_jit
+# The solver's heap of resources only ever reads or removes its top, so it keeps no
+# positions: the same moves as _heap_down/_heap_remove without writing hpos at each.
+
+@_inlined
+def _sift(hk, hr, j, size):
+    k = hk[j]
+    r = hr[j]
+    while True:
+        c = 4 * j + 1
+        if c >= size:
+            break
+        best = c
+        end = min(c + 4, size)
+        for x in range(c + 1, end):
+            if hk[x] < hk[best]:
+                best = x
+        if hk[best] >= k:
+            break
+        hk[j] = hk[best]
+        hr[j] = hr[best]
+        j = best
+    hk[j] = k
+    hr[j] = r
+
+
+@_inlined
+def _pop(hk, hr, size):
+    """Remove the top of the heap hk[:size]; returns the new size."""
+    size -= 1
+    if size > 0:
+        hk[0] = hk[size]
+        hr[0] = hr[size]
+        _sift(hk, hr, 0, size)
+    return size
+
+
+@_kernel
 def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx,
-           G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
-           a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
-           dirty,
-           gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
-           active, frozen, bres):
+           G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate, ws, bres):
     """Max-min rates (weights 1) of the flows P[:npres] into ``rate``; freeze order into ``frozen``.
 
     ``bres[f]`` receives the resource whose saturation froze flow f.
@@ -962,6 +1060,9 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
     must then hold, per resource, the load of all flows at the rates in ``rate`` (0 for
     flows new to the system); it is updated in place to the load at the new rates.
     """
+    (a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr, hpos,
+     dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN, sgrp, sgmark,
+     active, frozen) = ws
     # Loads of the present flows; a resource's state is reset when first touched,
     # so nothing here costs more than the present flows and the resources they reach.
     ntres = 0
@@ -1047,14 +1148,12 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
         a_ref[i] = a[i]
         dead[i] = cnt[i] == 0
         dirty[i] = False
-        hpos[i] = -1
         if cnt[i] > 0:
             hk[size] = (cap[i] - u[i]) / a[i]
             hr[size] = i
-            hpos[i] = size
             size += 1
     for j in range((size - 2) // 4, -1, -1):
-        _heap_down(hk, hr, hpos, j, size)
+        _sift(hk, hr, j, size)
 
     # Keys are refreshed lazily: freezing flows only ever raises a resource's
     # saturation level (it froze at a level <= that level), so a stale key is a lower
@@ -1070,7 +1169,7 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
             i = hr[0]
             if cnt[i] == 0:
                 dead[i] = True
-                size = _heap_remove(hk, hr, hpos, 0, size)
+                size = _pop(hk, hr, size)
                 continue
             if dirty[i]:
                 dirty[i] = False
@@ -1087,14 +1186,14 @@ def _solve(P, npres, fresh, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, 
                     a[i] = x
                     a_ref[i] = x
                 hk[0] = (cap[i] - u[i]) / a[i]
-                _heap_down(hk, hr, hpos, 0, size)
+                _sift(hk, hr, 0, size)
                 continue
             if L < 0.0:
                 L = max(hk[0], level)
                 thr = L * (1.0 + 1e-9)
             elif hk[0] > thr:
                 break
-            size = _heap_remove(hk, hr, hpos, 0, size)
+            size = _pop(hk, hr, size)
             dead[i] = True
             for e in range(rstart[i], rfill[i]):
                 f = rflow[e]
@@ -1170,7 +1269,7 @@ _SAT = 1e-6
 _TOP = 1e-8
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _push(i, rq, rt, rvis):
     if not rvis[i]:
         rvis[i] = True
@@ -1179,7 +1278,7 @@ def _push(i, rq, rt, rvis):
     return rt
 
 
-@functools.partial(_jit, inline="always")
+@_kernel
 def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx, GF_ptr, gpc, gslot):
     """Largest rate among the present flows on resource i (those outside C if ``skip_c``)."""
     top = 0.0
@@ -1196,15 +1295,23 @@ def _top(i, skip_c, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx, GF_ptr, gp
     return top
 
 
-@_jit
+# The same two helpers, inlined where the search and the departures call them.
+_push_in = _inlined(getattr(_push, "py_func", _push))
+_top_in = _inlined(getattr(_top, "py_func", _top))
+
+
+@_kernel
 def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u, rate, rem,
           tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr, pc, slot_f,
-          GF_ptr, gpc, gslot):
+          GF_ptr, gpc, gslot, obnd):
     """Search from the queued resources rq[rh:rt]; returns the new (rh, rt, level0, nC, ngp).
 
     On a queued resource, the present flows at or above ``L0`` that are its
     fastest (all of them if ``full``) join C, and each queues its saturated
-    resources.  A flow below ``L0`` keeps its rate.
+    resources.  A flow below ``L0`` keeps its rate.  ``obnd[i]`` receives the
+    largest rate among the flows on i left outside C: flows only ever join C
+    during an event, so it bounds from above the fastest flow outside C on i
+    until the event ends.
     """
     while rh < rt:
         i = rq[rh]
@@ -1213,32 +1320,40 @@ def _grow(rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap
         if full[i] > 0:
             full[i] = 2  # searched in full
         else:
-            thr = max(L0, _top(i, False, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx,
+            thr = max(L0, _top_in(i, False, inC, rate, Dt_ptr, pc, slot_f, K, Gt_ptr, Gt_idx,
                                GF_ptr, gpc, gslot) * (1.0 - _TOP))
+        ob = 0.0
         for s in range(Dt_ptr[i], Dt_ptr[i] + pc[i]):
             f = slot_f[s]
             if inC[f]:
                 continue
-            if rate[f] < L0:
-                level0 = max(level0, rate[f])
-            elif rate[f] >= thr:
+            r = rate[f]
+            if r < L0:
+                level0 = max(level0, r)
+            if r >= thr:
                 nC, rt, ngp = _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush,
                                     cap, u, D_ptr, D_idx, K, groups, G_ptr, G_idx)
+            else:
+                ob = max(ob, r)
         for e in range(Gt_ptr[i], Gt_ptr[i + 1]):
             g = Gt_idx[e]
             for s in range(GF_ptr[g], GF_ptr[g] + gpc[g]):
                 f = gslot[s] // K
                 if inC[f]:
                     continue
-                if rate[f] < L0:
-                    level0 = max(level0, rate[f])
-                elif rate[f] >= thr:
+                r = rate[f]
+                if r < L0:
+                    level0 = max(level0, r)
+                if r >= thr:
                     nC, rt, ngp = _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp,
                                         gpush, cap, u, D_ptr, D_idx, K, groups, G_ptr, G_idx)
+                else:
+                    ob = max(ob, r)
+        obnd[i] = ob
     return rh, rt, level0, nC, ngp
 
 
-@functools.partial(_jit, inline="always")
+@_inlined
 def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u, D_ptr, D_idx,
           K, groups, G_ptr, G_idx):
     """Flow f joins C: bring its bytes left up to time t and queue its saturated resources."""
@@ -1250,7 +1365,7 @@ def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u,
     for e in range(D_ptr[f], D_ptr[f + 1]):
         i = D_idx[e]
         if not rvis[i] and u[i] >= cap[i] * (1.0 - _SAT):
-            rt = _push(i, rq, rt, rvis)
+            rt = _push_in(i, rq, rt, rvis)
     for k in range(K):
         g = groups[f * K + k]
         if g < 0 or gpush[g]:
@@ -1261,11 +1376,11 @@ def _join(f, nC, C, inC, t, rate, rem, tl, rq, rt, rvis, ngp, gp, gpush, cap, u,
         for e in range(G_ptr[g], G_ptr[g + 1]):
             i = G_idx[e]
             if not rvis[i] and u[i] >= cap[i] * (1.0 - _SAT):
-                rt = _push(i, rq, rt, rvis)
+                rt = _push_in(i, rq, rt, rvis)
     return nC, rt, ngp
 
 
-@_jit
+@_kernel
 def _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl):
     """Plain resumption: every present flow at or above L0 joins C."""
     for j in range(fsize):
@@ -1408,6 +1523,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     ckd = np.zeros(R, dtype=np.bool_)
     ck = np.empty(R, dtype=np.int64)
     otop = np.zeros(R)
+    obnd = np.zeros(R)
     gp = np.empty(G1, dtype=np.int64)
     gpush = np.zeros(G1, dtype=np.bool_)
     rt = 0
@@ -1522,20 +1638,26 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         if whole:
             nC = _add_all(L0, t, nC, C, inC, ff, fsize, rate, rem, tl)
             stats[5] += nC > 0
+        elif nC == npres:
+            whole = True  # every present class arrives now: a fresh solve, nothing to search
+        nsolved = -1  # size of C at the last solve
         while True:
             if not whole:
                 rh, rt, level0, nC, ngp = _grow(
                     rq, rh, rt, rvis, full, L0, t, level0, nC, C, inC, ngp, gp, gpush, cap, u,
                     rate, rem, tl, D_ptr, D_idx, K, groups, G_ptr, G_idx, Gt_ptr, Gt_idx, Dt_ptr,
-                    pc, slot_f, GF_ptr, gpc, gslot)
+                    pc, slot_f, GF_ptr, gpc, gslot, obnd)
             if nC == 0:
                 break
-            stats[3] += 1
-            _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
-                   G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate,
-                   a, u, a_ref, cnt, dcnt, rstart, rfill, rflow, rval, rmark, dead, tres, hk, hr,
-                   hpos, dirty, gN, gW, gstart, gfill, gflow, tgrp, gmark, gdone, dW, dN,
-                   sgrp, sgmark, active, frozen, bres)
+            # A search after a failed check that brought no flow in leaves the problem as
+            # it was solved: the same C, every other flow at the same rate.  The answer
+            # stands (the proof needs only that the check passes, not the level the
+            # filling resumed at); the check runs again with the resources now searched.
+            if whole or nC != nsolved:
+                stats[3] += 1
+                _solve(C, nC, False, level0, R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr,
+                       G_idx, G_val, Gt_ptr, Gt_idx, Gt_val, cm, rate, ws, bres)
+                nsolved = nC
             if whole:
                 break  # plain resumption is exact as it stands
             more = False
@@ -1545,12 +1667,14 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                 b = bres[f]
                 if not rvis[b]:
                     rt = _push(b, rq, rt, rvis)  # saturated only now: search it
+                    obnd[b] = np.inf  # not searched yet: no bound
                     more = True
                     continue
                 # Every exact answer has f at or above L0, and f the fastest on b; if
                 # not, flows outside C on b hold what f should get: bring them all in.
+                # The search's bound settles most flows without a scan of b.
                 short = rate[f] < L0 * (1.0 - RTOL)
-                if not short:
+                if not short and obnd[b] > rate[f] * (1.0 + RTOL):
                     if not ckd[b]:
                         ckd[b] = True
                         ck[nck] = b
@@ -1587,23 +1711,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         stats[0] += 1
         stats[1] += nC
         stats[2] += npres
-        for j in range(nC):
-            f = C[j]
-            key = t + rem[f] / rate[f]
-            p = fpos[f]
-            if p < 0:
-                p = fsize
-                fsize += 1
-                fk[p] = key
-                ff[p] = f
-                fpos[f] = p
-                _heap_up(fk, ff, fpos, p)
-            elif key < fk[p]:
-                fk[p] = key
-                _heap_up(fk, ff, fpos, p)
-            else:
-                fk[p] = key
-                _heap_down(fk, ff, fpos, p, fsize)
+        fsize = _reschedule(C, nC, t, rem, rate, fk, ff, fpos, fsize)
         # the next instant: an arrival or the earliest projected finish
         if fsize == 0:
             continue
@@ -1611,6 +1719,26 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
         if nxt < nm and start[nxt] < t_new:
             t_new = start[nxt]
         lim = t_new + 1e-9 * t_new  # flows done within RTOL of the clock finish now
+        # An event that empties the network (every present class done now, each with its
+        # one member) zeroes the resources its classes used: what removing them one by
+        # one ends with (a resource's load is reset to 0 when its last flow leaves),
+        # without a slot removal per entry.  Scanning the heap from its end stops at the
+        # first class not done, so the scan costs no more than the pops below.
+        x = fsize - 1
+        while x >= 0 and fk[x] <= lim and hn[ff[x]] == 1:
+            x -= 1
+        if x < 0:
+            for x in range(fsize):
+                f = ff[x]
+                fpos[f] = -1
+                finish[f if single else mid[hp[f]]] = t_new
+                hn[f] = 0
+                pres[f] = False
+                cm[f] = 0.0
+                L0dep = min(L0dep, rate[f])
+                _clear(f, D_ptr, D_idx, K, groups, G_ptr, G_idx, u, Atot, npe, pc, gpc)
+            npres = 0
+            fsize = 0
         while fsize > 0 and fk[0] <= lim:
             f = ff[0]
             fpos[f] = -1
@@ -1656,9 +1784,51 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
     return finish, stats
 
 
-# Inlined: called once per finishing class, and a call passing 26 arrays costs about
-# as much as the work itself (numba increments and decrements each array's refcount).
-@functools.partial(_jit, inline="always")
+@_kernel
+def _reschedule(C, nC, t, rem, rate, fk, ff, fpos, fsize):
+    """New projected finish times of the classes C[:nC] in the heap fk/ff; returns its size."""
+    for j in range(nC):
+        f = C[j]
+        key = t + rem[f] / rate[f]
+        p = fpos[f]
+        if p < 0:
+            p = fsize
+            fsize += 1
+            fk[p] = key
+            ff[p] = f
+            fpos[f] = p
+            _heap_up_in(fk, ff, fpos, p)
+        elif key < fk[p]:
+            fk[p] = key
+            _heap_up_in(fk, ff, fpos, p)
+        else:
+            fk[p] = key
+            _heap_down_in(fk, ff, fpos, p, fsize)
+    return fsize
+
+
+@_kernel
+def _clear(f, D_ptr, D_idx, K, groups, G_ptr, G_idx, u, Atot, npe, pc, gpc):
+    """Class f leaves with every other present class: zero its resources and groups."""
+    for e in range(D_ptr[f], D_ptr[f + 1]):
+        i = D_idx[e]
+        u[i] = 0.0
+        Atot[i] = 0.0
+        npe[i] = 0
+        pc[i] = 0
+    for k in range(K):
+        g = groups[f * K + k]
+        if g < 0:
+            continue
+        gpc[g] = 0
+        for e in range(G_ptr[g], G_ptr[g + 1]):
+            i = G_idx[e]
+            u[i] = 0.0
+            Atot[i] = 0.0
+            npe[i] = 0
+
+
+@_kernel
 def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, u, Atot, npe,
             Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr, gpc, gslot, gpos, rq, rt, rvis):
     """Class f leaves: ``load`` (count x rate) and ``share`` (count) per unit share come off
@@ -1673,7 +1843,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
         slot_f[s] = slot_f[last]
         epos[e2] = s
         pc[i] -= 1
-        rt = _push(i, rq, rt, rvis)
+        rt = _push_in(i, rq, rt, rvis)
     for k in range(K):
         g = groups[f * K + k]
         if g < 0:
@@ -1681,7 +1851,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
         for e in range(G_ptr[g], G_ptr[g + 1]):
             i = G_idx[e]
             _leave(i, load * G_val[e], share * G_val[e], u, Atot, npe)
-            rt = _push(i, rq, rt, rvis)
+            rt = _push_in(i, rq, rt, rvis)
         x = f * K + k
         s = gpos[x]
         last = GF_ptr[g] + gpc[g] - 1
@@ -1692,7 +1862,7 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
     return rt
 
 
-@_jit
+@_kernel
 def _mpush(mkey, mid, b, n, key, j):
     """Push member j with ``key`` on the binary min-heap mkey[b:b+n] (size n before)."""
     p = n
@@ -1707,7 +1877,7 @@ def _mpush(mkey, mid, b, n, key, j):
     mid[b + p] = j
 
 
-@_jit
+@_kernel
 def _mpop(mkey, mid, b, n):
     """Remove the first member of the binary min-heap mkey[b:b+n] (size n before)."""
     n -= 1
@@ -1731,7 +1901,7 @@ def _mpop(mkey, mid, b, n):
     mid[b + p] = j
 
 
-@functools.partial(_jit, inline="always")
+@_inlined
 def _leave(i, load, share, u, Atot, npe):
     """Take one leaving (flow, resource) pair off resource i's load and summed shares."""
     npe[i] -= 1

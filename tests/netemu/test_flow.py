@@ -512,3 +512,25 @@ def test_from_mappings_fast_and_checked_paths_agree():
 def test_from_mappings_fast_path_names_the_bad_entry(flows, match):
     with pytest.raises(SolverInputError, match=match):
         FlowSet.from_mappings(2, flows)
+
+
+def test_from_mappings_rows_come_out_canonical():
+    # Dict order is not column order; the fast path sorts each row in place, and the matrix
+    # it returns is canonical (sorted, no duplicates) with every share where the dict put it.
+    flows = [{5: 1.0, 0: 2.0, 3: 0.5}, {2: 1.0}, {4: 3.0, 1: 1.5}, {}]
+    m = FlowSet.from_mappings(6, flows).direct
+    assert m.indptr.tolist() == [0, 3, 4, 6, 6]
+    assert m.indices.tolist() == [0, 3, 5, 2, 1, 4]
+    assert m.data.tolist() == [2.0, 0.5, 1.0, 1.0, 1.5, 3.0]
+    assert m.has_canonical_format
+
+
+def test_sizes_given_as_a_list_are_checked_as_an_array_would_be():
+    # a list of plain numbers converts by fromiter; anything else keeps the usual messages
+    assert completion_times([2.0], [{0: 1.0}, {0: 1.0}], [1.0, 3]).tolist() == [1.0, 2.0]
+    with pytest.raises(SolverInputError, match=r"sizes must be a sequence of numbers"):
+        completion_times([2.0], [{0: 1.0}], ["one"])
+    with pytest.raises(SolverInputError, match=r"sizes has shape \(1, 2\)"):
+        completion_times([2.0], [{0: 1.0}], [[1.0, 2.0]])
+    with pytest.raises(SolverInputError, match=r"sizes\[0\] is nan"):
+        completion_times([2.0], [{0: 1.0}], [None])

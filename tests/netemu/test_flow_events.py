@@ -198,3 +198,72 @@ def test_classes_group_exactly_equal_rows():
     rep, cls = flow._classes(fs, rows)
     assert cls.tolist() == [0, 0, 0, 1, 2, 3]
     assert rep.tolist() == [5, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths the event loop takes for whole batches: every present flow arriving at once (a fresh
+# solve, no search) and every present flow finishing at once (resources zeroed, no per-flow
+# removal), followed by more batches on the same resources.
+
+
+def test_batches_separated_by_idle_gaps_follow_the_closed_form():
+    # Batch b: n_b flows of s bytes on one link of capacity C, all starting at T_b after the
+    # previous batch is done.  Each batch is one arrival event (nothing else present) and
+    # one completion event that empties the link: all finish at T_b + n_b * s / C.
+    C, s = 4.0, 2.0
+    counts, starts = [3, 1, 5, 2], [0.0, 10.0, 20.0, 30.0]
+    flows, sizes, st = [], [], []
+    for n_b, t_b in zip(counts, starts):
+        flows += [{0: 1.0}] * n_b
+        sizes += [s] * n_b
+        st += [t_b] * n_b
+    expected = np.repeat([t_b + n_b * s / C for n_b, t_b in zip(counts, starts)], counts)
+    assert completion_times([C], flows, sizes, st).tolist() == expected.tolist()
+
+
+@examples(60)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 20), st.integers(5, 60), st.integers(1, 4))
+def test_network_emptied_and_refilled_matches_full_re_solve(seed, R, n, batches):
+    # Batches of flows with equal sizes over random resources, each starting after the
+    # previous one has drained: most batches end in one event that empties the network
+    # (all flows of a batch tie when their rates do), the others drain flow by flow.
+    rng = np.random.default_rng(seed)
+    cap, fs = random_network(rng, R, n, max_path=3)
+    batch = rng.integers(0, batches, n)
+    sizes = np.where(rng.random(n) < 0.7, 1.0, rng.choice([0.5, 2.0], n))
+    starts = 1000.0 * batch  # far apart: every batch is done before the next starts
+    local, st_local = run_kernel(cap, fs, sizes, starts)
+    plain, _ = run_kernel(cap, fs, sizes, starts, local=False)
+    np.testing.assert_allclose(local, plain, rtol=EVENT_RTOL)
+    np.testing.assert_allclose(local, full_resolve_fluid(cap, fs, sizes, starts), rtol=1e-7)
+    assert st_local[5] == 0  # first events of a batch are fresh solves, not fallbacks
+
+
+def test_equal_flows_on_disjoint_pairs_finish_in_one_event():
+    # 50 flows, flow k alone on resources 2k and 2k+1 of capacity k+1: rates k+1, so with
+    # sizes k+1 every flow finishes at t = 1, in one event that empties the network.
+    n = 50
+    flows = [{2 * k: 1.0, 2 * k + 1: 1.0} for k in range(n)]
+    cap = np.repeat(np.arange(1.0, n + 1), 2)
+    sizes = np.arange(1.0, n + 1)
+    assert completion_times(cap, flows, sizes).tolist() == [1.0] * n
+    # then a second wave on the same resources, twice as large: done at 3 + 2 = 5
+    t = completion_times(cap, flows + flows, np.concatenate([sizes, 2 * sizes]),
+                         [0.0] * n + [3.0] * n)
+    assert t.tolist() == [1.0] * n + [5.0] * n
+
+
+@examples(40)
+@given(st.integers(0, 2**32 - 1))
+def test_classes_with_members_left_after_a_full_event_match_per_flow(seed):
+    # Members of one class finishing at the same instant as every other class, some with
+    # members still due later: the event cannot empty the network, and must not be taken
+    # for one that does.
+    rng = np.random.default_rng(seed)
+    cap, fs = routes_network(rng, 4, 30, 3)
+    sizes = rng.choice([1.0, 1.0, 2.0, 4.0], 30)
+    starts = rng.choice([0.0, 0.0, 3.0], 30)
+    grouped, _ = run_kernel(cap, fs, sizes, starts)
+    per_flow, _ = run_kernel(cap, fs, sizes, starts, grouped=False)
+    np.testing.assert_allclose(grouped, per_flow, rtol=EVENT_RTOL)
+    np.testing.assert_allclose(grouped, full_resolve_fluid(cap, fs, sizes, starts), rtol=1e-7)
