@@ -151,8 +151,10 @@ def fresh_clone(args):
         env = dict(os.environ, NETEMU_CACHE_DIR=str(tmp / "cache"))
         env.pop("NUMBA_CACHE_DIR", None)
         env.pop("PYTHONPATH", None)
+        # From the clone's root, as the README's command runs (a working directory that
+        # holds the clone as "netemu/" would shadow the installed package with a namespace).
         got = main_job(str(venv / "bin" / "python"), tmp / "results", jobs=args.jobs, env=env,
-                       cwd=tmp)
+                       cwd=clone)
         print(f"\nfresh clone: clone + venv + install {install:.1f} s (not counted)")
         report("fresh clone, empty kernel cache", got)
         return got
