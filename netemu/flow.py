@@ -85,12 +85,23 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 # event loop's small helpers (push a resource, scan a resource's flows, sift a heap)
 # that costs several times the work itself.  Without it a call costs what the same
 # lines written out in the caller would.
-_kernel = functools.partial(_jit, _nrt=False) if HAVE_NUMBA else _jit
+# ``_nrt`` is numba's own (private) option: where a numba version lacks it, the kernels are
+# compiled with reference counting rather than failing at their first call.
+def _knows_nrt():
+    try:
+        from numba.core.cpu import CPUTargetOptions
+    except ImportError:
+        return False
+    return hasattr(CPUTargetOptions, "_nrt")
+
+
+_NO_NRT = {"_nrt": False} if HAVE_NUMBA and _knows_nrt() else {}
+_kernel = functools.partial(_jit, **_NO_NRT) if HAVE_NUMBA else _jit
 # Helpers called only from such kernels are inlined into them as well: numba does not
 # inline one compiled function into another by itself, and a call that passes a dozen
 # arrays costs about what a short helper does.  (Inlined into a kernel that counts
 # references, the helper's arrays would be counted again.)
-_inlined = functools.partial(_jit, _nrt=False, inline="always") if HAVE_NUMBA else _jit
+_inlined = functools.partial(_jit, inline="always", **_NO_NRT) if HAVE_NUMBA else _jit
 
 __all__ = ["FlowSet", "max_min_rates", "completion_times", "RTOL"]
 

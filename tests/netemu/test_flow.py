@@ -534,3 +534,11 @@ def test_sizes_given_as_a_list_are_checked_as_an_array_would_be():
         completion_times([2.0], [{0: 1.0}], [[1.0, 2.0]])
     with pytest.raises(SolverInputError, match=r"sizes\[0\] is nan"):
         completion_times([2.0], [{0: 1.0}], [None])
+
+
+def test_kernels_drop_numbas_private_nrt_option_where_numba_lacks_it(monkeypatch):
+    numba_cpu = pytest.importorskip("numba.core.cpu")
+    from netemu import flow
+    assert flow._knows_nrt() == hasattr(numba_cpu.CPUTargetOptions, "_nrt")
+    monkeypatch.setattr(numba_cpu, "CPUTargetOptions", type("Options", (), {}))
+    assert flow._knows_nrt() is False
