@@ -155,8 +155,9 @@ def parse_fields(cls, text, what, value, extra=None):
     return cls(**kw)
 
 
-def fields_from_dict(cls, d, what):
-    """``cls(**d)`` for a table (a workload file's) whose keys must all be fields of ``cls``."""
+def check_fields(cls, d, what):
+    """ParameterError unless ``d`` is a table (a workload file's) whose keys are all fields
+    of the dataclass ``cls``, naming the unknown ones, the allowed ones and the nearest."""
     if not isinstance(d, dict):
         raise ParameterError(f"a {what} is a table of fields, got {type(d).__name__}")
     known = {f.name for f in fields(cls)}
@@ -165,6 +166,11 @@ def fields_from_dict(cls, d, what):
         raise ParameterError(f"unknown {what} field(s) {sorted(bad)}; allowed: "
                              f"{', '.join(sorted(known))}"
                              + "".join(did_you_mean(k, sorted(known)) for k in sorted(bad)))
+
+
+def fields_from_dict(cls, d, what):
+    """``cls(**d)`` for a table (a workload file's) whose keys must all be fields of ``cls``."""
+    check_fields(cls, d, what)
     return cls(**d)
 
 

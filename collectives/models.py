@@ -586,13 +586,8 @@ MODELS = {
 def model_from_dict(d):
     """A :class:`Transformer` from a mapping (a workload file's ``model`` table): a known name
     (``{"name": "llama-13b"}``, with fields to override) or every field."""
-    if not isinstance(d, dict):
-        raise ParameterError(f"a model is a table of fields, got {type(d).__name__}")
-    known = {f.name for f in fields(Transformer)}
-    unknown = set(d) - known
-    if unknown:
-        raise ParameterError(f"unknown model field(s) {sorted(unknown)}; allowed: "
-                             f"{', '.join(sorted(known))}")
+    from .layout import check_fields
+    check_fields(Transformer, d, "model")
     base = MODELS.get(d.get("name"))
     if isinstance(base, ConvNet):
         if set(d) != {"name"}:

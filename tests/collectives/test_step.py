@@ -230,6 +230,9 @@ def test_workload_file_round_trip_and_errors(tmp_path):
         parse_workload('[cluster]\npresett = "x"\n[[job]]\n')
     with pytest.raises(ParameterError, match=r"job 0: unknown key\(s\) \['sequence'\]"):
         parse_workload('[cluster]\npreset = "x"\n[[job]]\nsequence = 1\n')
+    with pytest.raises(ParameterError, match=r"unknown model field\(s\) \['layres'\].*did you "
+                                             r"mean 'layers'"):
+        parse_workload(text.replace("layers = 4", "layres = 4"))
     with pytest.raises(ParameterError, match=r"gpus = 4 but the layout needs 16"):
         parse_workload(text.replace("gpus = 16", "gpus = 4"))
     with pytest.raises(ParameterError, match="not valid TOML"):
