@@ -1572,7 +1572,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
                     fsize = _heap_remove(fk, ff, fpos, fpos[c], fsize)
                     pres[c] = False
                     npres -= 1
-                    rt = _depart(c, cm[c] * r, cm[c], D_ptr, D_idx, D_val, K, groups, G_ptr,
+                    rt = _depart(c, cm[c] * r, cm[c], cap, D_ptr, D_idx, D_val, K, groups, G_ptr,
                                  G_idx, G_val, u, Atot, npe, Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr,
                                  gpc, gslot, gpos, rq, rt, rvis)
             _mpush(mkey, mid, hp[c], hn[c], dr0[c] + size[j], j)
@@ -1780,7 +1780,7 @@ def _fluid_run(R, cap, D_ptr, D_idx, D_val, K, groups, nG, G_ptr, G_idx, G_val,
             pres[f] = False
             npres -= 1
             L0dep = min(L0dep, r)
-            rt = _depart(f, cm[f] * r, cm[f], D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx,
+            rt = _depart(f, cm[f] * r, cm[f], cap, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx,
                          G_val, u, Atot, npe, Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr, gpc, gslot, gpos,
                          rq, rt, rvis)
             if hn[f] > 0:
@@ -1840,12 +1840,14 @@ def _clear(f, D_ptr, D_idx, K, groups, G_ptr, G_idx, u, Atot, npe, pc, gpc):
 
 
 @_kernel
-def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, u, Atot, npe,
+def _depart(f, load, share, cap, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val, u, Atot, npe,
             Dt_ptr, pc, slot_e, slot_f, epos, GF_ptr, gpc, gslot, gpos, rq, rt, rvis):
     """Class f leaves: ``load`` (count x rate) and ``share`` (count) per unit share come off
     its resources, its slots are freed and its resources queued for the search."""
     for e in range(D_ptr[f], D_ptr[f + 1]):
         i = D_idx[e]
+        if u[i] >= cap[i] * (1.0 - _SAT):
+            rt = _push_in(i, rq, rt, rvis)
         _leave(i, load * D_val[e], share * D_val[e], u, Atot, npe)
         s = epos[e]  # swap-remove the entry from its resource's slots
         last = Dt_ptr[i] + pc[i] - 1
@@ -1854,15 +1856,15 @@ def _depart(f, load, share, D_ptr, D_idx, D_val, K, groups, G_ptr, G_idx, G_val,
         slot_f[s] = slot_f[last]
         epos[e2] = s
         pc[i] -= 1
-        rt = _push_in(i, rq, rt, rvis)
     for k in range(K):
         g = groups[f * K + k]
         if g < 0:
             continue
         for e in range(G_ptr[g], G_ptr[g + 1]):
             i = G_idx[e]
+            if u[i] >= cap[i] * (1.0 - _SAT):
+                rt = _push_in(i, rq, rt, rvis)
             _leave(i, load * G_val[e], share * G_val[e], u, Atot, npe)
-            rt = _push_in(i, rq, rt, rvis)
         x = f * K + k
         s = gpos[x]
         last = GF_ptr[g] + gpc[g] - 1
