@@ -70,7 +70,15 @@ class Layout:
     precision : str
         GEMM precision of the compute (``'bf16'``, ``'fp16'``, ``'fp8'``, ``'tf32'``).
     grad_bytes, act_bytes : int
-        Bytes per gradient element and per activation element.
+        Bytes per gradient element (as the data-parallel collectives move it) and per
+        activation element.
+    grad_accum_bytes : int
+        Bytes per element of the gradient accumulator the weight-gradient GEMMs add every
+        micro-batch into: each such kernel reads and writes it (Megatron-LM's fused
+        accumulation into a zeroed ``main_grad``), so it moves ``2 x grad_accum_bytes`` per
+        weight.  Default 4: FP32, as DeepSeek's training keeps "gradients (used for batch
+        size accumulation)" (DeepSeek-V3 technical report, arXiv:2412.19437 §3.3) and
+        Megatron-LM's FP16/BF16 training its ``main_grad``.
     dispatch_bytes, combine_bytes : int
         Bytes per element of the expert all-to-all (DeepSeek-V3: FP8 dispatch, BF16 combine).
     """
@@ -91,12 +99,13 @@ class Layout:
     precision: str = "bf16"
     grad_bytes: int = 2
     act_bytes: int = 2
+    grad_accum_bytes: int = 4
     dispatch_bytes: int = 2
     combine_bytes: int = 2
 
     def __post_init__(self):
         for name in ("dp", "tp", "pp", "ep", "microbatch", "grad_bytes", "act_bytes",
-                     "dispatch_bytes", "combine_bytes"):
+                     "grad_accum_bytes", "dispatch_bytes", "combine_bytes"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ParameterError(f"layout {name} must be an integer >= 1, got {v!r}")

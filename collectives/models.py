@@ -63,6 +63,12 @@ class Op:
         row-parallel, ``""`` none).  Empty when the op has no GEMM shape (fused attention,
         memory-bound kernels): the roofline then times its FLOPs alone
         (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`).
+    bwd_parts : tuple
+        The backward pass as separate kernels, ``(flops, bytes, gemms)`` each (a GEMM's
+        input-gradient and weight-gradient launches): each is timed by the roofline on its
+        own, so a memory-bound weight gradient is not hidden behind a compute-bound input
+        gradient.  Empty: the backward is one kernel of ``bwd_flops`` and ``bwd_bytes``.
+        When given, their FLOPs and bytes add up to ``bwd_flops`` and ``bwd_bytes``.
     """
     name: str
     kind: str
@@ -73,6 +79,16 @@ class Op:
     tp_split: bool = True
     gemms: tuple = ()
     bwd_gemms: tuple = ()
+    bwd_parts: tuple = ()
+
+
+#: FLOPs FlashAttention's backward kernel executes, per FLOP of its forward: it recomputes the
+#: attention scores and probabilities (one more QK^T) besides the four products of the
+#: gradients, five matrix products against the forward's two.  Source: the FlashAttention
+#: repository's own benchmark, Dao-AILab/flash-attention benchmarks/benchmark_flash_attention.py
+#: ``flops(mode="bwd") = 2.5 * flops(mode="fwd")``; Dao, FlashAttention-2, arXiv:2307.08691
+#: §4.1.  Model FLOPs (MFU) keep the conventional twice the forward.
+FLASH_BWD_FLOPS = 2.5
 
 
 #: Where a forward GEMM's tensor-parallel dimension lands in its input-gradient GEMM
@@ -81,17 +97,25 @@ _DGRAD_DIM = {"M": "M", "K": "N", "N": "K", "": ""}
 _WGRAD_DIM = {"M": "K", "K": "M", "N": "N", "": ""}
 
 
-def gemm_op(name, M, K, N, width, dgrad=True, split="N"):
-    """A matrix multiply (M x K) . (K x N) in ``width``-byte elements and its backward (input
-    gradient (M x N) . (N x K), skipped when ``dgrad`` is False, and weight gradient
-    (K x M) . (M x N): the same FLOPs each, the same three matrices moved each); ``split``
-    is the dimension tensor parallelism divides (``"N"`` column-, ``"K"`` row-parallel)."""
+def gemm_op(name, M, K, N, width, dgrad=True, split="N", wgrad_bytes=None):
+    """A matrix multiply (M x K) . (K x N) in ``width``-byte elements and its backward: the
+    input gradient (M x N) . (N x K), skipped when ``dgrad`` is False, and the weight gradient
+    (K x M) . (M x N), two kernels of the same FLOPs as the forward; ``split`` is the
+    dimension tensor parallelism divides (``"N"`` column-, ``"K"`` row-parallel).
+
+    Each kernel moves its three matrices once, in ``width``-byte elements, except the weight
+    gradient's result: ``wgrad_bytes`` per element of the (K x N) weight (default ``width``:
+    written once).  A step that adds every micro-batch's weight gradient into an FP32
+    accumulator passes 8 (read and written in 4 bytes; :attr:`Layout.grad_accum_bytes`)."""
     f = 2.0 * M * K * N
     b = float(width) * (M * K + K * N + M * N)
-    k = 2 if dgrad else 1
-    bwd = ((M, N, K, 1, _DGRAD_DIM[split]),) if dgrad else ()
-    bwd += ((K, M, N, 1, _WGRAD_DIM[split]),)
-    return Op(name, "gemm", f, b, k * f, k * b, gemms=((M, K, N, 1, split),), bwd_gemms=bwd)
+    wb = float(width) * (K * M + M * N) + float(width if wgrad_bytes is None else wgrad_bytes) \
+        * K * N
+    parts = (((f, b, ((M, N, K, 1, _DGRAD_DIM[split]),)),) if dgrad else ()) + \
+        ((f, wb, ((K, M, N, 1, _WGRAD_DIM[split]),)),)
+    return Op(name, "gemm", f, b, len(parts) * f, sum(p[1] for p in parts),
+              gemms=((M, K, N, 1, split),),
+              bwd_gemms=tuple(g for p in parts for g in p[2]), bwd_parts=parts)
 
 
 def memory_op(name, fwd_bytes, bwd_bytes, tp_split=True):
@@ -275,20 +299,21 @@ class Transformer:
         return 3 * self.forward_flops_per_token(seq, causal)
 
     # -- kernels ----------------------------------------------------------------------------
-    def _attn_gemms(self, T, e):
+    def _attn_gemms(self, T, e, wg=None):
         h = self.hidden
         if self.mla:
             qk = self.qk_nope + self.qk_rope
-            out = [gemm_op("q_a", T, h, self.q_lora, e),
-                   gemm_op("q_b", T, self.q_lora, self.heads * qk, e)] if self.q_lora else \
-                [gemm_op("q", T, h, self.heads * qk, e)]
-            return out + [gemm_op("kv_a", T, h, self.kv_lora + self.qk_rope, e),
+            out = [gemm_op("q_a", T, h, self.q_lora, e, wgrad_bytes=wg),
+                   gemm_op("q_b", T, self.q_lora, self.heads * qk, e, wgrad_bytes=wg)] \
+                if self.q_lora else [gemm_op("q", T, h, self.heads * qk, e, wgrad_bytes=wg)]
+            return out + [gemm_op("kv_a", T, h, self.kv_lora + self.qk_rope, e, wgrad_bytes=wg),
                           gemm_op("kv_b", T, self.kv_lora,
-                                  self.heads * (self.qk_nope + self.v_head), e),
-                          gemm_op("attn_out", T, self.heads * self.v_head, h, e, split="K")]
+                                  self.heads * (self.qk_nope + self.v_head), e, wgrad_bytes=wg),
+                          gemm_op("attn_out", T, self.heads * self.v_head, h, e, split="K",
+                                  wgrad_bytes=wg)]
         hd, kvh = self._hd(), self.kv_heads or self.heads
-        return [gemm_op("qkv", T, h, (self.heads + 2 * kvh) * hd, e),
-                gemm_op("attn_out", T, self.heads * hd, h, e, split="K")]
+        return [gemm_op("qkv", T, h, (self.heads + 2 * kvh) * hd, e, wgrad_bytes=wg),
+                gemm_op("attn_out", T, self.heads * hd, h, e, split="K", wgrad_bytes=wg)]
 
     def _attn_widths(self):
         """Per-token widths of queries, keys, values and the attention output."""
@@ -299,7 +324,7 @@ class Transformer:
         hd, kvh = self._hd(), self.kv_heads or self.heads
         return self.heads * hd, kvh * hd, kvh * hd, self.heads * hd
 
-    def _mlp_ops(self, name, M, inter, e, count=1, merged=False):
+    def _mlp_ops(self, name, M, inter, e, count=1, merged=False, wg=None):
         """The MLP (or one expert) on ``M`` tokens, ``count`` times: up (and gate) projection,
         activation, down projection.  ``merged``: the ``count`` MLPs see the same tokens and
         run as one MLP of ``count x inter`` (DeepSeekMoE's shared experts: the released
@@ -308,8 +333,8 @@ class Transformer:
         if merged:
             inter, count = inter * count, 1
         h, g = self.hidden, self.gated
-        up = gemm_op(f"{name}_up", M, h, (2 if g else 1) * inter, e)
-        down = gemm_op(f"{name}_down", M, inter, h, e, split="K")
+        up = gemm_op(f"{name}_up", M, h, (2 if g else 1) * inter, e, wgrad_bytes=wg)
+        down = gemm_op(f"{name}_down", M, inter, h, e, split="K", wgrad_bytes=wg)
         # GELU reads x and writes y, its backward reads x and dy and writes dx; SwiGLU reads
         # the gate and up halves and writes their product, its backward reads both and dy and
         # writes both gradients.
@@ -328,9 +353,10 @@ class Transformer:
         """The projection GEMM launches of attention on ``T`` tokens."""
         return tuple(op.gemms[0] for op in self._attn_gemms(T, 1))
 
-    def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True):
+    def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True, wgrad_bytes=None):
         """The kernels of layer ``i`` on a micro-batch of ``tokens`` tokens (sequences of
-        ``seq``), activations and weights in ``act_bytes``-byte elements.
+        ``seq``), activations and weights in ``act_bytes``-byte elements, weight gradients
+        moving ``wgrad_bytes`` per element (:func:`gemm_op`).
 
         GEMM FLOPs add up to :meth:`layer_forward_flops` x ``tokens`` (tested).  Memory-bound
         kernels, as an unfused PyTorch/Megatron layer runs them: two normalisations (read x,
@@ -338,7 +364,8 @@ class Transformer:
         their backward passes the gradient on, no kernel), rotary embedding of queries and
         keys (read, write; the same backward), the MLP activation (see :meth:`_mlp_ops`).
         Attention is one fused kernel (FlashAttention: Dao et al., arXiv:2205.14135) that
-        moves Q, K, V and O once and dQ, dK, dV, dO, Q, K, V, O in the backward; an MoE layer
+        moves Q, K, V and O once and dQ, dK, dV, dO, Q, K, V, O in the backward, where it
+        executes :data:`FLASH_BWD_FLOPS` times the forward's FLOPs; an MoE layer
         adds the router, the permutation of token copies into expert order and back with
         the weighted sum (read and write ``topk`` copies each way).  Routed experts see
         ``tokens x topk x ep / experts`` tokens each (balanced routing) and a GPU runs
@@ -348,43 +375,46 @@ class Transformer:
         q, k, v, o = self._attn_widths()
         core_f = self._attn_core_per_token(seq, causal) * T
         ops = [memory_op("norm_attn", 2 * T * h * e, 3 * T * h * e, tp_split=False)]
-        ops += self._attn_gemms(T, e)
+        wg = wgrad_bytes
+        ops += self._attn_gemms(T, e, wg)
         if self.rope:
             ops.append(memory_op("rope", 2 * T * (q + k) * e, 2 * T * (q + k) * e))
-        ops.append(Op("attention", "gemm", core_f, T * (q + k + v + o) * e, 2 * core_f,
-                      2 * T * (q + k + v + o) * e))
+        ops.append(Op("attention", "gemm", core_f, T * (q + k + v + o) * e,
+                      FLASH_BWD_FLOPS * core_f, 2 * T * (q + k + v + o) * e))
         ops.append(memory_op("residual_attn", 3 * T * h * e, 0, tp_split=False))
         ops.append(memory_op("norm_mlp", 2 * T * h * e, 3 * T * h * e, tp_split=False))
         if self.is_moe_layer(i):
             E, K = self.experts, self.topk
-            ops.append(gemm_op("router", T, h, E, e))
+            ops.append(gemm_op("router", T, h, E, e, wgrad_bytes=wg))
             ops.append(memory_op("router_softmax_topk", 2 * T * E * e, 3 * T * E * e))
             ops.append(memory_op("permute", 2 * T * K * h * e, 2 * T * K * h * e))
             if self.shared_experts:
                 ops += self._mlp_ops("shared", T, self.expert_ffn, e, self.shared_experts,
-                                     merged=True)
+                                     merged=True, wg=wg)
             per_gpu = max(1, E // max(1, ep))
-            ops += self._mlp_ops("expert", T * K * max(1, ep) / E, self.expert_ffn, e, per_gpu)
+            ops += self._mlp_ops("expert", T * K * max(1, ep) / E, self.expert_ffn, e, per_gpu,
+                                 wg=wg)
             ops.append(memory_op("unpermute_combine", (T * K + T) * h * e,
                                  (T * K + T) * h * e + T * K * h * e))
         else:
-            ops += self._mlp_ops("mlp", T, self.ffn, e)
+            ops += self._mlp_ops("mlp", T, self.ffn, e, wg=wg)
         ops.append(memory_op("residual_mlp", 3 * T * h * e, 0, tp_split=False))
         return ops
 
-    def head_ops(self, tokens, act_bytes=2, first=False, last=True):
+    def head_ops(self, tokens, act_bytes=2, first=False, last=True, wgrad_bytes=None):
         """Kernels outside the layers on the stage that holds them: the embedding lookup on
         the first stage (read a row, write it; backward scatters the gradient), the final
-        norm, the output projection (no input gradient for the lookup) and the softmax
-        cross-entropy over the vocabulary on the last (read the logits; backward reads them
-        and writes their gradient)."""
+        norm, the output projection (no input gradient for the lookup; its weight gradient
+        moves ``wgrad_bytes`` per element, :func:`gemm_op`) and the softmax cross-entropy
+        over the vocabulary on the last (read the logits; backward reads them and writes
+        their gradient)."""
         T, e, h, V = tokens, act_bytes, self.hidden, self.vocab
         ops = []
         if first:
             ops.append(memory_op("embedding", 2 * T * h * e, 2 * T * h * e, tp_split=False))
         if last:
             ops += [memory_op("norm_final", 2 * T * h * e, 3 * T * h * e, tp_split=False),
-                    gemm_op("head", T, h, V, e),
+                    gemm_op("head", T, h, V, e, wgrad_bytes=wgrad_bytes),
                     memory_op("cross_entropy", T * V * e, 2 * T * V * e)]
         return ops
 
@@ -474,10 +504,11 @@ class ConvNet:
         """Model FLOPs of one training image: 3x the forward (MFU's convention)."""
         return 3 * self.forward_flops_per_token()
 
-    def layer_ops(self, i, tokens, seq=1, act_bytes=4, ep=1, causal=True):
+    def layer_ops(self, i, tokens, seq=1, act_bytes=4, ep=1, causal=True, wgrad_bytes=None):
         """Kernels of weight layer ``i`` on ``tokens`` images: the convolution as an implicit
         GEMM (M = images x output pixels, K = c_in x kernel^2, N = c_out; it moves its input
-        and output feature maps and its weights; the first layer computes no input gradient),
+        and output feature maps and its weights, the weight gradient ``wgrad_bytes`` per
+        weight as in :func:`gemm_op`; the first layer computes no input gradient),
         the ReLU (read, write; backward reads y and dy, writes dx) and the max-pool (read the
         map, write a quarter; backward reads both and dy, writes dx); a fully connected layer
         as a GEMM and, but for the last, its ReLU."""
@@ -485,29 +516,32 @@ class ConvNet:
         if i < len(self.convs):
             cin, cout, k, H, W, pool = self.convs[i]
             f = 2.0 * n * H * W * k * k * cin * cout
-            b = float(e) * (n * H * W * cin + k * k * cin * cout + n * H * W * cout)
-            kk = 1 if i == 0 else 2
+            P = n * H * W
+            wgt = k * k * cin * cout
+            b = float(e) * (P * cin + wgt + P * cout)
+            wb = float(e) * (P * cin + P * cout) + float(e if wgrad_bytes is None else
+                                                         wgrad_bytes) * wgt
             out = n * H * W * cout
             # Implicit GEMMs: forward (nHW x k^2 c_in) . (k^2 c_in x c_out); input gradient
             # (nHW x k^2 c_out) . (k^2 c_out x c_in); weight gradient (k^2 c_in x nHW) .
             # (nHW x c_out).
-            P = n * H * W
-            bwd = ((P, k * k * cout, cin, 1, ""),) if i else ()
-            bwd += ((k * k * cin, P, cout, 1, ""),)
-            ops = [Op(f"conv{i}", "gemm", f, b, kk * f, kk * b,
-                      gemms=((P, k * k * cin, cout, 1, ""),), bwd_gemms=bwd),
+            parts = ((f, b, ((P, k * k * cout, cin, 1, ""),)),) if i else ()
+            parts += ((f, wb, ((k * k * cin, P, cout, 1, ""),)),)
+            ops = [Op(f"conv{i}", "gemm", f, b, len(parts) * f, sum(p[1] for p in parts),
+                      gemms=((P, k * k * cin, cout, 1, ""),),
+                      bwd_gemms=tuple(g for p in parts for g in p[2]), bwd_parts=parts),
                    memory_op(f"relu{i}", 2 * out * e, 3 * out * e)]
             if pool:
                 ops.append(memory_op(f"pool{i}", out * e * 5 / 4, out * e * (2 + 1 / 4)))
             return ops
         j = i - len(self.convs)
         fin, fout = self.fcs[j]
-        ops = [gemm_op(f"fc{j}", n, fin, fout, e)]
+        ops = [gemm_op(f"fc{j}", n, fin, fout, e, wgrad_bytes=wgrad_bytes)]
         if j < len(self.fcs) - 1:
             ops.append(memory_op(f"relu_fc{j}", 2 * n * fout * e, 3 * n * fout * e))
         return ops
 
-    def head_ops(self, tokens, act_bytes=4, first=False, last=True):
+    def head_ops(self, tokens, act_bytes=4, first=False, last=True, wgrad_bytes=None):
         """The softmax cross-entropy over the classes (read the logits; backward reads them
         and writes their gradient)."""
         return [memory_op("cross_entropy", tokens * self.hidden * act_bytes,
@@ -548,10 +582,11 @@ def _times(op, n):
     """``n`` copies of ``op`` (a GPU's local experts)."""
     if n == 1:
         return op
+    def copies(gemms):
+        return tuple((M, K, N, c * n, sp) for M, K, N, c, sp in gemms)
     return Op(op.name, op.kind, op.flops * n, op.bytes * n, op.bwd_flops * n,
-              op.bwd_bytes * n, op.tp_split,
-              tuple((M, K, N, c * n, sp) for M, K, N, c, sp in op.gemms),
-              tuple((M, K, N, c * n, sp) for M, K, N, c, sp in op.bwd_gemms))
+              op.bwd_bytes * n, op.tp_split, copies(op.gemms), copies(op.bwd_gemms),
+              tuple((f * n, b * n, copies(g)) for f, b, g in op.bwd_parts))
 
 
 #: Models the papers train.  Shapes from each model's published configuration.

@@ -19,7 +19,9 @@ so one program per stage stands for all of them) and micro-batch ``i``:
   (:meth:`~netemu.topologies.compute.GpuCompute.kernel_time`; a GEMM's FLOPs counted in
   output tiles and waves over the GPU's SMs, :mod:`netemu.topologies.gemm_tiles`), the
   tensor-parallel ones divided by ``tp``; ``B(s, i)`` the backward kernels (plus the forward again with
-  recomputation).  ``compute="gemm"`` times GEMM FLOPs alone at the GEMM rate, the backward
+  recomputation): FlashAttention's backward recomputing the scores (2.5x its forward FLOPs),
+  each GEMM's input and weight gradients as two kernels, the weight gradient reading and
+  writing the gradient accumulator (``Layout.grad_accum_bytes``, FP32 by default).  ``compute="gemm"`` times GEMM FLOPs alone at the GEMM rate, the backward
   at twice the forward.  A :class:`~netemu.collectives.models.ConvNet` (VGG) is priced the
   same way, one image a sample, data parallel only.
 - tensor parallelism: two all-reduces of the micro-batch's activations per layer in each
@@ -497,11 +499,16 @@ class _Builder:
                 tf = f / lay.tp / self.flops_per_s
                 tb = 2 * tf
             else:
-                ops = m.layer_ops(i, tokens, job.seq, act_bytes=lay.act_bytes, ep=lay.ep)
+                # Every micro-batch's weight gradients are added into the accumulator.
+                wg = 2 * lay.grad_accum_bytes
+                ops = m.layer_ops(i, tokens, job.seq, act_bytes=lay.act_bytes, ep=lay.ep,
+                                  wgrad_bytes=wg)
                 if k == 0 and first:
-                    ops += m.head_ops(tokens, lay.act_bytes, first=True, last=False)
+                    ops += m.head_ops(tokens, lay.act_bytes, first=True, last=False,
+                                      wgrad_bytes=wg)
                 if k == len(layers) - 1 and last:
-                    ops += m.head_ops(tokens, lay.act_bytes, first=False, last=True)
+                    ops += m.head_ops(tokens, lay.act_bytes, first=False, last=True,
+                                      wgrad_bytes=wg)
                 tf, tb = self.gpu.ops_time(ops, lay.precision, lay.tp)
             out.append((tf, tb, dense / lay.tp, m.expert_params(i) / lay.tp / per_ep))
         return out

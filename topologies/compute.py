@@ -121,15 +121,17 @@ class GpuCompute:
         """Forward and backward seconds of a list of
         :class:`~netemu.collectives.models.Op` on one GPU, the ops that tensor parallelism
         splits divided by ``tp`` (their FLOPs and bytes both, and the GEMM dimension each
-        splits: a column-parallel GEMM's N, a row-parallel one's K)."""
+        splits: a column-parallel GEMM's N, a row-parallel one's K).  A backward given as
+        separate kernels (``Op.bwd_parts``: a GEMM's input and weight gradients) is timed
+        kernel by kernel."""
         from .gemm_tiles import split_gemms
         fwd = bwd = 0.0
         for op in ops:
             d = tp if op.tp_split else 1
             fwd += self.kernel_time(op.kind, op.flops / d, op.bytes / d, precision,
                                     split_gemms(op.gemms, d))
-            bwd += self.kernel_time(op.kind, op.bwd_flops / d, op.bwd_bytes / d, precision,
-                                    split_gemms(op.bwd_gemms, d))
+            for f, b, g in op.bwd_parts or ((op.bwd_flops, op.bwd_bytes, op.bwd_gemms),):
+                bwd += self.kernel_time(op.kind, f / d, b / d, precision, split_gemms(g, d))
         return fwd, bwd
 
     def throughput(self, precision):

@@ -9,8 +9,8 @@ MODEL        llama-13b | deepseekmoe-16b | deepseek-v3 | gpt2-medium | vgg16
              follow as --NAME VALUE
 --layout     dp=, tp=, pp=, ep=, zero=, microbatch=, dp_library=nccl|hfreduce|hfreduce-nvlink,
              ep_library=deepep|nccl, overlap_dp=, overlap_ep=, recompute=, stagger_pp=,
-             precision=, grad_bytes=, act_bytes=, dispatch_bytes=, combine_bytes=,
-             bucket= (bytes: 25MiB, 1e8)
+             precision=, grad_bytes=, act_bytes=, grad_accum_bytes=, dispatch_bytes=,
+             combine_bytes=, bucket= (bytes: 25MiB, 1e8)
 --seq N      sequence length (tokens);  --batch N  global batch (sequences)
 --routing    dmodk | hash | spray (default dmodk)
 --placement  packed | interleaved: jobs' ranks on consecutive or alternate servers

@@ -117,13 +117,14 @@ def test_two_decode_jobs_on_a_shared_uplink_wait_for_each_other_and_apart_do_not
 def test_decode_beside_a_training_job_shares_the_fabric():
     G = _fabric(hosts_per_leaf=2)
     m = Transformer("t", layers=1, hidden=64, heads=4, ffn=64, vocab=200_000, gated=False)
-    # Its gradient all-reduce (25.6 MB over 1 GB/s) starts after about 0.8 ms of compute
-    # (the head's one-token GEMMs read its 25.6 MB of weights at memory bandwidth) and
-    # crosses the same leaf-spine links as the decode job's all-to-all: 300 decode
-    # iterations (about 1.6 ms) run into it.
+    # Its gradient all-reduce (25.6 MB over 1 GB/s) starts after about 1.5 ms of compute
+    # (the head's one-token GEMMs read its 25.6 MB of weights at memory bandwidth, twice,
+    # and its weight gradient reads and writes the 51.2 MB FP32 accumulator) and crosses
+    # the same leaf-spine links as the decode job's all-to-all: 600 decode iterations
+    # (about 3.2 ms) run into it.
     train = Job("train", m, Layout(dp=2, overlap_dp=False), 1, 2, gpus=["n1", "n3"])
     dec = _job(1, gpus=["n0", "n2"])
-    dec.iterations = 300
+    dec.iterations = 600
     (alone,) = run_decode(G, dec, gpu=GPU)
     (train_alone,) = run_jobs(G, [train], gpu=GPU)
     both = run_jobs(G, [dec, train], gpu=GPU)

@@ -119,9 +119,13 @@ def test_ddp_step_of_a_tiny_cnn_by_hand():
     fc_b = e * (n * 128 + 128 * 10 + n * 10)
     loss = n * 10 * e, 2 * n * 10 * e
     fwd = gemm(conv_f, conv_b) + (relu[0] + pool[0]) / HBM + gemm(fc_f, fc_b) + loss[0] / HBM
-    # Backward: no input gradient for the first convolution; two GEMMs for the FC layer.
-    bwd = gemm(conv_f, conv_b) + (relu[1] + pool[1]) / HBM + 2 * gemm(fc_f, fc_b) + \
-        loss[1] / HBM
+    # Backward: no input gradient for the first convolution; two GEMMs for the FC layer, each
+    # a kernel of its own.  A weight gradient reads its two inputs and reads and writes the
+    # FP32 accumulator (4 + 4 bytes per weight) instead of writing its result once.
+    conv_w = e * (n * 64 * 1 + n * 64 * 8) + 8 * (9 * 8)
+    fc_w = e * (n * 128 + n * 10) + 8 * (128 * 10)
+    bwd = gemm(conv_f, conv_w) + (relu[1] + pool[1]) / HBM + gemm(fc_f, fc_b) + \
+        gemm(fc_f, fc_w) + loss[1] / HBM
     params = 9 * 8 + 8 + 128 * 10 + 10
     assert m.params() == params
     allreduce = params * 4 / B + RING["base"] + 2 * RING["network"]
@@ -366,3 +370,61 @@ def test_decode_kernels_count_tiles_and_waves():
     assert k["attention"] == pytest.approx(wave(256) + wave(64) + core, rel=1e-12)
     assert k["dense_mlp"] == pytest.approx(wave(256) + wave(256), rel=1e-12)
     assert k["head"] == pytest.approx(wave(256), rel=1e-12)
+
+
+def test_weight_gradient_is_a_kernel_of_its_own_with_its_accumulator():
+    # 512 tokens x (1024 x 1024), 2-byte elements.  Input gradient (512 x 1024) . (1024 x
+    # 1024): FLOPs 2*512*1024^2 = 1.07e9 (1.07 ms) against 4.2 MB (42 us at 1e11 B/s):
+    # compute-bound.  Weight gradient (1024 x 512) . (512 x 1024) added into an FP32
+    # accumulator read and written (8 bytes per weight): 2*(2*512*1024) + 8*1024^2 = 10.5 MB
+    # (0.105 ms) against the same 1.07 ms of FLOPs: compute-bound too.  At 16 tokens the
+    # FLOPs drop to 33.6 us while the accumulator's 8.4 MB take 84 us: memory-bound, and
+    # timed so even beside the compute-bound input gradient.
+    for M in (512, 16):
+        K = N = 1024
+        op = gemm_op("g", M, K, N, 2, wgrad_bytes=8)
+        f = 2 * M * K * N
+        dgrad = max(f / RATE, 2 * (M * N + N * K + M * K) / HBM)
+        wgrad = max(f / RATE, 2 * (K * M + M * N) / HBM + 8 * K * N / HBM)
+        assert op.bwd_flops == 2 * f
+        assert op.bwd_bytes == pytest.approx(2 * (M * N + N * K + M * K) +
+                                             2 * (K * M + M * N) + 8 * K * N)
+        _, b = GPU.ops_time([op], "bf16")
+        assert b == pytest.approx(dgrad + wgrad, rel=1e-12)
+        # One kernel of the summed FLOPs and bytes would hide part of the slower one.
+        lumped = max(op.bwd_flops / RATE, op.bwd_bytes / HBM)
+        assert b >= lumped * (1 - 1e-12)
+        if M == 16:
+            assert b > lumped * 1.1
+    # Default: the result written once in the element width (no accumulator).
+    plain = gemm_op("g", 16, 1024, 1024, 2)
+    assert plain.bwd_bytes == pytest.approx(2 * 2 * (16 * 1024 + 1024 * 1024 + 16 * 1024))
+
+
+def test_the_accumulator_width_moves_the_step_by_its_bytes():
+    # The tiny CNN of the DDP test: its convolution's weight gradient (72 weights) and the FC
+    # layer's (1,280) are memory-bound, so each byte more per weight costs 1/HBM seconds per
+    # weight and per read and write: FP32 (4 bytes) against FP16 (2) is 2 * 2 * 1,352 bytes.
+    m = ConvNet("tiny-cnn", ((1, 8, 3, 8, 8, True),), ((8 * 4 * 4, 10),))
+    G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=B)
+    times = {}
+    for acc in (4, 2):
+        lay = Layout(dp=2, microbatch=4, overlap_dp=False, precision="tf32", act_bytes=4,
+                     grad_bytes=4, grad_accum_bytes=acc)
+        (r,) = run_step(G, Job("cnn", m, lay, 1, 8), gpu=GPU)
+        times[acc] = r.compute_time
+    assert times[4] - times[2] == pytest.approx(2 * 2 * (72 + 1280) / HBM, rel=1e-9)
+    with pytest.raises(ParameterError, match=r"layout grad_accum_bytes must be an integer >= 1, "
+                                             r"got 0"):
+        Layout(grad_accum_bytes=0)
+
+
+def test_flash_attention_backward_recomputes_the_scores():
+    # FlashAttention's backward runs five matrix products against the forward's two: 2.5x the
+    # forward's FLOPs (timing), while the model FLOPs of MFU keep the backward at 2x.
+    m = MODELS["llama-13b"]
+    att = {o.name: o for o in m.layer_ops(0, 2048, 2048)}["attention"]
+    # Causal attention over 2048 tokens: 4 * (2048 / 2) * 40 heads * 128 per token.
+    assert att.flops == pytest.approx(2048 * 4 * 1024 * 40 * 128)
+    assert att.bwd_flops == pytest.approx(2.5 * att.flops)
+    assert m.train_flops_per_token(2048) == pytest.approx(3 * m.forward_flops_per_token(2048))
