@@ -23,6 +23,13 @@ arXiv:2401.06066 §4.1.2, "Infrastructures").  Sensitivity rows at each model's 
 the tiles 128 x 256 and 64 x 128, the experts launched one by one, and the step without
 quantization (the compute model before it).
 
+The backward of a GEMM is two kernels, each timed on its own: the input gradient and the
+weight gradient, which adds into the gradient accumulator, reading and writing it, in FP32
+(DeepSeek's training keeps "gradients (used for batch size accumulation)" in FP32,
+DeepSeek-V3 technical report §3.3; that HAI-LLM did so on the A100s is an inference, so the
+end points are shown with an FP16 accumulator too).  FlashAttention's backward recomputes
+the scores: 2.5 times its forward FLOPs (:data:`~netemu.collectives.models.FLASH_BWD_FLOPS`).
+
 Not published, so chosen and shown: one sequence per micro-batch (the sensitivity rows use
 two), no activation recomputation, and for DeepSeekMoE-16B no expert parallelism (the paper
 does not say HaiScale split its experts; every data-parallel rank then holds them all and
@@ -56,6 +63,10 @@ HBM_FRACTION = 0.8
 GEMM_VARIANTS = ("128x256", "64x128", "per-expert", "no-waves")
 #: Where those rows are computed: each model's end points.
 GEMM_SENSITIVITY = (("9a", 64), ("9a", 512), ("9b", 40), ("9b", 640))
+#: Bytes per element of the gradient accumulator in the sensitivity rows (FP16; the primary
+#: rows use the layout's default, FP32), and where they are computed: each model's end points.
+ACCUM_SENSITIVITY = 2
+ACCUM_POINTS = GEMM_SENSITIVITY
 
 
 def points():
@@ -66,13 +77,23 @@ def points():
             for n in s["gpus"]]
     pts += [{"fig": f, "gpus": n, **base, "gemm": v} for f, n in GEMM_SENSITIVITY
             for v in GEMM_VARIANTS if v != "per-expert" or SETUPS[f]["model"] != "llama-13b"]
+    pts += [{"fig": f, "gpus": n, **base, "accum": ACCUM_SENSITIVITY}
+            for f, n in ACCUM_POINTS]
     return pts + [{"fig": f, "gpus": s["gpus"][0], **base, "hbm": HBM_FRACTION}
                   for f, s in SETUPS.items()]
 
 
+def _accum(r):
+    """Bytes of a row's gradient accumulator (the layout's default when the point sets none)."""
+    from netemu.collectives.layout import Layout
+    return r.get("accum", r.get("grad_accum_bytes")) or Layout.grad_accum_bytes
+
+
 def _primary(r):
+    from netemu.collectives.layout import Layout
     return r["microbatch"] == 1 and r.get("compute", "roofline") == "roofline" and \
-        r.get("hbm", 1.0) == 1.0 and r.get("gemm", "default") == "default"
+        r.get("hbm", 1.0) == 1.0 and r.get("gemm", "default") == "default" and \
+        _accum(r) == Layout.grad_accum_bytes
 
 
 def gemm_variant(gpu, variant):
@@ -113,7 +134,8 @@ def run_point(point):
     from netemu.topologies.compute import A100_PCIE_COMPUTE
     s = SETUPS[point["fig"]]
     lay = Layout(dp=point["gpus"] // s["pp"], pp=s["pp"], microbatch=point["microbatch"],
-                 dp_library="hfreduce", stagger_pp=True, precision="fp16")
+                 dp_library="hfreduce", stagger_pp=True, precision="fp16",
+                 grad_accum_bytes=_accum(point))
     job = Job(s["model"], MODELS[s["model"]], lay, s["seq"], s["batch"])
     gpu = replace(A100_PCIE_COMPUTE, hbm=A100_PCIE_COMPUTE.hbm * point["hbm"])
     variant = point.get("gemm", "default")
@@ -121,11 +143,13 @@ def run_point(point):
     (r,) = run_step(cluster("fire-flyer-2-cluster"), job, gpu=gpu, compute=point["compute"])
     return [{"fig": point["fig"], "model": s["model"], "gpus": point["gpus"],
              "microbatch": point["microbatch"], "compute": point["compute"],
-             "hbm": point["hbm"], "gemm": variant, **{k: v for k, v in r.row().items()
+             "hbm": point["hbm"], "gemm": variant, "grad_accum_bytes": lay.grad_accum_bytes,
+             **{k: v for k, v in r.row().items()
                                      if k not in ("job", "gpus")}}]
 
 
 def report(rows, out_dir):
+    from netemu.collectives.layout import Layout
     from netemu.experiments.published import FF_FIG9
     write_rows(out_dir, NAME, rows)
     out = []
@@ -158,6 +182,8 @@ def report(rows, out_dir):
                 what = (f"{r['microbatch']} sequences per micro-batch"
                         if r["microbatch"] != 1 else
                         gemm_note(r["gemm"]) if r.get("gemm", "default") != "default" else
+                        f"a {_accum(r)}-byte gradient accumulator instead of FP32"
+                        if _accum(r) != Layout.grad_accum_bytes else
                         f"memory-bound kernels at {r['hbm']:g} of the datasheet HBM bandwidth")
                 out.append(compare_row(f"{s['model']} {r['gpus']} GPUs", "step time s",
                                        None, r["step_time_s"],
@@ -178,6 +204,8 @@ def _options(rows, fig):
                 lambda r: r["fig"] == fig and r.get("hbm", 1.0) != 1.0, False))
     for v in GEMM_VARIANTS:
         out.append((gemm_label(v), lambda r, v=v: r["fig"] == fig and r.get("gemm") == v, False))
+    out.append((f"{ACCUM_SENSITIVITY}-byte gradient accumulator",
+                lambda r: r["fig"] == fig and _accum(r) == ACCUM_SENSITIVITY, False))
     return out
 
 

@@ -435,7 +435,9 @@ def expect_sensitivity(m, d, csvs):
 
 def expect_training_scaling(m, d, csvs):
     rows, out = csvs[m.NAME], []
-    primary = dict(microbatch=1, compute="roofline", hbm=1.0, gemm="default")
+    from netemu.collectives.layout import Layout
+    primary = dict(microbatch=1, compute="roofline", hbm=1.0, gemm="default",
+                   grad_accum_bytes=Layout.grad_accum_bytes)
     for fig, s in m.SETUPS.items():
         x, y = _pts(rows, "gpus", "step_time_s", fig=fig, **primary)
         out.append((m.NAME, "netemu", x, y, f"{fig} step", fig))
@@ -445,6 +447,7 @@ def expect_training_scaling(m, d, csvs):
         for what, where in (("micro-batch 2", dict(primary, microbatch=2)),
                             ("GEMMs only", dict(primary, compute="gemm")),
                             ("HBM fraction", dict(primary, hbm=m.HBM_FRACTION)),
+                            ("accumulator", dict(primary, grad_accum_bytes=m.ACCUM_SENSITIVITY)),
                             *((v, dict(primary, gemm=v)) for v in m.GEMM_VARIANTS)):
             x2, y2 = _pts(rows, "gpus", "step_time_s", fig=fig, **where)
             if x2:
