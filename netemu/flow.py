@@ -30,7 +30,7 @@ summed weight of its members frozen in that step.  A saturated resource freezes
 every active member of every group that touches it.
 
 :func:`completion_times` runs a fluid simulation that re-solves the rates at
-every arrival and completion.  Three things keep that cheap:
+every arrival and completion.  Four things keep that cheap:
 
 - *Resumption.*  Progressive filling freezes flows in increasing order of rate,
   and a change can only alter the steps from some level ``L0`` up: when flows
@@ -38,6 +38,9 @@ every arrival and completion.  Three things keep that cheap:
   they use can saturate before ``min((c - load) / s, c / (A + s))`` (``s`` their
   added shares, ``A`` the shares already there).  Flows slower than ``L0`` keep
   their rates.
+- *Dominated resources.*  A resource whose every flow also crosses a resource that is
+  at least as loaded, relative to capacity, can never bind; it is left out before the
+  simulation (a NIC's cable behind its port, a link whose flows all meet at one NIC).
 - *Locality.*  Of the faster flows, only those reachable from the changed
   resources through bottlenecks are re-solved, and the result is checked (a flow
   outside that set that turns out to matter is brought in and the set re-solved),
@@ -804,13 +807,15 @@ def _reject_idle(fs):
         _Index(fs).reject_unbounded(np.full(fs.n_flows, np.inf))  # the usual message
 
 
-def _simulate(cap, fs, size, start, local=True, grouped=True):
+def _simulate(cap, fs, size, start, local=True, grouped=True, prune=True):
     """Finish times of every row of ``fs`` and the kernel's event counts (see _fluid_run).
 
     Rows with the same resources and shares (one route) always share a rate, so
     they are simulated as one class whose count changes as its members come and
     go (``grouped``; exact, not an approximation): an event then re-solves
     classes, not flows, and 100,000 flows over 56 routes cost 56-class solves.
+    Resources that can never bind are left out first (``prune``, :func:`_dominated`;
+    exact too: the feasible rates, hence the max-min ones, are the same).
     """
     finish = start.copy()  # what a 0-byte flow gets
     sized = np.flatnonzero(size > 0)
@@ -821,6 +826,8 @@ def _simulate(cap, fs, size, start, local=True, grouped=True):
     # n >> in flight).
     order = sized[np.argsort(start[sized], kind="stable")]
     fs = _reorder(fs, None)  # canonical once: the classes and the kernel read the same rows
+    if prune:
+        fs = _prune_dominated(fs, cap)
     if grouped:
         rep_rows, cls = _classes(fs, order)
     else:
@@ -830,6 +837,76 @@ def _simulate(cap, fs, size, start, local=True, grouped=True):
                             cls, size[order], start[order], local)
     finish[order] = fin
     return finish, stats
+
+
+def _prune_dominated(fs, cap):
+    """``fs`` (canonical) without the direct entries on the resources :func:`_dominated`
+    finds; ``fs`` itself when there are none."""
+    D = fs.direct
+    if D.nnz == 0:
+        return fs
+    grouped = np.zeros(fs.n_resources, dtype=np.bool_)
+    if fs.groups.shape[1]:
+        grouped[sp.csr_matrix(fs.group_matrix).indices] = True
+    Dc = D.tocsc()
+    Dc.sort_indices()
+    i8 = np.int64
+    drop = _dominated(D.indptr.astype(i8), D.indices.astype(i8), D.data.astype(np.float64),
+                      Dc.indptr.astype(i8), Dc.indices.astype(i8),
+                      Dc.data.astype(np.float64), cap, grouped)
+    if not drop.any():
+        return fs
+    keep = ~drop[D.indices]
+    ptr = np.r_[0, np.cumsum(keep)][D.indptr]  # kept entries before each row
+    out = FlowSet.__new__(FlowSet)
+    out.n_resources = fs.n_resources
+    out.direct = sp.csr_matrix((D.data[keep], D.indices[keep], ptr), shape=D.shape)
+    out.groups, out.group_matrix, out.counts = fs.groups, fs.group_matrix, fs.counts
+    return out
+
+
+@_jit
+def _dominated(ptr, idx, val, cptr, cidx, cval, cap, grouped):
+    """Resources that can never bind, as a mask: resource i when some resource j that
+    stays carries every flow of i, each with ``share_j / cap_j >= share_i / cap_i``.
+
+    Then at any rates i's load is at most ``cap_i`` times j's load fraction: i saturates
+    only where j does, and j then freezes every flow i would (all of them cross j), so
+    the feasible rates -- and the max-min ones -- are the same without i.  Over time too:
+    a flow present on i is present on j.  A resource that takes group loads is kept (its
+    flows are not all in the direct rows); a dominating one may take them (more load on
+    j only strengthens the bound).  Dropped resources never serve as j, so of two alike
+    one stays.  Rows (``ptr``/``idx``, sorted) and columns (``cptr``/``cidx``) are the
+    direct shares; the work is O(entries x row length x log row length).
+    """
+    R = cap.shape[0]
+    drop = np.zeros(R, dtype=np.bool_)
+    for i in range(R):
+        a, b = cptr[i], cptr[i + 1]
+        if a == b or grouped[i]:
+            continue
+        f0 = cidx[a]
+        for e0 in range(ptr[f0], ptr[f0 + 1]):  # candidates: the resources of i's first flow
+            j = idx[e0]
+            if j == i or drop[j]:
+                continue
+            ok = True
+            for e in range(a, b):
+                f = cidx[e]
+                lo, hi = ptr[f], ptr[f + 1]
+                while lo < hi:  # j in f's sorted row
+                    mid = (lo + hi) >> 1
+                    if idx[mid] < j:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo == ptr[f + 1] or idx[lo] != j or val[lo] * cap[i] < cval[e] * cap[j]:
+                    ok = False
+                    break
+            if ok:
+                drop[i] = True
+                break
+    return drop
 
 
 def _classes(fs, rows):

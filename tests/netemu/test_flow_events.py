@@ -267,3 +267,68 @@ def test_classes_with_members_left_after_a_full_event_match_per_flow(seed):
     per_flow, _ = run_kernel(cap, fs, sizes, starts, grouped=False)
     np.testing.assert_allclose(grouped, per_flow, rtol=EVENT_RTOL)
     np.testing.assert_allclose(grouped, full_resolve_fluid(cap, fs, sizes, starts), rtol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources that can never bind are left out of the event simulation
+
+
+def test_dominated_resources_by_hand():
+    # Flows 0 and 1 cross a port (resource 0, 1 B/s) and its cable (1, 2 B/s): the cable's
+    # load fraction is half the port's, so it never binds.  Resource 2 (1 B/s) carries flow 0
+    # only, at share 0.5 on 1 B/s < 1 on the port: dominated too.  Resource 3 carries flow 2,
+    # which crosses nothing else: kept.  Resources 4 and 5 are twins (same flows, shares and
+    # capacity): exactly one goes.  Resource 6 carries flow 1 at share 3 on 2 B/s, a larger
+    # fraction than the port's 1 / 1: kept.
+    rows = {0: {0: 1.0, 1: 1.0, 2: 0.5}, 1: {0: 1.0, 1: 1.0, 6: 3.0}, 2: {3: 1.0},
+            3: {4: 1.0, 5: 1.0}}
+    cap = np.array([1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 2.0])
+    fs = flow._reorder(FlowSet.from_mappings(7, [rows[f] for f in range(4)]), None)
+    pruned = flow._prune_dominated(fs, cap)
+    kept = [sorted(pruned.direct.indices[pruned.direct.indptr[f]:pruned.direct.indptr[f + 1]])
+            for f in range(4)]
+    assert kept[0] == [0] and kept[1] == [0, 6] and kept[2] == [3]
+    assert len(kept[3]) == 1
+    # The same flows through a group on resource 1: a resource that takes group loads stays.
+    gm = sp.csr_matrix(([1.0], ([0], [1])), shape=(1, 7))
+    direct = sp.csr_matrix(([1.0, 1.0], ([0, 1], [0, 0])), shape=(2, 7))
+    g = FlowSet(7, direct, np.array([[0], [0]]), gm)
+    assert flow._prune_dominated(flow._reorder(g, None), cap).direct.nnz == 2
+    assert flow._dominated(*_dominance_args(g, cap)).tolist() == [False] * 7
+
+
+def _dominance_args(fs, cap):
+    D = flow._canonical(fs.direct)
+    Dc = D.tocsc()
+    Dc.sort_indices()
+    grouped = np.zeros(fs.n_resources, dtype=bool)
+    if fs.groups.shape[1]:
+        grouped[sp.csr_matrix(fs.group_matrix).indices] = True
+    i8 = np.int64
+    return (D.indptr.astype(i8), D.indices.astype(i8), D.data, Dc.indptr.astype(i8),
+            Dc.indices.astype(i8), Dc.data, np.asarray(cap, float), grouped)
+
+
+def with_cables(rng, R, n):
+    """A random network plus, for every resource, a 'cable' carrying the same flows at a load
+    fraction no larger (share x 0.5 or 1, capacity x 1, 1.5 or 4): many dominated resources,
+    twins among them."""
+    cap, fs = random_network(rng, R, n, max_path=3)
+    D = fs.direct.tocsr()
+    cable = sp.csr_matrix(D.multiply(rng.choice([0.5, 1.0], R)[None, :]))
+    cap2 = np.r_[cap, cap * rng.choice([1.0, 1.5, 4.0], R)]
+    return cap2, FlowSet(2 * R, sp.hstack([D, cable]).tocsr())
+
+
+@examples(40)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 20), st.integers(5, 80))
+def test_pruning_dominated_resources_keeps_every_finish_time(seed, R, n):
+    rng = np.random.default_rng(seed)
+    cap, fs = with_cables(rng, R, n)
+    sizes, starts = event_inputs(rng, n)
+    assert flow._dominated(*_dominance_args(fs, cap)).sum() >= 1
+    pruned, _ = flow._simulate(cap, fs, sizes, starts)
+    whole, _ = flow._simulate(cap, fs, sizes, starts, prune=False)
+    np.testing.assert_allclose(pruned, whole, rtol=EVENT_RTOL)
+    np.testing.assert_allclose(pruned, full_resolve_fluid(cap, fs, sizes, starts),
+                               rtol=EVENT_RTOL)
