@@ -79,7 +79,7 @@ import numpy as np
 
 from netemu.checks import check_choice, check_int, check_nonnegative, check_positive
 from netemu.errors import ParameterError
-from netemu.graph import SWITCH_ROLES
+from netemu.graph import SWITCH_ROLES, edges_with_data
 
 __all__ = ["PRICES", "Prices", "PACKINGS", "Layout", "DEFAULT_LAYOUT", "cost",
            "switch_price", "cable_price", "rack_assignment"]
@@ -297,7 +297,7 @@ class _Facts:
         # The edges once, as arrays (graph order); cables touching a switch are kept.
         sw = np.zeros(len(self.nodes), dtype=bool)
         sw[self.switch_index] = True
-        ends = list(G.edges(data=True))
+        ends = edges_with_data(G)
         m = len(ends)
         u = np.fromiter((index[e[0]] for e in ends), dtype=np.int64, count=m)
         v = np.fromiter((index[e[1]] for e in ends), dtype=np.int64, count=m)

@@ -65,7 +65,7 @@ import numpy as np
 # `import netemu.topologies` and `netemu topo list` stay quick.
 
 from netemu.errors import ParameterError
-from netemu.graph import SWITCH_ROLES
+from netemu.graph import SWITCH_ROLES, edges_with_data
 
 __all__ = ["summary", "fabric_counts", "bisection_bandwidth", "endpoint_diameter", "fabric_parts"]
 
@@ -82,7 +82,7 @@ class _Fabric:
         self.index = index
         su, sv, sbw, scab = [], [], [], []
         attach = {}                               # endpoint -> [(switch index, bandwidth, cables)]
-        for u, v, d in G.edges(data=True):
+        for u, v, d in edges_with_data(G):
             iu, iv = index.get(u), index.get(v)
             if iu is not None and iv is not None:
                 su.append(iu)

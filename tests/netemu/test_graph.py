@@ -111,3 +111,23 @@ def test_roles_cover_design_card():
     for role in ("gpu", "cpu", "memory", "nic", "pcie_switch", "root_port", "nvswitch",
                  "leaf", "spine", "core", "router", "storage", "host"):
         assert role in ROLES
+
+
+def test_edges_with_data_is_the_edge_view_in_its_order():
+    import networkx as nx
+
+    from netemu.graph import edges_with_data
+    G = nx.gnm_random_graph(60, 200, seed=4)
+    for i, (u, v) in enumerate(G.edges):
+        G.edges[u, v]["bandwidth"] = float(i)
+    assert edges_with_data(G) == list(G.edges(data=True))
+    assert edges_with_data(nx.freeze(G.copy())) == list(G.edges(data=True))
+    # Self-loops and isolated nodes, and the multigraph fallback.
+    G.add_edge(3, 3, bandwidth=1.0)
+    G.add_node("alone")
+    assert edges_with_data(G) == list(G.edges(data=True))
+    M = nx.MultiGraph([(0, 1), (0, 1)])
+    assert edges_with_data(M) == list(M.edges(data=True))
+    # The data dicts are the graph's own (as the edge view gives them).
+    u, v, d = edges_with_data(G)[0]
+    assert d is G.edges[u, v]
