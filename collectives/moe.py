@@ -427,13 +427,9 @@ def deepep_bandwidth(pm, workload, result, *, rank=0):
     out = {}
     dep = workload.info.get("deepep")
     for st, res in zip(workload.stages, result.stages):
-        sent = {}
-        for u, v, a in st.transfers:
-            kind = "rdma" if any(k == "fabric" for k, _, _ in pm.plan(u, v)) else "nvlink"
-            sent[(kind, u)] = sent.get((kind, u), 0.0) + a * S
+        sent = _sent_bytes(pm, st.transfers, S)
         for kind in ("rdma", "nvlink"):
-            top = max((b for (k, _), b in sent.items() if k == kind), default=0.0)
-            out[f"{st.name}_{kind}_bw"] = top / res["time"]
+            out[f"{st.name}_{kind}_bw"] = sent[kind] / res["time"]
         out[f"{st.name}_time"] = res["time"]
         if dep is not None:
             token = dep[f"{st.name}_token_bytes"]
@@ -443,6 +439,39 @@ def deepep_bandwidth(pm, workload, result, *, rank=0):
                 out[f"{st.name}_deepep_nvl_bw"] = float(counts["nvl_recv_tokens"][rank] * token
                                                         / res["time"])
     return out
+
+
+def _sent_bytes(pm, transfers, S):
+    """``{'rdma': b, 'nvlink': b}``: the most bytes any sender puts on transfers that cross
+    the fabric (its plan has a fabric segment) and on those that stay inside its server.
+
+    Whether a plan crosses the fabric depends on the two ends' servers only (one server:
+    a path inside it; two: a fabric segment, :meth:`netemu.serverpaths.ServerPaths.plan`),
+    so one plan is looked at per pair of servers, not per transfer; each sender's bytes are
+    summed in the transfers' order, as a loop over them would.
+    """
+    if not transfers:
+        return {"rdma": 0.0, "nvlink": 0.0}
+    us, vs, amounts = zip(*transfers)
+    node_id = {}
+    ui = np.fromiter((node_id.setdefault(x, len(node_id)) for x in us), dtype=np.int64,
+                     count=len(us))
+    vi = np.fromiter((node_id.setdefault(x, len(node_id)) for x in vs), dtype=np.int64,
+                     count=len(vs))
+    server_id = {}
+    srv = np.array([server_id.setdefault(server_key(x), len(server_id)) for x in node_id],
+                   dtype=np.int64)
+    pair = srv[ui] * len(server_id) + srv[vi]
+    kinds, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    crosses = np.array([any(k == "fabric" for k, _, _ in pm.plan(us[i], vs[i]))
+                        for i in first.tolist()], dtype=bool)
+    rdma = crosses[inverse.ravel()]
+    n = len(node_id)
+    # (a * S per transfer, as before; bincount adds each sender's in the transfers' order.)
+    sent = np.bincount(ui + n * (~rdma), weights=np.asarray(amounts, dtype=float) * S,
+                       minlength=2 * n)
+    # Bytes are >= 0, so the senders without such transfers (0 here) change no maximum.
+    return {"rdma": float(sent[:n].max()), "nvlink": float(sent[n:].max())}
 
 
 #: DeepEP's two kernel modes with its benchmark settings (inputs, with their source).

@@ -301,14 +301,16 @@ def _flows(pm, st, S):
     fs = _flow.FlowSet.from_mappings(cap.size, shares)
     finish = _flow.completion_times(cap, fs, sizes)
     rates = _flow.max_min_rates(cap, fs)
-    load = np.zeros(cap.size)
-    for sh, x in zip(shares, rates):
-        for r, s in sh.items():
-            load[r] += s * x
+    # Load per resource from the FlowSet's rows: each resource's terms are added flow by
+    # flow, in the transfers' order, as a loop over the share maps adds them (a row holds
+    # a resource once, so the order inside a row does not matter): the same sums.
+    D = fs.direct
+    flow_of = np.repeat(np.arange(D.shape[0]), np.diff(D.indptr))
+    load = np.bincount(D.indices, weights=D.data * rates[flow_of], minlength=cap.size)
     util = load / cap
     bott = np.flatnonzero(util >= SATURATED)
     bott = bott[np.argsort(-util[bott], kind="stable")]
-    alpha = max(pm.latency(sh) for sh in shares) + (
+    alpha = pm.max_latency(shares) + (
         st.step_overhead if not isinstance(st.step_overhead, dict) else 0.0)
     return {"mode": "flows", "time": float(finish.max()) + alpha, "beta": float(finish.max()),
             "alpha": alpha,

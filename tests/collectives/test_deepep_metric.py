@@ -167,3 +167,25 @@ def test_grouped_routing_equals_the_plain_computation(order):
             s = np.where(allowed, scores[t], -1.0)
             want = sorted(experts[np.argsort(-s)[:topk]])
             assert sorted(got[r][t]) == want
+
+
+def test_physical_bytes_follow_each_transfers_plan(two_servers):
+    # The busiest sender's bytes over the fabric and inside its server, recomputed the plain
+    # way: every transfer classified by its own plan (a fabric segment or not), summed per
+    # sender.  Forwarding mixes both kinds (NVLink hops inside a server, RDMA across).
+    G = two_servers
+    pm = path_model(G)
+    ranks = [f"n{s}/gpu{g}" for s in range(2) for g in range(4)]
+    w = moe_dispatch_combine(pm, ranks, tokens=16, hidden=HIDDEN, topk=3, experts_per_gpu=2,
+                             routing="grouped", forward=True, scale_bytes=8, seed=3)
+    res = evaluate(G, w)
+    info = deepep_bandwidth(pm, w, res)
+    for st, r in zip(w.stages, res.stages):
+        sent = {}
+        for u, v, a in st.transfers:
+            kind = "rdma" if any(k == "fabric" for k, _, _ in pm.plan(u, v)) else "nvlink"
+            sent[kind, u] = sent.get((kind, u), 0.0) + a * w.size
+        for kind in ("rdma", "nvlink"):
+            top = max((b for (k, _), b in sent.items() if k == kind), default=0.0)
+            assert top > 0
+            assert info[f"{st.name}_{kind}_bw"] == top / r["time"]
