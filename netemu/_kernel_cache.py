@@ -17,7 +17,7 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "cache_for"]
+__all__ = ["cache_dir", "cache_for", "is_cached"]
 
 
 def cache_dir():
@@ -60,3 +60,16 @@ def cache_for(fn):
         return _Cache(fn)
     except Exception:  # pragma: no cover - a numba without these internals
         return None
+
+
+def is_cached(kernel):
+    """Whether ``kernel`` (a numba dispatcher) has compiled code on disk for this source.
+
+    True when its cache index exists (it names the source file's version, so an edited
+    file has none); False when it has none or when numba's caching classes (not public
+    API) do not say -- callers use it only to decide whether a compile is ahead.
+    """
+    try:
+        return os.path.exists(kernel._cache._cache_file._index_path)
+    except AttributeError:  # plain Python (no numba), no cache, or other numba internals
+        return False

@@ -55,3 +55,57 @@ def test_kernels_compile_into_the_cache_and_give_the_same_numbers(monkeypatch, t
     kernel._cache = cache
     assert kernel(20) == 41
     assert any(p.suffix == ".nbi" for p in Path(cache.cache_path).iterdir())
+
+
+def test_is_cached_says_whether_a_kernel_is_on_disk(monkeypatch, tmp_path):
+    numba = pytest.importorskip("numba")
+    monkeypatch.setenv("NETEMU_CACHE_DIR", str(tmp_path / "cache"))
+    _, f = _module(tmp_path, "checkout", "def f(x):\n    return 3 * x\n")
+    cache = _kernel_cache.cache_for(f)
+    if cache is None:
+        pytest.skip("this numba has no caching internals")
+    kernel = numba.njit(cache=True)(f)
+    kernel._cache = cache
+    assert not _kernel_cache.is_cached(kernel)      # nothing compiled yet
+    assert kernel(2) == 6
+    assert _kernel_cache.is_cached(kernel)          # compiled and saved by the call
+    assert not _kernel_cache.is_cached(f)           # a plain function: no compiled code
+
+
+def test_warm_kernels_compiles_the_fluid_kernel_in_a_child(monkeypatch):
+    # An empty cache: the fluid kernel's warm-up runs in a forked child, the rates' in this
+    # process, then the fluid one here again (a load from the cache the child filled).
+    from netemu.experiments import runner
+    calls = []
+    monkeypatch.setattr(runner, "_warm_rates", lambda: calls.append("rates"))
+    monkeypatch.setattr(runner, "_warm_fluid", lambda: calls.append("fluid"))
+    monkeypatch.setattr(_kernel_cache, "is_cached", lambda kernel: False)
+    started = []
+
+    class Child:
+        def join(self):
+            started.append("joined")
+
+    monkeypatch.setattr(runner, "_forked", lambda target: started.append(target) or Child())
+    runner.warm_kernels()
+    assert started == [runner._warm_fluid, "joined"]
+    assert calls == ["rates", "fluid"]
+    # On a filled cache no child is started.
+    monkeypatch.setattr(_kernel_cache, "is_cached", lambda kernel: True)
+    started.clear()
+    calls.clear()
+    runner.warm_kernels()
+    assert started == [] and calls == ["rates", "fluid"]
+
+
+def test_forked_child_runs_its_target(tmp_path):
+    import multiprocessing
+
+    from netemu.experiments import runner
+    if "fork" not in multiprocessing.get_all_start_methods():
+        assert runner._forked(lambda: None) is None
+        return
+    mark = tmp_path / "ran"
+    proc = runner._forked(lambda: mark.write_text("yes"))
+    proc.join()
+    assert proc.exitcode == 0 and mark.read_text() == "yes"
