@@ -244,13 +244,16 @@ def longest_first(todo, costs=None):
     return [t for _, _, t in keyed]
 
 
-def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, costs=None):
+def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, costs=None,
+          on_experiment=None):
     """Run every point of ``names``; ``{name: rows in points() order}``.
 
     With ``timings`` (a list), one ``{experiment, index, point, cpu_s, wall_s, start_s}`` per
     point is appended to it, in points() order (``start_s``: seconds after the sweep began).
     Points are handed to the workers longest first (:func:`longest_first`, with ``costs``
-    when given); the rows do not depend on it.
+    when given); the rows do not depend on it.  ``on_experiment(name, rows)``, when given,
+    is called in this process as soon as the last point of ``name`` is in (rows in points()
+    order), while the workers go on with the other points.
     """
     names = list(dict.fromkeys(names))
     began = time.time()
@@ -268,23 +271,41 @@ def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, cost
             results = _pool(longest_first(todo, costs), min(jobs, len(todo)))
     from tqdm import tqdm
 
+    counts = {n: sum(1 for t in todo if t[0] == n) for n in names}
+    left = dict(counts)
+
+    def rows_of(n):
+        return [r for i in range(counts[n]) for r in got[n, i]]
+
     got = {}
     spent = {}
-    with tqdm(total=len(todo), desc="experiments", unit="point", file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar:
-        for name, index, rows, cpu, wall, started in results:
-            got[name, index] = rows
-            spent[name, index] = cpu, wall, started - began
-            bar.set_postfix_str(name, refresh=False)
-            bar.update()
+    try:
+        if on_experiment is not None:
+            for n in names:
+                if not counts[n]:
+                    on_experiment(n, [])
+        with tqdm(total=len(todo), desc="experiments", unit="point", file=sys.stderr,
+                  disable=not progress, dynamic_ncols=True) as bar:
+            for name, index, rows, cpu, wall, started in results:
+                got[name, index] = rows
+                spent[name, index] = cpu, wall, started - began
+                bar.set_postfix_str(name, refresh=False)
+                bar.update()
+                left[name] -= 1
+                if not left[name] and on_experiment is not None:
+                    on_experiment(name, rows_of(name))
+    finally:
+        # A failure here (a point's, or the callback's) stops the pool's workers now.
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
     if timings is not None:
         for name, index, point in todo:
             cpu, wall, at = spent[name, index]
             timings.append({"experiment": name, "index": index, "point": point,
                             "cpu_s": round(cpu, 4), "wall_s": round(wall, 4),
                             "start_s": round(at, 3)})
-    counts = {n: sum(1 for t in todo if t[0] == n) for n in names}
-    return {n: [r for i in range(counts[n]) for r in got[n, i]] for n in names}
+    return {n: rows_of(n) for n in names}
 
 
 def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=True, quiet=False,
@@ -316,10 +337,9 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     costs = previous_costs(out_dir)
     timings = []
     started = time.perf_counter()
+    made = not out_dir.exists()
+    ok = False
     with _terminate_as_interrupt():
-        rows = sweep(names, jobs=jobs, scheduler=scheduler, progress=progress,
-                     timings=timings, costs=costs)
-        sweep_wall = time.perf_counter() - started
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(out_dir)
         staging = None
@@ -330,22 +350,39 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
                 staging = Path(tempfile.mkdtemp(dir=out_dir,
                                                 prefix=STAGING_PREFIX + f"{os.getpid()}-"))
             comparisons = {}
-            for n in names:
-                module = load(n)
+            last_point = [started]
+            report_cpu = {}
+
+            def report(n, rows):
+                # An experiment's report (its CSV and figure, into the staging folder) runs
+                # as soon as its last point is in, while the workers run the others' points:
+                # only the last experiment's report is left after the sweep.
+                last_point[0] = time.perf_counter()
+                cpu = time.process_time()
                 # Held for the length of one report: an interrupt raised inside matplotlib's
                 # compiled code comes out as another error (a TypeError), not as Ctrl-C.
                 with _signals_held():
-                    comparisons[n] = module.report(rows[n], staging)
+                    comparisons[n] = load(n).report(rows, staging)
+                report_cpu[n] = round(time.process_time() - cpu, 3)
+
+            sweep(names, jobs=jobs, scheduler=scheduler, progress=progress, timings=timings,
+                  costs=costs, on_experiment=report)
+            sweep_wall = last_point[0] - started
             summary = [r for n in names for r in summary_rows(n, comparisons[n])]
             kept = [r for r in previous
                     if r["experiment"] in EXPERIMENTS and r["experiment"] not in names]
             order = {n: i for i, n in enumerate(EXPERIMENTS)}
             _write_summary(staging, sorted(kept + summary, key=lambda r: order[r["experiment"]]))
             _commit(staging, out_dir)
+            ok = True
         finally:
             with _signals_held():
                 if staging is not None:
                     shutil.rmtree(staging, ignore_errors=True)
+                if made and not ok:
+                    # A failed run leaves no folder it made (the results go in only at the end).
+                    with contextlib.suppress(OSError):
+                        out_dir.rmdir()
     if not quiet:
         for n in names:
             print_comparison(load(n).TITLE, comparisons[n])
@@ -358,6 +395,7 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
                            "scheduler": scheduler,
                            "sweep_wall_s": round(sweep_wall, 3),
                            "cpu_s": _cpu_by_experiment(timings),
+                           "report_cpu_s": report_cpu,
                            "timings": timings})
     if not quiet:
         _print_totals(summary, out_dir)

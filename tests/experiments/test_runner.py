@@ -202,3 +202,56 @@ def test_run_records_each_points_cpu_in_run_json(tmp_path):
                                                abs=1e-3)
     # A later run in the same folder orders its points by these timings.
     assert len(runner.previous_costs(tmp_path)) == len(points)
+
+
+@pytest.fixture
+def two_fake(monkeypatch):
+    """Two registered experiments that log their points and reports (serial runs only)."""
+    log = []
+
+    def make(name, n, fail_report=False):
+        m = types.ModuleType(f"netemu.experiments.{name}")
+        m.NAME, m.TITLE = name, name
+
+        def points():
+            return [{"k": k} for k in range(n)]
+
+        def run_point(point):
+            log.append(("point", name, point["k"]))
+            return [{"k": point["k"]}]
+
+        def report(rows, out_dir):
+            log.append(("report", name, [r["k"] for r in rows]))
+            if fail_report:
+                raise ValueError("bad figure")
+            (out_dir / f"{name}.csv").write_text("k\n")
+            return [{"point": "all", "metric": "points", "paper": None, "netemu": len(rows)}]
+
+        m.points, m.run_point, m.report = points, run_point, report
+        monkeypatch.setitem(sys.modules, f"netemu.experiments.{name}", m)
+        return m
+
+    make("early", 1)
+    make("late", 2)
+    make("badreport", 1, fail_report=True)
+    names = experiments.EXPERIMENTS + ["early", "late", "badreport"]
+    monkeypatch.setattr(experiments, "EXPERIMENTS", names)
+    monkeypatch.setattr(runner, "EXPERIMENTS", names)
+    return log
+
+
+def test_an_experiments_report_runs_once_its_last_point_is_in(two_fake, tmp_path):
+    runner.run(["early", "late"], jobs=1, out_dir=tmp_path, progress=False, quiet=True)
+    assert two_fake == [("point", "early", 0), ("report", "early", [0]),
+                        ("point", "late", 0), ("point", "late", 1), ("report", "late", [0, 1])]
+    assert (tmp_path / "early.csv").exists() and (tmp_path / "late.csv").exists()
+
+
+def test_a_failed_report_leaves_no_results_and_no_folder_it_made(two_fake, tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(ValueError, match="bad figure"):
+        runner.run(["early", "badreport", "late"], jobs=1, out_dir=out, progress=False,
+                   quiet=True)
+    # The failure stopped the sweep: "late"'s points never ran, nothing was written.
+    assert ("point", "late", 0) not in two_fake
+    assert not out.exists()
