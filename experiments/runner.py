@@ -120,6 +120,9 @@ def warm_kernels():
     child = None if is_cached(flow._fluid_run) else _forked(_warm_fluid)
     _warm_rates()
     if child is not None:
+        # Still compiling there: the router's compiled walk, which every routed point needs,
+        # is compiled here meanwhile rather than by each worker on its first route.
+        _warm_routing()
         child.join()
     _warm_fluid()
 
@@ -135,6 +138,17 @@ def _warm_rates():
     # The step model's timeline fills its coflows' rates with a kernel of its own.
     from netemu.collectives.timeline import Phase, Task, simulate
     simulate([1.0, 2.0], [Task("warm", "s", phases=[Phase({0: 1.0, 1: 1.0}, 1.0)])])
+
+
+def _warm_routing():
+    from netemu.collectives.paths import PathModel
+    from netemu.topologies.clusters import cluster
+    from netemu.topologies.planes import multi_plane_fat_tree
+    from netemu.topologies.servers import h800_server
+    # Two H800 servers on a 4-port multi-plane fat-tree: a transfer across planes (PXN)
+    # takes the d-mod-k walk the experiments' routes take.
+    G = cluster(multi_plane_fat_tree(8, 4, servers=2), h800_server)
+    PathModel(G, "dmodk").shares([("n0/gpu0", "n1/gpu3")])
 
 
 def _forked(target):

@@ -79,6 +79,7 @@ def test_warm_kernels_compiles_the_fluid_kernel_in_a_child(monkeypatch):
     calls = []
     monkeypatch.setattr(runner, "_warm_rates", lambda: calls.append("rates"))
     monkeypatch.setattr(runner, "_warm_fluid", lambda: calls.append("fluid"))
+    monkeypatch.setattr(runner, "_warm_routing", lambda: calls.append("routing"))
     monkeypatch.setattr(_kernel_cache, "is_cached", lambda kernel: False)
     started = []
 
@@ -89,8 +90,8 @@ def test_warm_kernels_compiles_the_fluid_kernel_in_a_child(monkeypatch):
     monkeypatch.setattr(runner, "_forked", lambda target: started.append(target) or Child())
     runner.warm_kernels()
     assert started == [runner._warm_fluid, "joined"]
-    assert calls == ["rates", "fluid"]
-    # On a filled cache no child is started.
+    assert calls == ["rates", "routing", "fluid"]
+    # On a filled cache no child is started (and the routing kernel is left to its first use).
     monkeypatch.setattr(_kernel_cache, "is_cached", lambda kernel: True)
     started.clear()
     calls.clear()
