@@ -69,6 +69,14 @@ def report(label, got):
           f"sweep wall {run.get('sweep_wall_s', float('nan')):.1f} s, points' CPU "
           f"{sum(cpu.values()):.1f} s over {len(points)} points; load average "
           f"{got['load_before']:.1f} -> {got['load_after']:.1f}")
+    starts = [t["start_s"] for t in points if "start_s" in t]
+    if starts:
+        # Before the first point: imports, the points' list and the kernels (compiled on a
+        # first run); the reports run in the parent as experiments complete.
+        reports = run.get("report_cpu_s", {})
+        print(f"  first point started {min(starts):.1f} s into the sweep"
+              + (f"; reports {sum(reports.values()):.1f} s CPU in the parent, beside the "
+                 f"workers" if reports else ""))
     ends = [t["start_s"] + t["wall_s"] for t in points if "start_s" in t]
     if ends and run.get("jobs"):
         # How busy the workers stayed: points' wall seconds over jobs x the sweep's span.

@@ -120,9 +120,10 @@ def warm_kernels():
     child = None if is_cached(flow._fluid_run) else _forked(_warm_fluid)
     _warm_rates()
     if child is not None:
-        # Still compiling there: the router's compiled walk, which every routed point needs,
-        # is compiled here meanwhile rather than by each worker on its first route.
+        # Still compiling there: the router's kernels, which every routed point needs, and
+        # the topology summary's are compiled here meanwhile, not by a worker on first use.
         _warm_routing()
+        _warm_summary()
         child.join()
     _warm_fluid()
 
@@ -141,14 +142,23 @@ def _warm_rates():
 
 
 def _warm_routing():
-    from netemu.collectives.paths import PathModel
-    from netemu.topologies.clusters import cluster
-    from netemu.topologies.planes import multi_plane_fat_tree
-    from netemu.topologies.servers import h800_server
-    # Two H800 servers on a 4-port multi-plane fat-tree: a transfer across planes (PXN)
-    # takes the d-mod-k walk the experiments' routes take.
-    G = cluster(multi_plane_fat_tree(8, 4, servers=2), h800_server)
-    PathModel(G, "dmodk").shares([("n0/gpu0", "n1/gpu3")])
+    from netemu.routing import route
+    from netemu.topologies.fat_tree import two_layer_fat_tree
+    # Hashed ECMP over 1,200 flows of a small fat-tree: the router's compiled walk and its
+    # compiled flow hashes (used from 1,000 flows on), the routing kernels the points use.
+    G = two_layer_fat_tree(4)
+    hosts = sorted(n for n, d in G.nodes(data=True) if G.degree(n) == 1)
+    n = len(hosts)
+    src = [hosts[i % n] for i in range(1200)]
+    dst = [hosts[(i + 1 + i // n) % n] if (i + 1 + i // n) % n != i % n else hosts[(i + 1) % n]
+           for i in range(1200)]
+    route(G, src, dst, "hash")
+
+
+def _warm_summary():
+    from netemu.topologies.fat_tree import two_layer_fat_tree
+    from netemu.topologies.summary import summary
+    summary(two_layer_fat_tree(4))  # its diameter search runs the compiled row OR
 
 
 def _forked(target):

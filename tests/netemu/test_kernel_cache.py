@@ -80,6 +80,7 @@ def test_warm_kernels_compiles_the_fluid_kernel_in_a_child(monkeypatch):
     monkeypatch.setattr(runner, "_warm_rates", lambda: calls.append("rates"))
     monkeypatch.setattr(runner, "_warm_fluid", lambda: calls.append("fluid"))
     monkeypatch.setattr(runner, "_warm_routing", lambda: calls.append("routing"))
+    monkeypatch.setattr(runner, "_warm_summary", lambda: calls.append("summary"))
     monkeypatch.setattr(_kernel_cache, "is_cached", lambda kernel: False)
     started = []
 
@@ -90,7 +91,7 @@ def test_warm_kernels_compiles_the_fluid_kernel_in_a_child(monkeypatch):
     monkeypatch.setattr(runner, "_forked", lambda target: started.append(target) or Child())
     runner.warm_kernels()
     assert started == [runner._warm_fluid, "joined"]
-    assert calls == ["rates", "routing", "fluid"]
+    assert calls == ["rates", "routing", "summary", "fluid"]
     # On a filled cache no child is started (and the routing kernel is left to its first use).
     monkeypatch.setattr(_kernel_cache, "is_cached", lambda kernel: True)
     started.clear()
