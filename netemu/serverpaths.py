@@ -89,9 +89,6 @@ class ServerPaths:
             if self.is_ap[i]:
                 self.aps.setdefault(k, []).append(i)
         self.role = [G.nodes[n].get("role") for n in nodes]
-        # Python ints of the per-node arrays: read once per transfer, a list is faster.
-        self.server_of = fab.server_of.tolist()
-        self.ap_sig = fab.ap_sig.tolist()
         self.idx = idx
         self._own = {}
         self._proxy = {}
@@ -101,7 +98,6 @@ class ServerPaths:
         self._ingress = {}
         self._plans = {}
         self._reach_sets = {}
-        self._dss_rows = {}
 
     # -- nodes -------------------------------------------------------------------------------
     def hops(self, x):
@@ -147,10 +143,7 @@ class ServerPaths:
         key = (tuple(srcs), b)
         hit = self._reach_sets.get(key)
         if hit is None:
-            # :meth:`reach` of each, as one gather.
-            Dss, sig = self.fab.distances()[2], self.fab.ap_sig
-            hit = self._reach_sets[key] = bool(
-                (Dss[sig[np.asarray(key[0], dtype=np.int64)], sig[b]] < _UNREACH).any())
+            hit = self._reach_sets[key] = any(self.reach(a, b) for a in srcs)
         return hit
 
     # -- plans -------------------------------------------------------------------------------
@@ -171,7 +164,7 @@ class ServerPaths:
 
     def _plan(self, u, v, pxn, policy, router, i):
         fab = self.fab
-        su, sv = self.server_of[u], self.server_of[v]
+        su, sv = int(fab.server_of[u]), int(fab.server_of[v])
         if su == sv and su >= 0:
             return [(1.0, [("intra", u, v)])] if fab.intra_dag(u, v) is not None else []
         src_aps = self.aps.get(su, [])
@@ -230,10 +223,10 @@ class ServerPaths:
         """
         fab = self.fab
         if tau is None:
-            tau = self.ap_sig[ing]
+            tau = fab.ap_sig[ing]
         if src_aps is None:
             key = (u, int(tau))
-            src_aps = self.aps.get(self.server_of[u], [])
+            src_aps = self.aps.get(int(fab.server_of[u]), [])
         else:
             key = (u, int(tau), tuple(src_aps))
         hit = self._egress.get(key)
@@ -242,25 +235,16 @@ class ServerPaths:
         return hit
 
     def _egress_candidates(self, u, tau, src_aps):
+        fab = self.fab
+        Dss = fab.distances()[2]
         h = self.hops(u)
-        dist = self._fabric_hops(src_aps, tau)
-        scored = [(d, h[c], c) for c, d in zip(src_aps, dist) if c in h and d < _UNREACH]
+        scored = [(int(Dss[fab.ap_sig[c], tau]), h[c], c) for c in src_aps if c in h]
+        scored = [t for t in scored if t[0] < _UNREACH]
         if not scored:
             return []
         best = min(scored)[:2]
         return sorted((c for dd, hh, c in scored if (dd, hh) == best),
                       key=self.name_rank.__getitem__)
-
-    def _fabric_hops(self, src_aps, tau):
-        """Switch hops from each of ``src_aps`` to signature ``tau`` (ints; ``_UNREACH``
-        where none): the same for every node of a server, so kept per access points."""
-        key = (tuple(src_aps), tau)
-        hit = self._dss_rows.get(key)
-        if hit is None:
-            Dss, sig = self.fab.distances()[2], self.fab.ap_sig
-            hit = self._dss_rows[key] = Dss[sig[np.asarray(key[0], dtype=np.int64)],
-                                            tau].tolist()
-        return hit
 
     def _segments(self, u, e, ing, v):
         segs = []
@@ -328,16 +312,13 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
     n = s_nodes.size
     sport = DEFAULT_SPORT_BASE + np.arange(n, dtype=np.int64) % 16384
     ctx = _Ctx(fab, s_nodes, d_nodes, policy, seed, sport, sizes, pxn)
-    # Python floats (the same float64 values): the loops below add them one transfer at a
-    # time, and numpy scalars cost several times as much per operation.
-    weight = [1.0] * n if sizes is None else np.asarray(sizes, dtype=np.float64).tolist()
+    weight = np.ones(n) if sizes is None else np.asarray(sizes, dtype=np.float64)
     plans, bad = [], []
-    plan, sequential = sp.plan, policy.sequential
     for i, (u, v) in enumerate(zip(s_nodes.tolist(), d_nodes.tolist())):
-        p = plan(u, v, pxn, policy, ctx, i)
+        p = sp.plan(u, v, pxn, policy, ctx, i)
         if not p:
             bad.append(i)
-        elif sequential:
+        elif policy.sequential:
             _charge_plan(ctx, sp, p, weight[i])
         plans.append(p)
     if bad:
@@ -351,13 +332,12 @@ def route_general(fab, s_nodes, d_nodes, policy, seed, pxn, sizes=None):
     # Fabric segments: routed access point to access point by the solver's router, once each.
     # Distinct plans are visited once, with the demand of the transfers that share them.
     uniq = {}
-    for p, wt in zip(plans, weight):
+    for i, p in enumerate(plans):
         k = id(p)
-        hit = uniq.get(k)
-        if hit is not None:
-            hit[1] += wt
+        if k in uniq:
+            uniq[k][1] += weight[i]
         else:
-            uniq[k] = [p, wt]
+            uniq[k] = [p, weight[i]]
     demand = {}
     for p, wt in uniq.values():
         for w, segs in p:
