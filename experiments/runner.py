@@ -343,9 +343,13 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     both as Markdown tables; ``out_dir/index.html`` one self-contained page with the tables,
     the figures and the run's parameters (:mod:`netemu.experiments.html_report`), whose
     ``run.json`` also keeps every point's CPU and wall seconds (``timings``) and each
-    experiment's CPU seconds (``cpu_s``); a later run in the same folder hands out its
-    points longest first by them.  With ``readme`` (a path), that README's generated blocks
-    are rewritten from the summary (:mod:`netemu.experiments.readme_table`).
+    experiment's CPU seconds (``cpu_s``) and the CPU seconds of its report in this process
+    (``report_cpu_s``); a later run in the same folder hands out its points longest first
+    by them.  Each experiment's report runs as soon as its last point is in, while the
+    workers go on with the others' points; every file is written into a staging folder
+    and moved into ``out_dir`` only when the whole run succeeded.  With ``readme`` (a
+    path), that README's generated blocks are rewritten from the summary
+    (:mod:`netemu.experiments.readme_table`).
     """
     names = list(EXPERIMENTS) if names is None else list(dict.fromkeys(names))
     if not names:
