@@ -15,8 +15,8 @@ CPU seconds per experiment are the figure that compares across runs.
                    run, install time printed apart.
 ``--compare DIR``  check that every CSV of the run equals DIR's (numbers to 1e-9 relative,
                    text exactly): speed work must not move a result.
-``--record``       write the points' CPU seconds into experiments/point_costs.py, the table
-                   the runner orders points by (longest first).
+``--record``       write the points' and the reports' CPU seconds into
+                   experiments/point_costs.py, the tables the runner orders points by.
 
 Targets (issue 17): <= 60 s warm, <= 90 s from a fresh clone after install, 2 cores.
 """
@@ -141,8 +141,18 @@ def record(run):
         lines += [f"        {k!r}: {v!r}," for k, v in pts.items()]
         lines.append("    },")
     lines.append("}")
-    path.write_text(head + "COSTS = " + "\n".join(lines) + tail)
-    print(f"recorded {sum(map(len, table.values()))} points into {path}")
+    text = head + "COSTS = " + "\n".join(lines) + tail
+    reports = run.get("report_cpu_s") or {}
+    if reports and "\nREPORT_COSTS = {" in text:
+        # The reports' CPU seconds too: the runner hands out the short points of the
+        # experiments with the costliest reports first.
+        before, after = text.split("\nREPORT_COSTS = {", 1)
+        after = after[after.index("\n}\n") + 3:]
+        body = "".join(f"    {name!r}: {round(s, 2)!r},\n" for name, s in reports.items())
+        text = before + "\nREPORT_COSTS = {\n" + body + "}\n" + after
+    path.write_text(text)
+    print(f"recorded {sum(map(len, table.values()))} points and {len(reports)} reports "
+          f"into {path}")
 
 
 def fresh_clone(args):

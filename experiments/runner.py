@@ -40,6 +40,7 @@ from netemu.experiments.common import print_comparison
 from netemu.experiments.readme_table import SUMMARY_FIELDS, summary_markdown
 
 __all__ = ["load", "tasks", "run_task", "longest_first", "warm_kernels", "sweep", "run",
+           "previous_costs", "previous_report_costs",
            "summary_rows", "SUMMARY_FIELDS",
            "check_out_dir", "read_previous_summary", "STAGING_PREFIX"]
 
@@ -245,37 +246,57 @@ def _dask(todo, scheduler):
         client.close()
 
 
-def longest_first(todo, costs=None):
-    """``todo`` ordered by estimated cost, largest first (LPT), ties in points() order.
+def longest_first(todo, costs=None, report_costs=None):
+    """``todo`` ordered by estimated cost, largest first (LPT), ties in points() order;
+    the short points last, grouped by experiment, heaviest report first.
 
     A pool hands out points in the order they were submitted, so the long points start
     first and the short ones fill the gaps at the end: the workers finish together
     instead of one idling while another runs the sweep's last long point.  Costs are
     CPU seconds per point, ``costs[(name, point_key(point))]`` (a previous run's
     timings), else :func:`netemu.experiments.point_costs.estimate`.
+
+    An experiment's report runs once its last point is in (:func:`run`), in the parent.
+    With the short points (under :data:`~netemu.experiments.point_costs.SHORT` seconds)
+    of every experiment interleaved at the end, most experiments would complete in the
+    sweep's last second and their reports run one after the other while the workers
+    idle; so the short points go experiment by experiment, the one with the costliest
+    report (``report_costs[name]``, else the recorded
+    :func:`~netemu.experiments.point_costs.report_estimate`) first, each experiment's
+    longest first.
     """
-    from netemu.experiments.point_costs import estimate, point_key
+    from netemu.experiments.point_costs import SHORT, estimate, point_key, report_estimate
 
     costs = costs or {}
+    report_costs = report_costs or {}
 
     def cost(task):
         name, _, point = task
         got = costs.get((name, point_key(point)))
         return got if got is not None else estimate(name, point)
 
+    def report(name):
+        got = report_costs.get(name)
+        return got if got is not None else report_estimate(name)
+
     keyed = [(cost(t), i, t) for i, t in enumerate(todo)]
-    keyed.sort(key=lambda x: (-x[0], x[1]))
-    return [t for _, _, t in keyed]
+    long_ = sorted((k for k in keyed if k[0] >= SHORT), key=lambda x: (-x[0], x[1]))
+    first = {}
+    for _, i, (name, _, _) in keyed:
+        first.setdefault(name, i)
+    short = sorted((k for k in keyed if k[0] < SHORT),
+                   key=lambda x: (-report(x[2][0]), first[x[2][0]], -x[0], x[1]))
+    return [t for _, _, t in long_ + short]
 
 
 def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, costs=None,
-          on_experiment=None):
+          on_experiment=None, report_costs=None):
     """Run every point of ``names``; ``{name: rows in points() order}``.
 
     With ``timings`` (a list), one ``{experiment, index, point, cpu_s, wall_s, start_s}`` per
     point is appended to it, in points() order (``start_s``: seconds after the sweep began).
     Points are handed to the workers longest first (:func:`longest_first`, with ``costs``
-    when given); the rows do not depend on it.  ``on_experiment(name, rows)``, when given,
+    and ``report_costs`` when given); the rows do not depend on it.  ``on_experiment(name, rows)``, when given,
     is called in this process as soon as the last point of ``name`` is in (rows in points()
     order), while the workers go on with the other points.
     """
@@ -286,13 +307,13 @@ def sweep(names, *, jobs=None, scheduler=None, progress=True, timings=None, cost
         if jobs is not None:
             raise ParameterError("jobs sets the local pool's size; with a Dask scheduler its "
                                  "workers run the points (give one or the other)")
-        results = _dask(longest_first(todo, costs), scheduler)
+        results = _dask(longest_first(todo, costs, report_costs), scheduler)
     else:
         jobs = _check_jobs(jobs)
         if jobs == 1 or len(todo) == 1:
             results = _serial(todo)
         else:
-            results = _pool(longest_first(todo, costs), min(jobs, len(todo)))
+            results = _pool(longest_first(todo, costs, report_costs), min(jobs, len(todo)))
     from tqdm import tqdm
 
     counts = {n: sum(1 for t in todo if t[0] == n) for n in names}
@@ -363,6 +384,7 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
     if readme is not None:
         _check_readme(readme)
     costs = previous_costs(out_dir)
+    report_costs = previous_report_costs(out_dir)
     timings = []
     started = time.perf_counter()
     made = not out_dir.exists()
@@ -394,7 +416,7 @@ def run(names=None, *, jobs=None, scheduler=None, out_dir="results", progress=Tr
                 report_cpu[n] = round(time.process_time() - cpu, 3)
 
             sweep(names, jobs=jobs, scheduler=scheduler, progress=progress, timings=timings,
-                  costs=costs, on_experiment=report)
+                  costs=costs, on_experiment=report, report_costs=report_costs)
             sweep_wall = last_point[0] - started
             summary = [r for n in names for r in summary_rows(n, comparisons[n])]
             kept = [r for r in previous
@@ -436,6 +458,18 @@ def _cpu_by_experiment(timings):
     for t in timings:
         out[t["experiment"]] = round(out.get(t["experiment"], 0.0) + t["cpu_s"], 3)
     return out
+
+
+def previous_report_costs(out_dir):
+    """``{experiment: CPU seconds of its report}`` from ``out_dir/run.json`` (an earlier run
+    there), for :func:`longest_first`; {} when there are none."""
+    import json
+    try:
+        with open(Path(out_dir) / "run.json") as fh:
+            got = json.load(fh).get("report_cpu_s") or {}
+        return {str(k): float(v) for k, v in got.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def previous_costs(out_dir):

@@ -255,3 +255,28 @@ def test_a_failed_report_leaves_no_results_and_no_folder_it_made(two_fake, tmp_p
     # The failure stopped the sweep: "late"'s points never ran, nothing was written.
     assert ("point", "late", 0) not in two_fake
     assert not out.exists()
+
+
+def test_short_points_go_last_by_experiment_heaviest_report_first():
+    from netemu.experiments.point_costs import SHORT, point_key
+    todo = [("a", 0, {"k": 0}), ("a", 1, {"k": 1}), ("b", 0, {"k": 0}), ("b", 1, {"k": 1}),
+            ("c", 0, {"k": 0})]
+    small = SHORT / 10
+    costs = {("a", point_key({"k": 0})): small, ("a", point_key({"k": 1})): 2 * small,
+             ("b", point_key({"k": 0})): small, ("b", point_key({"k": 1})): 7.0,
+             ("c", point_key({"k": 0})): small}
+    # b's long point first; then the short ones: b's report costs most, then c's, then a's
+    # (whose two short points go longest first).
+    order = runner.longest_first(todo, costs, {"a": 0.1, "b": 2.0, "c": 0.5})
+    assert order == [todo[3], todo[2], todo[4], todo[1], todo[0]]
+    # Without report costs for them (none recorded), short points keep experiment order.
+    order = runner.longest_first(todo, costs, {"a": 0.0, "b": 0.0, "c": 0.0})
+    assert order == [todo[3], todo[1], todo[0], todo[2], todo[4]]
+
+
+def test_previous_report_costs_read_from_run_json(tmp_path):
+    assert runner.previous_report_costs(tmp_path) == {}
+    (tmp_path / "run.json").write_text('{"report_cpu_s": {"a": 1.5}}')
+    assert runner.previous_report_costs(tmp_path) == {"a": 1.5}
+    (tmp_path / "run.json").write_text("not json")
+    assert runner.previous_report_costs(tmp_path) == {}
