@@ -280,3 +280,22 @@ def test_previous_report_costs_read_from_run_json(tmp_path):
     assert runner.previous_report_costs(tmp_path) == {"a": 1.5}
     (tmp_path / "run.json").write_text("not json")
     assert runner.previous_report_costs(tmp_path) == {}
+
+
+def test_affinity_keeps_an_experiment_on_the_worker_that_ran_it():
+    from netemu.experiments.runner import _Affinity
+    todo = [("a", 0, {}), ("b", 0, {}), ("a", 1, {}), ("b", 1, {}), ("c", 0, {}),
+            ("a", 2, {})]
+    pick = _Affinity(todo)
+    first, second = pick.take(None), pick.take(None)
+    assert (first[0], second[0]) == ("a", "b")          # in order while no worker is known
+    pick.done(101, first)
+    assert pick.take(101) == ("a", 1, {})               # its own experiment, skipping b's point
+    pick.done(202, second)
+    assert pick.take(202) == ("b", 1, {})
+    # Nothing of b left: worker 202 takes an experiment no worker has run (c), not a's.
+    assert pick.take(202) == ("c", 0, {})
+    # Worker 101 still has a's last point; once only other workers' points are left, a free
+    # worker takes them over rather than wait.
+    assert pick.take(202) == ("a", 2, {})
+    assert pick.take(101) is None
