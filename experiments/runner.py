@@ -184,8 +184,9 @@ def _run_here(name, index, point):
 
 class _Affinity:
     """Which point goes to a pool worker next: the first of ``todo`` (longest first,
-    :func:`longest_first`) of an experiment that worker ran last or that no worker has
-    run yet; else the first of all (the worker takes over another's experiment).
+    :func:`longest_first`) of an experiment that worker has run a point of, or of one no
+    worker has started; else the first of all (the worker helps with another's experiment,
+    which it then keeps as its own too).
 
     A worker keeps a cluster, its routes and path models between the points of an
     experiment (per-process caches); with the points handed out in order to whichever
@@ -195,10 +196,11 @@ class _Affinity:
 
     def __init__(self, todo):
         self.todo = list(todo)
-        self.owner = {}     # experiment -> pid of the worker that last ran one of its points
+        self.warm = {}      # pid -> experiments that worker has run points of
+        self.started = set()
 
     def done(self, pid, task):
-        self.owner[task[0]] = pid
+        self.warm.setdefault(pid, set()).add(task[0])
 
     def take(self, pid):
         """The next point for worker ``pid`` (None: no preference), or None when none is left."""
@@ -206,11 +208,13 @@ class _Affinity:
             return None
         k = 0
         if pid is not None:
+            mine = self.warm.setdefault(pid, set())
             k = next((i for i, t in enumerate(self.todo)
-                      if self.owner.get(t[0], pid) == pid), 0)
+                      if t[0] in mine or t[0] not in self.started), 0)
         task = self.todo.pop(k)
+        self.started.add(task[0])
         if pid is not None:
-            self.owner.setdefault(task[0], pid)
+            self.warm[pid].add(task[0])
         return task
 
 

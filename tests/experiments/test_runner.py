@@ -296,6 +296,12 @@ def test_affinity_keeps_an_experiment_on_the_worker_that_ran_it():
     # Nothing of b left: worker 202 takes an experiment no worker has run (c), not a's.
     assert pick.take(202) == ("c", 0, {})
     # Worker 101 still has a's last point; once only other workers' points are left, a free
-    # worker takes them over rather than wait.
+    # worker takes them over rather than wait, and a is then its own experiment too.
     assert pick.take(202) == ("a", 2, {})
     assert pick.take(101) is None
+    pick = _Affinity([("a", 0, {}), ("b", 0, {}), ("a", 1, {}), ("b", 1, {})])
+    pick.done(1, pick.take(None))       # worker 1 ran a
+    assert pick.take(2) == ("b", 0, {})  # b: no worker started it
+    assert pick.take(2) == ("b", 1, {})
+    assert pick.take(2) == ("a", 1, {})  # only a is left: taken over
+    assert pick.warm[2] == {"a", "b"}
