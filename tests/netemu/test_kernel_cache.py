@@ -44,28 +44,28 @@ def test_same_source_shares_one_directory_whatever_its_path(monkeypatch, tmp_pat
     assert c.cache_path != a.cache_path  # an edited file never loads the old binary
 
 
-def test_kernels_compile_into_the_cache_and_give_the_same_numbers(monkeypatch, tmp_path):
+def _cached_kernel(monkeypatch, tmp_path, source):
+    """``(f, kernel, cache)``: ``source``'s ``f`` compiled by numba into a per-test kernel
+    cache (skipped where numba or its caching internals are missing)."""
     numba = pytest.importorskip("numba")
     monkeypatch.setenv("NETEMU_CACHE_DIR", str(tmp_path / "cache"))
-    path, f = _module(tmp_path, "checkout", "def f(x):\n    return 2 * x + 1\n")
+    _, f = _module(tmp_path, "checkout", source)
     cache = _kernel_cache.cache_for(f)
     if cache is None:
         pytest.skip("this numba has no caching internals")
     kernel = numba.njit(cache=True)(f)
     kernel._cache = cache
+    return f, kernel, cache
+
+
+def test_kernels_compile_into_the_cache_and_give_the_same_numbers(monkeypatch, tmp_path):
+    _, kernel, cache = _cached_kernel(monkeypatch, tmp_path, "def f(x):\n    return 2 * x + 1\n")
     assert kernel(20) == 41
     assert any(p.suffix == ".nbi" for p in Path(cache.cache_path).iterdir())
 
 
 def test_is_cached_says_whether_a_kernel_is_on_disk(monkeypatch, tmp_path):
-    numba = pytest.importorskip("numba")
-    monkeypatch.setenv("NETEMU_CACHE_DIR", str(tmp_path / "cache"))
-    _, f = _module(tmp_path, "checkout", "def f(x):\n    return 3 * x\n")
-    cache = _kernel_cache.cache_for(f)
-    if cache is None:
-        pytest.skip("this numba has no caching internals")
-    kernel = numba.njit(cache=True)(f)
-    kernel._cache = cache
+    f, kernel, _ = _cached_kernel(monkeypatch, tmp_path, "def f(x):\n    return 3 * x\n")
     assert not _kernel_cache.is_cached(kernel)      # nothing compiled yet
     assert kernel(2) == 6
     assert _kernel_cache.is_cached(kernel)          # compiled and saved by the call
