@@ -51,8 +51,10 @@ every arrival and completion.  Four things keep that cheap:
   lazily, because freezing a flow never lowers a resource's level.
 """
 
+import contextlib
 import functools
 import numbers
+import threading
 from functools import cached_property
 
 import numpy as np
@@ -106,7 +108,7 @@ _kernel = functools.partial(_jit, **_NO_NRT) if HAVE_NUMBA else _jit
 # references, the helper's arrays would be counted again.)
 _inlined = functools.partial(_jit, inline="always", **_NO_NRT) if HAVE_NUMBA else _jit
 
-__all__ = ["FlowSet", "max_min_rates", "completion_times", "RTOL"]
+__all__ = ["FlowSet", "max_min_rates", "completion_times", "RTOL", "scaled_reuse"]
 
 #: Relative tolerance of the solver: saturation levels within it are ties, and
 #: flows finishing within it of the clock finish together.
@@ -828,6 +830,11 @@ def _simulate(cap, fs, size, start, local=True, grouped=True, prune=True):
     fs = _reorder(fs, None)  # canonical once: the classes and the kernel read the same rows
     if prune:
         fs = _prune_dominated(fs, cap)
+    kept = _REUSE.__dict__.get("kept")
+    if kept is not None:
+        hit = _reused(kept, cap, fs, size, start, (local, grouped, prune))
+        if hit is not None:
+            return hit
     if grouped:
         rep_rows, cls = _classes(fs, order)
     else:
@@ -836,7 +843,104 @@ def _simulate(cap, fs, size, start, local=True, grouped=True, prune=True):
     fin, stats = _fluid_run(*_kernel_args(ix, cap)[:-1], fs.counts[order].astype(np.float64),
                             cls, size[order], start[order], local)
     finish[order] = fin
+    if kept is not None:
+        _keep(kept, cap, fs, size, start, (local, grouped, prune), finish, stats)
     return finish, stats
+
+
+# Fluid simulations kept inside a scaled_reuse() block, per thread: a list of
+# (flags, flow set, used resources, their capacities, sizes, starts, finish, stats).
+_REUSE = threading.local()
+#: Simulations a scaled_reuse() block keeps (the most recent ones).
+REUSE_SLOTS = 4
+# Capacity ratios within this of each other count as one factor.
+_REUSE_RTOL = 1e-12
+
+
+@contextlib.contextmanager
+def scaled_reuse():
+    """Within the block, a fluid simulation (:func:`completion_times`, and every caller of
+    it: collectives, DeepEP, :func:`netemu.solve`) that differs from one already run in
+    the block by a single factor on every capacity it uses is answered from that one.
+
+    Exact: multiplying every capacity by ``a`` multiplies every max-min rate by ``a``, so
+    flows that all start at 0 finish at ``1 / a`` times their old finish times (the
+    problems are compared after dominated resources are left out, entry for entry, with
+    the same sizes; the capacities' ratios must agree to 1e-12, the rounding of scaled
+    capacities; with ``a = 1`` the problem is the same one and any start times are
+    allowed).  A sweep that evaluates one workload at two rate settings whose binding
+    resources all scale alike (DeepEP's nominal and achievable NIC and NVLink rates)
+    simulates it once.  Outside a block nothing is kept, so a timing measures a solve.
+
+    >>> with scaled_reuse():
+    ...     a = completion_times([1e9, 2e9], [{0: 1.0}, {0: 1.0, 1: 1.0}], [1e9, 3e9])
+    ...     b = completion_times([5e8, 1e9], [{0: 1.0}, {0: 1.0, 1: 1.0}], [1e9, 3e9])
+    >>> a.tolist(), b.tolist()
+    ([2.0, 4.0], [4.0, 8.0])
+    """
+    outer = _REUSE.__dict__.get("kept")
+    _REUSE.kept = [] if outer is None else outer
+    try:
+        yield
+    finally:
+        _REUSE.kept = outer
+
+
+def _used(fs):
+    """Resources a flow set puts load on (direct entries and groups' rows)."""
+    cols = fs.direct.indices
+    if fs.groups.shape[1]:
+        cols = np.r_[cols, sp.csr_matrix(fs.group_matrix).indices]
+    return np.unique(cols)
+
+
+def _same_problem(a, b):
+    """Same flow set, entry for entry (canonical rows: the same arrays)."""
+    Da, Db = a.direct, b.direct
+    if Da.shape != Db.shape or Da.nnz != Db.nnz or a.groups.shape != b.groups.shape:
+        return False
+    if not (np.array_equal(Da.indptr, Db.indptr) and np.array_equal(Da.indices, Db.indices)
+            and np.array_equal(Da.data, Db.data) and np.array_equal(a.counts, b.counts)
+            and np.array_equal(a.groups, b.groups)):
+        return False
+    if not a.groups.shape[1]:
+        return True
+    Ga, Gb = sp.csr_matrix(a.group_matrix), sp.csr_matrix(b.group_matrix)
+    return Ga.shape == Gb.shape and (Ga != Gb).nnz == 0
+
+
+def _reused(kept, cap, fs, size, start, flags):
+    """(finish, stats) of a kept simulation that ``fs`` repeats up to one capacity factor,
+    or None."""
+    for k, (fl, fs0, used, cap0, size0, start0, finish0, stats0) in enumerate(kept):
+        if fl != flags or not (np.array_equal(size, size0) and np.array_equal(start, start0)
+                               and _same_problem(fs, fs0)):
+            continue
+        ratio = cap[used] / cap0
+        a = ratio[0] if ratio.size else 1.0
+        # One factor, up to the rounding of the capacities themselves (3.0 * 0.8 / 3.0 is
+        # not 0.8): far inside the solver's own 1e-9 tolerance.
+        if not (np.isfinite(a) and a > 0 and (np.abs(ratio - a) <= _REUSE_RTOL * a).all()):
+            continue
+        if a != 1.0 and start.any():
+            continue  # the time scale would move the starts too
+        kept.append(kept.pop(k))  # most recently used last
+        return (finish0.copy() if a == 1.0 else finish0 / a), stats0.copy()
+    return None
+
+
+def _keep(kept, cap, fs, size, start, flags, finish, stats):
+    used = _used(fs)
+    # A copy: the caller's flow set may be the very object solved (nothing pruned), and
+    # may be changed in place before the next call.
+    own = FlowSet.__new__(FlowSet)
+    own.n_resources = fs.n_resources
+    own.direct = fs.direct.copy()
+    own.groups, own.counts = fs.groups.copy(), fs.counts.copy()
+    own.group_matrix = sp.csr_matrix(fs.group_matrix, copy=True)
+    kept.append((flags, own, used, cap[used].copy(), size.copy(), start.copy(), finish.copy(),
+                 stats.copy()))
+    del kept[:-REUSE_SLOTS]
 
 
 def _prune_dominated(fs, cap):
