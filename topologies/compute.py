@@ -143,24 +143,29 @@ class GpuCompute:
         return self.gemm[precision]
 
 
+#: HBM2 bandwidth of the 40 GB A100, PCIe and SXM alike (NVIDIA A100 datasheet: 1,555 GB/s;
+#: the 80 GB models have 1,935 and 2,039 GB/s): both GPUs of [FF] Table I are 40 GB ones.
+A100_40GB_HBM = 1.555e12
+
 #: The Fire-Flyer 2 PCIe A100: GEMM throughput measured by the paper ([FF] Table II: TF32 107,
-#: FP16 220 TFLOPS per GPU); peak 312 TFLOPS dense FP16/BF16 and 1,555 GB/s HBM2 (NVIDIA A100
-#: PCIe 40GB datasheet; the 40 GB model is the server generator's choice, UNCONFIRMED).
+#: FP16 220 TFLOPS per GPU); peak 312 TFLOPS dense FP16/BF16; the node's GPUs are "PCIe
+#: A100-40GB" ([FF] Table I), so 1,555 GB/s of HBM2.
 A100_PCIE_COMPUTE = GpuCompute(
-    "A100 PCIe", {"fp16": 220e12, "bf16": 220e12, "tf32": 107e12}, 312e12, 1.555e12,
+    "A100 PCIe", {"fp16": 220e12, "bf16": 220e12, "tf32": 107e12}, 312e12, A100_40GB_HBM,
     {"gemm:fp16": "[FF] Table II, measured FP16 GEMM", "gemm:bf16": "[FF] Table II FP16 figure "
      "(same tensor-core rate for BF16 on A100, NVIDIA A100 datasheet)",
      "gemm:tf32": "[FF] Table II, measured TF32 GEMM", "peak_bf16": "NVIDIA A100 datasheet",
-     "hbm": "NVIDIA A100 PCIe 40GB datasheet, UNCONFIRMED which memory Fire-Flyer has",
+     "hbm": "[FF] Table I (PCIe A100-40GB); NVIDIA A100 datasheet (40 GB PCIe: 1,555 GB/s)",
      "sms": "NVIDIA A100 architecture whitepaper (hardware.A100_PCIE.sms)"},
     sms=A100_PCIE.sms)
 
-#: The DGX-A100's SXM A100: measured GEMM [FF] Table II (TF32 131, FP16 263 TFLOPS);
-#: 2,039 GB/s HBM2e (NVIDIA A100 SXM 80GB datasheet).
+#: The DGX-A100's SXM A100: measured GEMM [FF] Table II (TF32 131, FP16 263 TFLOPS); the DGX
+#: [FF] compares against holds "SXM A100-40GB" ([FF] Table I): 1,555 GB/s of HBM2.
 A100_SXM_COMPUTE = GpuCompute(
-    "A100 SXM", {"fp16": 263e12, "bf16": 263e12, "tf32": 131e12}, 312e12, 2.039e12,
+    "A100 SXM", {"fp16": 263e12, "bf16": 263e12, "tf32": 131e12}, 312e12, A100_40GB_HBM,
     {"gemm:fp16": "[FF] Table II, measured FP16 GEMM", "gemm:tf32": "[FF] Table II",
-     "peak_bf16": "NVIDIA A100 datasheet", "hbm": "NVIDIA A100 SXM 80GB datasheet",
+     "peak_bf16": "NVIDIA A100 datasheet",
+     "hbm": "[FF] Table I (SXM A100-40GB); NVIDIA A100 datasheet (40 GB SXM: 1,555 GB/s)",
      "sms": "NVIDIA A100 architecture whitepaper (hardware.DGX_A100.sms)"},
     sms=DGX_A100.sms)
 
