@@ -353,7 +353,8 @@ class Transformer:
         """The projection GEMM launches of attention on ``T`` tokens."""
         return tuple(op.gemms[0] for op in self._attn_gemms(T, 1))
 
-    def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True, wgrad_bytes=None):
+    def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True, wgrad_bytes=None,
+                  expert_copies=None):
         """The kernels of layer ``i`` on a micro-batch of ``tokens`` tokens (sequences of
         ``seq``), activations and weights in ``act_bytes``-byte elements, weight gradients
         moving ``wgrad_bytes`` per element (:func:`gemm_op`).
@@ -369,7 +370,9 @@ class Transformer:
         adds the router, the permutation of token copies into expert order and back with
         the weighted sum (read and write ``topk`` copies each way).  Routed experts see
         ``tokens x topk x ep / experts`` tokens each (balanced routing) and a GPU runs
-        ``experts / ep`` of them: small GEMMs whose bytes can outweigh their FLOPs.
+        ``experts / ep`` of them: small GEMMs whose bytes can outweigh their FLOPs.  With
+        ``expert_copies`` the GPU's experts compute that many token copies instead (a drawn
+        routing's load on the GPU), spread evenly over them.
         """
         T, e, h = tokens, act_bytes, self.hidden
         q, k, v, o = self._attn_widths()
@@ -392,8 +395,8 @@ class Transformer:
                 ops += self._mlp_ops("shared", T, self.expert_ffn, e, self.shared_experts,
                                      merged=True, wg=wg)
             per_gpu = max(1, E // max(1, ep))
-            ops += self._mlp_ops("expert", T * K * max(1, ep) / E, self.expert_ffn, e, per_gpu,
-                                 wg=wg)
+            each = T * K * max(1, ep) / E if expert_copies is None else expert_copies / per_gpu
+            ops += self._mlp_ops("expert", each, self.expert_ffn, e, per_gpu, wg=wg)
             ops.append(memory_op("unpermute_combine", (T * K + T) * h * e,
                                  (T * K + T) * h * e + T * K * h * e))
         else:

@@ -28,7 +28,9 @@ so one program per stage stands for all of them) and micro-batch ``i``:
   direction (Megatron-LM's f and g operators), in line with the compute;
 - expert parallelism: dispatch and combine per MoE layer (DeepEP's node-limited transport or
   plain all-to-all, :func:`~netemu.collectives.moe.moe_dispatch_combine`), in line, or beside
-  the compute with ``overlap_ep`` (the micro-batch ends when both have);
+  the compute with ``overlap_ep`` (the micro-batch ends when both have); the routing is a
+  seeded draw, and the experts' compute is the busiest GPU's share of it (the combine waits
+  for that GPU), as in the decode model;
 - pipeline parallelism: the activations go to the next stage after ``F`` and their gradients
   back after ``B``, on streams of their own, in the 1F1B order (warm-up forwards, then one
   forward one backward, then the remaining backwards);
@@ -501,8 +503,10 @@ class _Builder:
             else:
                 # Every micro-batch's weight gradients are added into the accumulator.
                 wg = 2 * lay.grad_accum_bytes
+                busiest = {"expert_copies": self._expert_copies(s, tokens)} \
+                    if m.moe and lay.ep > 1 and m.is_moe_layer(i) else {}
                 ops = m.layer_ops(i, tokens, job.seq, act_bytes=lay.act_bytes, ep=lay.ep,
-                                  wgrad_bytes=wg)
+                                  wgrad_bytes=wg, **busiest)
                 if k == 0 and first:
                     ops += m.head_ops(tokens, lay.act_bytes, first=True, last=False,
                                       wgrad_bytes=wg)
@@ -537,16 +541,14 @@ class _Builder:
         from .moe import moe_dispatch_combine
         from .workload import Workload
         lay, m = self.lay, self.model
-        groups = [[self.rank(s, g * lay.ep + e, t) for e in range(lay.ep)]
-                  for t in range(lay.tp) for g in range(lay.dp // lay.ep)]
+        groups = self._ep_groups(s)
         key = ("ep", tokens)
         if key not in self._memo:
             self._memo[key] = (groups[0], moe_dispatch_combine(
                 self.pm, groups[0], tokens=tokens, hidden=m.hidden, topk=m.topk,
-                experts_per_gpu=m.experts // lay.ep, node_limit=m.node_limit or None,
-                routing="random", forward=lay.ep_library == "deepep",
+                seed=self.seed, forward=lay.ep_library == "deepep",
                 dispatch_bytes=lay.dispatch_bytes, combine_bytes=lay.combine_bytes,
-                seed=self.seed))
+                **self._ep_routing()))
         first, w0 = self._memo[key]
         ws = []
         for g in groups:
@@ -560,6 +562,39 @@ class _Builder:
         ratio = lay.combine_bytes / lay.dispatch_bytes
         back = [Phase(fwd[0].load, fwd[0].work * ratio, fwd[0].latency), fwd[1]]
         return fwd, back
+
+    def _ep_groups(self, s):
+        """Stage ``s``'s expert groups: ``ep`` consecutive data-parallel ranks each."""
+        lay = self.lay
+        return [[self.rank(s, g * lay.ep + e, t) for e in range(lay.ep)]
+                for t in range(lay.tp) for g in range(lay.dp // lay.ep)]
+
+    def _ep_routing(self):
+        """The token routing of the expert all-to-all (and of the experts' compute)."""
+        lay, m = self.lay, self.model
+        return {"experts_per_gpu": m.experts // lay.ep, "node_limit": m.node_limit or None,
+                "routing": "random"}
+
+    def _expert_copies(self, s, tokens):
+        """Token copies the busiest GPU of an expert group computes per micro-batch: every
+        selection of one of its experts, its own tokens' included, in the same seeded draw
+        as the all-to-all's (the combine, and so the next layer, waits for that GPU; the
+        decode model prices its experts the same way)."""
+        key = ("copies", tokens)
+        if key not in self._memo:
+            import numpy as np
+
+            from .moe import token_destinations
+            # The group the all-to-all drew on, when it has (its routing is carried to the
+            # other groups rank by rank, so one group's loads stand for all).
+            first = self._memo[("ep", tokens)][0] if ("ep", tokens) in self._memo \
+                else self._ep_groups(s)[0]
+            dests = token_destinations(first, tokens=tokens, topk=self.model.topk,
+                                       seed=self.seed, **self._ep_routing())
+            recv = np.bincount(np.concatenate([d.ravel() for d in dests]),
+                               minlength=len(first))
+            self._memo[key] = int(recv.max())
+        return self._memo[key]
 
     # -- the 1F1B program of one stage
     def _micro(self, s, kind, i, c, mb):

@@ -256,3 +256,34 @@ def test_cli_step_prints_the_job_and_refuses_bad_input(capsys):
     assert main(["step", "llama-13b", "--cluster", "fire-flyer-2-cluster", "--layout",
                  "dp=3,ep=2", "--seq", "16", "--batch", "6"]) == 2
     assert "ep=2 must divide dp=3" in capsys.readouterr().err
+
+
+def test_expert_compute_is_the_busiest_gpus_share_of_the_drawn_routing():
+    # Two GPUs, two experts (one each), top-1: the seeded draw sends more of the 4 x 256
+    # tokens to one expert than to the other, and that GPU's experts set the layer's time
+    # (the combine waits for it), as the decode model prices them.
+    import numpy as np
+
+    from netemu.collectives.moe import token_destinations
+    m = Transformer("moe-1", layers=1, hidden=64, heads=4, ffn=0, vocab=100, experts=2,
+                    topk=1, expert_ffn=64, gated=False)
+    G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=B)
+    seq = 256
+    lay = Layout(dp=2, ep=2, ep_library="nccl", overlap_dp=False)
+    (r,) = run_step(G, Job("moe", m, lay, seq, 2), gpu=GPU)
+    dests = token_destinations(["n0", "n1"], tokens=seq, topk=1, experts_per_gpu=1,
+                               routing="random", seed=0)
+    recv = np.bincount(np.concatenate([d.ravel() for d in dests]), minlength=2)
+    busiest = int(recv.max())
+    assert busiest > seq                            # the draw is not balanced
+
+    def compute(copies):
+        wg = 2 * lay.grad_accum_bytes                 # the FP32 accumulator, read and written
+        ops = m.layer_ops(0, seq, seq, ep=2, wgrad_bytes=wg, expert_copies=copies) + \
+            m.head_ops(seq, first=True, last=False, wgrad_bytes=wg) + \
+            m.head_ops(seq, first=False, last=True, wgrad_bytes=wg)
+        return sum(GPU.ops_time(ops, "bf16", 1))
+
+    assert r.compute_time == pytest.approx(compute(busiest), rel=1e-12)
+    assert r.compute_time > compute(None)           # balanced routing would be faster
+    assert compute(seq) == pytest.approx(compute(None), rel=1e-12)
