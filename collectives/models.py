@@ -353,6 +353,38 @@ class Transformer:
         """The projection GEMM launches of attention on ``T`` tokens."""
         return tuple(op.gemms[0] for op in self._attn_gemms(T, 1))
 
+    def layer_activation_bytes(self, i, tokens, act_bytes=2, tp=1, ep=1, expert_copies=None,
+                               inputs_only=False):
+        """Bytes layer ``i`` keeps from its forward for its backward, per micro-batch of
+        ``tokens`` tokens on one GPU: the tensors each kernel's backward reads, counted as
+        Korthikanti et al. count them (arXiv:2205.05198 §4.1), for a layer without dropout
+        (these models train without it) and with FlashAttention (which keeps its output and
+        row statistics, not the scores): both normalisations' inputs, the projections' and
+        the MLP's inputs, the queries, keys, values and attention output, and the MLP's
+        intermediates (gate, up and their product for a gated MLP; the pre-activation and
+        the activation otherwise) -- the last two groups split by ``tp``.  An MoE layer
+        keeps its experts' token copies (``expert_copies`` on the GPU, default the balanced
+        ``tokens x topk``), each copy's intermediates, the shared experts' and the experts'
+        outputs (the routing weights' gradient reads them).  ``inputs_only``: the layer's
+        input alone (what full recomputation keeps)."""
+        T, h, e = tokens, self.hidden, act_bytes
+        if inputs_only:
+            return T * h * e
+        q, k, v, o = self._attn_widths()
+        inner = 3 if self.gated else 2
+        x = T * (4 * h + (q + k + v + o) / tp)
+        if self.is_moe_layer(i):
+            c = T * self.topk if expert_copies is None else expert_copies
+            x += c * (2 * h + inner * self.expert_ffn / tp)
+            x += T * self.shared_experts * inner * self.expert_ffn / tp
+        else:
+            x += T * inner * self.ffn / tp
+        return x * e
+
+    def head_activation_bytes(self, tokens, act_bytes=2, tp=1, last=True):
+        """Bytes the output head keeps for its backward: the logits the loss reads."""
+        return tokens * self.vocab / tp * act_bytes if last else 0.0
+
     def layer_ops(self, i, tokens, seq, act_bytes=2, ep=1, causal=True, wgrad_bytes=None,
                   expert_copies=None):
         """The kernels of layer ``i`` on a micro-batch of ``tokens`` tokens (sequences of
@@ -506,6 +538,22 @@ class ConvNet:
     def train_flops_per_token(self, seq=1, causal=True):
         """Model FLOPs of one training image: 3x the forward (MFU's convention)."""
         return 3 * self.forward_flops_per_token()
+
+    def layer_activation_bytes(self, i, tokens, act_bytes=4, tp=1, ep=1, expert_copies=None,
+                               inputs_only=False):
+        """Bytes weight layer ``i`` keeps for its backward on ``tokens`` images: its input (the
+        weight gradient reads it) and its ReLU's output (the ReLU's and the max-pool's
+        backward read it); ``inputs_only``: the input alone."""
+        if i < len(self.convs):
+            cin, cout, _, H, W, _ = self.convs[i]
+            inp, out = H * W * cin, H * W * cout
+        else:
+            inp, out = self.fcs[i - len(self.convs)]
+        return tokens * (inp if inputs_only else inp + out) * act_bytes
+
+    def head_activation_bytes(self, tokens, act_bytes=4, tp=1, last=True):
+        """Bytes the loss keeps: the class scores."""
+        return tokens * self.hidden * act_bytes if last else 0.0
 
     def layer_ops(self, i, tokens, seq=1, act_bytes=4, ep=1, causal=True, wgrad_bytes=None):
         """Kernels of weight layer ``i`` on ``tokens`` images: the convolution as an implicit

@@ -38,7 +38,8 @@ so one program per stage stands for all of them) and micro-batch ``i``:
   order (PyTorch DDP's ``bucket_cap_mb`` buckets); once a bucket's last layer is done
   (``overlap_dp``), it is summed across the stage's data-parallel ranks by the layout's
   library; routed-expert gradients among the ranks that hold the same experts; ZeRO-1/2
-  reduce-scatter, then all-gather the updated shards; ZeRO-3 (FSDP) treats every layer as a
+  reduce-scatter (HFReduce, which has no reduce-scatter: its allreduce, each rank keeping
+  its shard), then all-gather the updated shards; ZeRO-3 (FSDP) treats every layer as a
   unit: its parameters are all-gathered before its forward and its backward (the next
   unit's gather while this one computes, at most two units gathered), its gradients reduced
   after its backward (NCCL reduce-scatter, or the layout's allreduce library when that is
@@ -69,12 +70,15 @@ from .models import ConvNet, Transformer
 from .timeline import Phase, Task, simulate
 
 __all__ = ["Job", "StepResult", "run_step", "place", "PLACEMENTS", "ADAM_BYTES_PER_PARAM",
-           "COMPUTE_MODELS"]
+           "ADAM_STATE_BYTES", "COMPUTE_MODELS"]
 
 #: GPU memory bytes Adam touches per parameter with FP32 master weights and moments and a BF16
 #: working copy: read 4+4+4+4 (master, gradient, m, v), write 4+4+4+2 (Micikevicius et al.,
 #: "Mixed Precision Training", ICLR 2018, for the FP32 master copy; Adam's two moments).
 ADAM_BYTES_PER_PARAM = 30
+#: GPU memory bytes Adam's state holds per parameter: FP32 master weights, first and second
+#: moments (Micikevicius et al., ICLR 2018; Kingma & Ba, ICLR 2015), 4 bytes each.
+ADAM_STATE_BYTES = 12
 #: Placement policies for several jobs: ``packed`` gives each job the next free servers in
 #: order; ``interleaved`` deals servers to the jobs in turn, so their traffic meets on leaves.
 PLACEMENTS = ("packed", "interleaved")
@@ -161,6 +165,20 @@ class StepResult:
     timeline: object = field(default=None, repr=False)
     task_ids: list = field(default_factory=list, repr=False)
     simulated_microbatches: int = 0
+    #: GPU memory of the job's fullest GPU, bytes by part (``weights``, ``gradients``,
+    #: ``optimizer``, ``activations``, ``total``; ``stage``: its pipeline stage); see
+    #: :meth:`_Builder._memory`.
+    memory: dict = field(default_factory=dict)
+    #: The GPU's memory, bytes (0: unknown).
+    memory_capacity: float = 0.0
+
+    @property
+    def fits(self):
+        """Whether the fullest GPU's memory holds the step (None when the GPU's size is
+        unknown)."""
+        if not self.memory_capacity or not self.memory:
+            return None
+        return self.memory["total"] <= self.memory_capacity
 
     @property
     def tokens_per_s(self):
@@ -184,7 +202,9 @@ class StepResult:
         return {"job": self.job, "gpus": self.gpus, "step_time_s": self.step_time,
                 "tokens_per_s": self.tokens_per_s, "mfu": self.mfu,
                 "mfu_noncausal": self.mfu_noncausal, "compute_s": self.compute_time,
-                **{f"wait_{k}_s": v for k, v in sorted(self.waits.items())}}
+                **{f"wait_{k}_s": v for k, v in sorted(self.waits.items())},
+                "memory_GiB": self.memory.get("total", 0.0) / 2**30,
+                "fits": "" if self.fits is None else self.fits}
 
 
 # -- placement -----------------------------------------------------------------------------------
@@ -421,6 +441,8 @@ class _Builder:
                          for d in range(lay.dp) for t in range(lay.tp)])
             self._memo["net"] = [self._stage_net(s) for s in range(lay.pp)]
         comm = [{**self._stage_compute(s), **net} for s, net in enumerate(self._memo["net"])]
+        self.memory = max((self._memory(s, comm[s], mb) for s in range(lay.pp)),
+                          key=lambda x: x["total"])
         self.compute_time = 0.0
         order = {s: _order_1f1b(s, lay.pp, mb) for s in range(lay.pp)}
         self.last_parts = {}
@@ -439,6 +461,44 @@ class _Builder:
         return out
 
     # -- per stage: collectives and compute times
+    def _memory(self, s, c, mb):
+        """GPU memory of one GPU of stage ``s``, bytes by part: weights (the activations'
+        width; with ZeRO-3 the GPU's shard and at most two gathered units), the gradient
+        accumulator (``grad_accum_bytes``; a shard from ZeRO-2 on), Adam's state
+        (:data:`ADAM_STATE_BYTES`; a shard from ZeRO-1 on) and the activations the 1F1B
+        schedule holds at its fullest: ``min(pp - s, micro-batches)`` micro-batches in
+        flight, each keeping what its layers' backward reads
+        (:meth:`~netemu.collectives.models.Transformer.layer_activation_bytes`; with
+        ``recompute`` only the layers' inputs, and one layer's full set while it is
+        recomputed), and the last stage the logits.  A lower bound: the CUDA context,
+        communication buffers, temporaries and the allocator's slack are not counted."""
+        lay, m, job = self.lay, self.model, self.job
+        tokens = lay.microbatch * job.seq
+        e = lay.act_bytes
+        params = c["dense"] + c["expert"]
+        shard = c["dense"] / lay.dp + c["expert"] / max(1, lay.dp // lay.ep)
+        weights = params * e
+        if lay.zero == 3:
+            unit = max((u[2] + u[3] for u in c["units"]), default=0.0)
+            weights = shard * e + 2 * unit * e
+        grads = (shard if lay.zero >= 2 else params) * lay.grad_accum_bytes
+        opt = (shard if lay.zero >= 1 else params) * ADAM_STATE_BYTES
+        layers = self.stage_layers[s]
+
+        def act(i, inputs_only=False):
+            busiest = {"expert_copies": self._expert_copies(s, tokens)} \
+                if m.moe and lay.ep > 1 and m.is_moe_layer(i) else {}
+            return m.layer_activation_bytes(i, tokens, e, lay.tp, lay.ep,
+                                            inputs_only=inputs_only, **busiest)
+
+        full = [act(i) for i in layers]
+        flight = min(lay.pp - s, mb)
+        acts = flight * (sum(act(i, True) for i in layers) + max(full, default=0.0)
+                         if lay.recompute else sum(full))
+        acts += m.head_activation_bytes(tokens, e, lay.tp, last=s == lay.pp - 1)
+        return {"stage": s, "weights": weights, "gradients": grads, "optimizer": opt,
+                "activations": acts, "total": weights + grads + opt + acts}
+
     def _stage_compute(self, s):
         """Stage ``s``'s compute: forward and backward time of a micro-batch, its layers'
         :meth:`_units`, and its dense and routed-expert parameters on one GPU."""
@@ -772,7 +832,11 @@ class _Builder:
         gpu = f"{j}/s{s}/gpu"
         deps_opt = [last_b]
         if lay.zero in (0, 1, 2):
-            collective = "allreduce" if lay.zero == 0 else "reducescatter"
+            # ZeRO-1/2 sum with NCCL's reduce-scatter; HFReduce implements allreduce only
+            # ([FF] §IV), so with it every rank gets the whole sum and keeps its shard (as the
+            # ZeRO-3 units below do).
+            collective = "allreduce" if lay.zero == 0 or lay.dp_library != "nccl" \
+                else "reducescatter"
             prev = None
             keys, parts = self.slices[("B", s, mb - 1)]
             for k, (sk, (_, dense, expert, _u)) in enumerate(zip(keys, parts)):
@@ -871,7 +935,8 @@ def run_step(G, jobs, *, routing="dmodk", pxn=True, seed=0, gpu=None, placement=
                        m.train_flops_per_token(j.seq, causal=True) * j.tokens,
                        m.train_flops_per_token(j.seq, causal=False) * j.tokens, gpu.peak_bf16,
                        line(r1.compute_time, r2.compute_time), waits, r2.timeline, r2.task_ids,
-                       simulated_microbatches=m2)]
+                       simulated_microbatches=m2, memory=r2.memory,
+                       memory_capacity=r2.memory_capacity)]
 
 
 def _with_microbatches(job, m):
@@ -931,7 +996,8 @@ def _step_result(j, span, b, tl, gpu):
     waits = _waits(tl, span, j.layout.pp, j.name, step)
     comp = max(b.compute_time_stage.values())
     return StepResult(j.name, j.layout.world, step, j.tokens, flops, flops_nc, gpu.peak_bf16,
-                      comp, waits, tl, list(span), simulated_microbatches=j.microbatches)
+                      comp, waits, tl, list(span), simulated_microbatches=j.microbatches,
+                      memory=b.memory, memory_capacity=gpu.memory)
 
 
 def _idle_gaps(busy, end):

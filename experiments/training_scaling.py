@@ -31,10 +31,21 @@ DeepSeek-V3 technical report §3.3; that HAI-LLM did so on the A100s is an infer
 end points are shown with an FP16 accumulator too).  FlashAttention's backward recomputes
 the scores: 2.5 times its forward FLOPs (:data:`~netemu.collectives.models.FLASH_BWD_FLOPS`).
 
+Optimizer state sharded over the data-parallel ranks (ZeRO-1): without it neither model fits
+the 40 GB GPUs ([FF] Table I): netemu's memory count of the fullest GPU
+(:meth:`netemu.collectives.step._Builder._memory`, a lower bound) is 68.5 GiB for LLaMA-13B
+and 45.0 GiB for DeepSeekMoE-16B with the optimizer state whole, 33.5 and 30.2 GiB with it
+sharded (at the smallest point; less at the larger ones).  ZeRO-1 is what DeepSeek's training
+states ("ZeRO-1 DP", DeepSeek-V3 technical report §3.2; that HAI-LLM sharded the same way on
+the A100s is an inference); HFReduce implements allreduce only, so the gradients are summed
+by its allreduce, each rank updates its shard, and the updated parameters are all-gathered
+(NCCL).  The CSV gives every point's memory and whether it fits.
+
 Not published, so chosen and shown: one sequence per micro-batch (the sensitivity rows use
-two), no activation recomputation, and for DeepSeekMoE-16B no expert parallelism (the paper
-does not say HaiScale split its experts; every data-parallel rank then holds them all and
-sums their gradients with HFReduce).  Scaling efficiency is against each model's smallest
+two), no activation recomputation (recomputation alone would not fit LLaMA-13B: 58.0 GiB),
+and for DeepSeekMoE-16B no expert parallelism (the paper does not say HaiScale split its
+experts; every data-parallel rank then holds them all and sums their gradients with
+HFReduce).  Scaling efficiency is against each model's smallest
 point, ``T(n0) n0 / (T(n) n)``, the paper's own definition (its 92.92% at 320 GPUs and 76.14%
 at 640 follow from its step times).
 """
@@ -53,6 +64,9 @@ SETUPS = {
     "9b": {"model": "deepseekmoe-16b", "seq": 4096, "batch": 4608, "pp": 10,
            "gpus": (40, 80, 160, 320, 640)},
 }
+#: Optimizer state sharding of every point (see the module notes: without it neither model
+#: fits the GPUs' 40 GB).
+ZERO = 1
 #: Sensitivity to the unpublished micro-batch size: these points again with two sequences.
 SENSITIVITY = (("9a", 64), ("9a", 512), ("9b", 80), ("9b", 640))
 #: The fraction of the datasheet HBM bandwidth memory-bound kernels reach in the sensitivity
@@ -135,7 +149,7 @@ def run_point(point):
     from netemu.topologies.compute import A100_PCIE_COMPUTE
     s = SETUPS[point["fig"]]
     lay = Layout(dp=point["gpus"] // s["pp"], pp=s["pp"], microbatch=point["microbatch"],
-                 dp_library="hfreduce", stagger_pp=True, precision="fp16",
+                 zero=ZERO, dp_library="hfreduce", stagger_pp=True, precision="fp16",
                  grad_accum_bytes=_accum(point))
     job = Job(s["model"], MODELS[s["model"]], lay, s["seq"], s["batch"])
     gpu = replace(A100_PCIE_COMPUTE, hbm=A100_PCIE_COMPUTE.hbm * point["hbm"])

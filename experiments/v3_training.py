@@ -24,6 +24,14 @@ tiles 128 x 256 and 64 x 128 and the step without quantization.
 
 The paper's point is the near-equality of the two fabrics (MPFT 19.926 s, MRFT 19.946 s);
 netemu's MPFT/MRFT ratio is a consistency check of that stated relation.
+
+The CSV's memory column is netemu's count of the fullest GPU's memory (a lower bound for the
+layout as modelled: BF16 activations of every tensor a backward reads, 16 micro-batches in
+flight on the first stage under 1F1B): about 143 GiB against the H800's 80, so the layout as
+netemu models it would not fit.  The V3 report keeps it in memory by means netemu does not
+model: recomputing every RMSNorm and MLA up-projection in the backward, caching activations
+in FP8, and DualPipe (arXiv:2412.19437 §3.2.1, §3.2.3, §3.3); with the queries, keys and values
+recomputed, MLA keeps its compressed latents instead of the full-width tensors counted here.
 """
 
 from netemu.experiments.support import cluster, compare_row, write_rows

@@ -53,6 +53,10 @@ class GpuCompute:
     split_k : bool
         A GEMM of fewer tiles than SMs is split along K
         (:func:`~netemu.topologies.gemm_tiles.split_k`).
+    memory : float
+        GPU memory, bytes (0: unknown): what a training step's weights, gradients, optimizer
+        state and saved activations must fit in (:func:`netemu.collectives.step.run_step`
+        reports whether they do).
     """
     name: str
     gemm: dict
@@ -63,6 +67,7 @@ class GpuCompute:
     tile: tuple = GEMM_TILE
     expert_gemms: str = "grouped"
     split_k: bool = True
+    memory: float = 0.0
 
     def __post_init__(self):
         from netemu.errors import ParameterError
@@ -73,6 +78,10 @@ class GpuCompute:
                         for t in self.tile)):
             raise ParameterError(f"{self.name}: tile must be two integers >= 1 (rows, "
                                  f"columns), got {self.tile!r}")
+        if isinstance(self.memory, bool) or not isinstance(self.memory, (int, float)) \
+                or not 0 <= self.memory < 2**60:
+            raise ParameterError(f"{self.name}: memory must be bytes >= 0 (0: unknown), got "
+                                 f"{self.memory!r}")
         if not isinstance(self.split_k, bool):
             raise ParameterError(f"{self.name}: split_k must be True or False, got "
                                  f"{self.split_k!r}")
@@ -146,6 +155,10 @@ class GpuCompute:
 #: HBM2 bandwidth of the 40 GB A100, PCIe and SXM alike (NVIDIA A100 datasheet: 1,555 GB/s;
 #: the 80 GB models have 1,935 and 2,039 GB/s): both GPUs of [FF] Table I are 40 GB ones.
 A100_40GB_HBM = 1.555e12
+#: Memory of the A100 40GB (NVIDIA A100 datasheet, "40GB HBM2": five 8 GiB stacks) and of the
+#: H100/H800 SXM ("80GB HBM3"), bytes.
+A100_40GB_MEMORY = 40 * 2**30
+H800_MEMORY = 80 * 2**30
 
 #: The Fire-Flyer 2 PCIe A100: GEMM throughput measured by the paper ([FF] Table II: TF32 107,
 #: FP16 220 TFLOPS per GPU); peak 312 TFLOPS dense FP16/BF16; the node's GPUs are "PCIe
@@ -156,8 +169,9 @@ A100_PCIE_COMPUTE = GpuCompute(
      "(same tensor-core rate for BF16 on A100, NVIDIA A100 datasheet)",
      "gemm:tf32": "[FF] Table II, measured TF32 GEMM", "peak_bf16": "NVIDIA A100 datasheet",
      "hbm": "[FF] Table I (PCIe A100-40GB); NVIDIA A100 datasheet (40 GB PCIe: 1,555 GB/s)",
+     "memory": "[FF] Table I (PCIe A100-40GB); NVIDIA A100 datasheet",
      "sms": "NVIDIA A100 architecture whitepaper (hardware.A100_PCIE.sms)"},
-    sms=A100_PCIE.sms)
+    sms=A100_PCIE.sms, memory=A100_40GB_MEMORY)
 
 #: The DGX-A100's SXM A100: measured GEMM [FF] Table II (TF32 131, FP16 263 TFLOPS); the DGX
 #: [FF] compares against holds "SXM A100-40GB" ([FF] Table I): 1,555 GB/s of HBM2.
@@ -166,8 +180,9 @@ A100_SXM_COMPUTE = GpuCompute(
     {"gemm:fp16": "[FF] Table II, measured FP16 GEMM", "gemm:tf32": "[FF] Table II",
      "peak_bf16": "NVIDIA A100 datasheet",
      "hbm": "[FF] Table I (SXM A100-40GB); NVIDIA A100 datasheet (40 GB SXM: 1,555 GB/s)",
+     "memory": "[FF] Table I (SXM A100-40GB); NVIDIA A100 datasheet",
      "sms": "NVIDIA A100 architecture whitepaper (hardware.DGX_A100.sms)"},
-    sms=DGX_A100.sms)
+    sms=DGX_A100.sms, memory=A100_40GB_MEMORY)
 
 #: The H800 SXM: H100 SXM compute ([ISCA] §4.1: only FP64 and NVLink are reduced), so the H100
 #: SXM datasheet's dense peaks apply: BF16 989.4 TFLOPS, FP8 1,978.9 TFLOPS; HBM3 3.35 TB/s.
@@ -179,8 +194,10 @@ H800_COMPUTE = GpuCompute(
      "gemm:fp8": "NVIDIA H100 SXM datasheet dense peak (upper bound)",
      "peak_bf16": "NVIDIA H100 SXM datasheet; [ISCA] §4.1 (H800 = H100 but FP64, NVLink)",
      "hbm": "NVIDIA H100 SXM datasheet",
+     "memory": "NVIDIA H100 SXM datasheet, 80GB HBM3 ([ISCA] §4.1: H800 = H100 but FP64, "
+               "NVLink)",
      "sms": "NVIDIA H100 architecture whitepaper, H100 SXM5 (hardware.H800_SXM.sms)"},
-    sms=H800_SXM.sms)
+    sms=H800_SXM.sms, memory=H800_MEMORY)
 
 #: By the server generator that holds the GPU.
 GPUS = {"pcie_a100_server": A100_PCIE_COMPUTE, "dgx_a100_server": A100_SXM_COMPUTE,

@@ -198,4 +198,14 @@ def format_results(name, routing, results, settings=None):
         waits = ", ".join(f"{k} {v:.3g}" for k, v in sorted(r.waits.items(), key=lambda kv: -kv[1]))
         lines.append(f"  {r.job:<16} {r.gpus:>6} {r.step_time:>10.4g} {r.tokens_per_s:>12.4g} "
                      f"{100 * r.mfu:>6.1f}% {r.compute_time:>11.4g}  {waits or '-'}")
+    for r in results:
+        if r.memory:
+            mem = r.memory
+            parts = ", ".join(f"{k} {mem[k] / 2**30:.3g}" for k in
+                              ("weights", "gradients", "optimizer", "activations"))
+            cap = "" if r.fits is None else (
+                f" of {r.memory_capacity / 2**30:.3g} GiB: "
+                + ("fits" if r.fits else "DOES NOT FIT (try zero=, recompute= or more pp)"))
+            lines.append(f"# {r.job}: fullest GPU (stage {mem['stage']}) needs at least "
+                         f"{mem['total'] / 2**30:.3g} GiB{cap} ({parts} GiB)")
     return "\n".join(lines)

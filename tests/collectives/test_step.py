@@ -6,7 +6,7 @@ from netemu import ParameterError
 from netemu.collectives.layout import Layout
 from netemu.collectives.models import Transformer
 from netemu.collectives.software import NCCL_STEP_LATENCY
-from netemu.collectives.step import ADAM_BYTES_PER_PARAM, Job, place, run_step
+from netemu.collectives.step import ADAM_BYTES_PER_PARAM, ADAM_STATE_BYTES, Job, place, run_step
 from netemu.collectives.timeline import Phase, Task, simulate
 from netemu.topologies import two_layer_fat_tree
 from netemu.topologies.compute import GpuCompute
@@ -287,3 +287,90 @@ def test_expert_compute_is_the_busiest_gpus_share_of_the_drawn_routing():
     assert r.compute_time == pytest.approx(compute(busiest), rel=1e-12)
     assert r.compute_time > compute(None)           # balanced routing would be faster
     assert compute(seq) == pytest.approx(compute(None), rel=1e-12)
+
+
+@pytest.mark.parametrize("library, gradient_sum", [("hfreduce", "allreduce"),
+                                                   ("nccl", "reducescatter")])
+def test_zero1_sums_gradients_with_the_layouts_library(library, gradient_sum):
+    # ZeRO-1 on four PCIe A100 servers: NCCL reduce-scatters the gradients; HFReduce has no
+    # reduce-scatter ([FF] §IV), so its allreduce sums them and each rank keeps its shard
+    # (as for ZeRO-3 units). Either way the updated shards are then all-gathered.
+    from netemu.topologies.presets import preset
+    G = preset("fire-flyer-2-cluster")
+    lay = Layout(dp=4, zero=1, dp_library=library, overlap_dp=False)
+    (r,) = run_step(G, Job("z1", TINY, lay, 32, 4, gpus=[f"n{k}/gpu0" for k in range(4)]),
+                    gpu=GPU, compute="gemm")
+    names = [t.name for t in r.timeline.tasks]
+    assert any(f"grad {gradient_sum}" in n for n in names)
+    other = {"allreduce": "reducescatter", "reducescatter": "allreduce"}[gradient_sum]
+    assert not any(f"grad {other}" in n for n in names)
+    assert any("allgather" in n for n in names)
+
+
+def test_memory_of_a_tiny_model_by_hand():
+    # TINY: h = 64, two layers (attention widths 64 each, GELU MLP of 256), vocab 100, untied
+    # embedding and head; one micro-batch of 32 tokens per GPU.
+    G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=1, link_bandwidth=B)
+    layer = 4 * 64 * 64 + 2 * 64 * 256                # parameters of one layer
+    emb = 100 * 64
+    # Saved per layer: both norms' inputs, the projection and MLP inputs (4 x 64), q, k, v, O
+    # (4 x 64), the MLP's pre-activation and activation (2 x 256); BF16.
+    acts = 32 * (4 * 64 + 4 * 64 + 2 * 256) * 2
+    logits = 32 * 100 * 2
+    params = 2 * layer + 2 * emb
+
+    def memory(lay, batch, gpu=GPU):
+        (r,) = run_step(G, Job("tiny", TINY, lay, 32, batch), gpu=gpu, compute="gemm")
+        return r
+
+    r = memory(Layout(dp=2, overlap_dp=False), 2)
+    m = r.memory
+    assert m["weights"] == 2 * params and m["gradients"] == 4 * params     # FP32 accumulator
+    assert m["optimizer"] == ADAM_STATE_BYTES * params
+    assert m["activations"] == 2 * acts + logits
+    assert m["total"] == 18 * params + 2 * acts + logits
+    assert r.fits is None and r.row()["fits"] == ""                       # GPU size unknown
+    # ZeRO-1 shards Adam's state over the 2 data-parallel ranks; ZeRO-2 the gradients too.
+    assert memory(Layout(dp=2, zero=1, overlap_dp=False), 2).memory["optimizer"] == \
+        ADAM_STATE_BYTES * params / 2
+    z2 = memory(Layout(dp=2, zero=2, overlap_dp=False), 2).memory
+    assert z2["gradients"] == 4 * params / 2 and z2["weights"] == 2 * params
+    # Recomputation keeps each layer's input (32 x 64) and one layer's full set.
+    rec = memory(Layout(dp=2, recompute=True, overlap_dp=False), 2).memory
+    assert rec["activations"] == 2 * 32 * 64 * 2 + acts + logits
+    # Two pipeline stages, four micro-batches: the first stage holds two in flight (1F1B) and
+    # is the fuller; the last holds one and the logits.
+    pp = memory(Layout(pp=2), 4).memory
+    assert pp["stage"] == 0
+    assert pp["total"] == 18 * (layer + emb) + 2 * acts
+    # Whether it fits: against the GPU's memory when the catalogue knows it.
+    small = GpuCompute("small", {"bf16": 1e12}, 1e12, 1e11, memory=pp["total"] - 1)
+    big = GpuCompute("big", {"bf16": 1e12}, 1e12, 1e11, memory=pp["total"])
+    assert memory(Layout(pp=2), 4, small).fits is False
+    assert memory(Layout(pp=2), 4, big).fits is True
+
+
+def test_a_gpu_memory_size_must_be_bytes():
+    with pytest.raises(ParameterError, match=r"memory must be bytes >= 0.*'40GB'"):
+        GpuCompute("g", {"bf16": 1e12}, 1e12, 1e11, memory="40GB")
+    with pytest.raises(ParameterError, match=r"memory must be bytes >= 0.*-1"):
+        GpuCompute("g", {"bf16": 1e12}, 1e12, 1e11, memory=-1)
+
+
+def test_moe_layer_activations_by_hand():
+    # DeepSeekMoE-16B's second layer on 4,096 tokens: 16 heads of 128 (q, k, v, O of 2,048
+    # each), top-6 of 64 routed experts and 2 shared ones, gated experts of 1,408.
+    from netemu.collectives.models import MODELS
+    m = MODELS["deepseekmoe-16b"]
+    T, h, f = 4096, 2048, 1408
+    base = T * (4 * h + 4 * h)
+    routed = T * 6 * (2 * h + 3 * f)
+    shared = T * 2 * 3 * f
+    assert m.layer_activation_bytes(1, T) == 2 * (base + routed + shared)
+    # On a GPU of an expert group, its drawn load of copies instead of the balanced T x 6.
+    assert m.layer_activation_bytes(1, T, expert_copies=100) == \
+        2 * (base + 100 * (2 * h + 3 * f) + shared)
+    # Tensor parallelism splits the attention and the MLP's inner tensors, not the inputs.
+    assert m.layer_activation_bytes(1, T, tp=2) == \
+        2 * (T * (4 * h + 2 * h) + T * 6 * (2 * h + 1.5 * f) + T * 2 * 1.5 * f)
+    assert m.layer_activation_bytes(1, T, inputs_only=True) == 2 * T * h

@@ -176,3 +176,27 @@ def test_fig7b_report_compares_the_default_join_and_writes_the_loss(tmp_path):
                 for r in csv.DictReader(fh) if r["zones"] == "cross"}
     assert loss[("roots", "False")] == pytest.approx(10.0)
     assert loss[("nccl", "False")] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("fig", ["9a", "9b"])
+def test_fig9_layouts_fit_the_40gb_gpus_and_would_not_without_zero1(fig):
+    # [FF] Table I's GPUs are A100-40GB: every point's layout must fit them (netemu's count is
+    # a lower bound), and the optimizer state whole (ZeRO-0) would not, which is why the
+    # experiment shards it.
+    from netemu.collectives.layout import Layout
+    from netemu.collectives.models import MODELS
+    from netemu.collectives.step import Job, run_step
+    from netemu.experiments import training_scaling as ts
+    from netemu.topologies.compute import A100_PCIE_COMPUTE
+    s = ts.SETUPS[fig]
+    for n in (s["gpus"][0], s["gpus"][-1]):
+        (row,) = ts.run_point({"fig": fig, "gpus": n, "microbatch": 1, "compute": "roofline",
+                               "hbm": 1.0, "gemm": "default"})
+        assert row["fits"] is True and row["memory_GiB"] < 40
+    assert A100_PCIE_COMPUTE.memory == 40 * 2**30
+    lay = Layout(dp=s["gpus"][0] // s["pp"], pp=s["pp"], dp_library="hfreduce",
+                 stagger_pp=True, precision="fp16")
+    (r,) = run_step(cluster("fire-flyer-2-cluster"),
+                    Job("z0", MODELS[s["model"]], lay, s["seq"], s["batch"]),
+                    gpu=A100_PCIE_COMPUTE)
+    assert r.fits is False and r.memory["total"] > 40 * 2**30
