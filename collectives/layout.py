@@ -69,9 +69,14 @@ class Layout:
         Gradient bucket bytes.
     precision : str
         GEMM precision of the compute (``'bf16'``, ``'fp16'``, ``'fp8'``, ``'tf32'``).
-    grad_bytes, act_bytes : int
-        Bytes per gradient element (as the data-parallel collectives move it) and per
-        activation element.
+    grad_bytes : int
+        Bytes per gradient element as the data-parallel collectives move it.  Default 4: the
+        FP32 accumulator's own width, since the collectives sum the buffer the micro-batches
+        accumulate into (Megatron-LM's ``accumulate_allreduce_grads_in_fp32``, which its BF16
+        training turns on: "bfloat16 requires gradient accumulation and all-reduce to be done
+        in fp32", megatron/training/arguments.py).  Set 2 for a reduction in BF16/FP16.
+    act_bytes : int
+        Bytes per activation element (and per weight of the working copy).
     grad_accum_bytes : int
         Bytes per element of the gradient accumulator the weight-gradient GEMMs add every
         micro-batch into: each such kernel reads and writes it (Megatron-LM's fused
@@ -97,7 +102,7 @@ class Layout:
     stagger_pp: bool = False
     bucket: float = DDP_BUCKET
     precision: str = "bf16"
-    grad_bytes: int = 2
+    grad_bytes: int = 4
     act_bytes: int = 2
     grad_accum_bytes: int = 4
     dispatch_bytes: int = 2

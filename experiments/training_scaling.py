@@ -28,7 +28,10 @@ The backward of a GEMM is two kernels, each timed on its own: the input gradient
 weight gradient, which adds into the gradient accumulator, reading and writing it, in FP32
 (DeepSeek's training keeps "gradients (used for batch size accumulation)" in FP32,
 DeepSeek-V3 technical report §3.3; that HAI-LLM did so on the A100s is an inference, so the
-end points are shown with an FP16 accumulator too).  FlashAttention's backward recomputes
+end points are shown with an FP16 accumulator too).  The data-parallel sum moves that
+accumulator's elements, FP32 (FP16 in the FP16-accumulator rows): frameworks reduce the
+buffer they accumulate into (Megatron-LM's ``accumulate_allreduce_grads_in_fp32`` ties the
+two), and HFReduce sums FP32 among other types ([FF] §IV).  FlashAttention's backward recomputes
 the scores: 2.5 times its forward FLOPs (:data:`~netemu.collectives.models.FLASH_BWD_FLOPS`).
 
 Optimizer state sharded over the data-parallel ranks (ZeRO-1): without it neither model fits
@@ -148,9 +151,10 @@ def run_point(point):
 
     from netemu.topologies.compute import A100_PCIE_COMPUTE
     s = SETUPS[point["fig"]]
+    # The data-parallel sum moves the accumulator's elements (see Layout.grad_bytes).
     lay = Layout(dp=point["gpus"] // s["pp"], pp=s["pp"], microbatch=point["microbatch"],
                  zero=ZERO, dp_library="hfreduce", stagger_pp=True, precision="fp16",
-                 grad_accum_bytes=_accum(point))
+                 grad_accum_bytes=_accum(point), grad_bytes=_accum(point))
     job = Job(s["model"], MODELS[s["model"]], lay, s["seq"], s["batch"])
     gpu = replace(A100_PCIE_COMPUTE, hbm=A100_PCIE_COMPUTE.hbm * point["hbm"])
     variant = point.get("gemm", "default")
@@ -197,7 +201,8 @@ def report(rows, out_dir):
                 what = (f"{r['microbatch']} sequences per micro-batch"
                         if r["microbatch"] != 1 else
                         gemm_note(r["gemm"]) if r.get("gemm", "default") != "default" else
-                        f"a {_accum(r)}-byte gradient accumulator instead of FP32"
+                        f"a {_accum(r)}-byte gradient accumulator and data-parallel sum "
+                        f"instead of FP32"
                         if _accum(r) != Layout.grad_accum_bytes else
                         f"memory-bound kernels at {r['hbm']:g} of the datasheet HBM bandwidth")
                 out.append(compare_row(f"{s['model']} {r['gpus']} GPUs", "step time s",

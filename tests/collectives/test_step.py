@@ -44,7 +44,7 @@ def test_step_of_a_tiny_model_is_compute_then_ring_allreduce_then_optimizer():
     seq, batch = 32, 2
     (r,) = run_step(G, Job("tiny", TINY, lay, seq, batch), gpu=GPU, compute="gemm")
     f = _flops_fwd_per_token(seq) * seq / 1e12
-    grads = _params() * 2                                       # BF16 gradients
+    grads = _params() * 4                # FP32: the accumulator's elements (Layout.grad_bytes)
     # Ring allreduce of 2 ranks: each hop carries the whole buffer once; NCCL's step
     # latency per network hop (2 hops) plus its base.
     allreduce = grads / B + RING["base"] + 2 * RING["network"]
@@ -98,7 +98,7 @@ def test_two_jobs_on_a_shared_uplink_slow_each_other_and_apart_they_do_not():
     G = two_layer_fat_tree(leaves=2, spines=1, hosts_per_leaf=2, link_bandwidth=B)
     a, m = _allreduce_job("a", ["n0", "n2"])
     (alone,) = run_step(G, a, gpu=GPU, compute="gemm")
-    grads = m.params() * 2
+    grads = m.params() * 4
     # Across leaves both jobs' rings use the one leaf0-spine uplink in each direction.
     a, _ = _allreduce_job("a", ["n0", "n2"])
     b, _ = _allreduce_job("b", ["n1", "n3"])

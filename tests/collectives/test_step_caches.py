@@ -104,7 +104,7 @@ def test_a_step_routed_from_the_cache_equals_one_routed_afresh():
     (fresh,) = run_step(G, _job(), gpu=GPU, compute="gemm")
     assert first.step_time == again.step_time == fresh.step_time
     assert first.waits == again.waits == fresh.waits
-    grads = M.params() * 2
+    grads = M.params() * 4                  # the FP32 accumulator's elements (Layout.grad_bytes)
     assert first.waits["dp"] == pytest.approx(_allreduce(grads, B), rel=1e-9)
 
 
@@ -117,10 +117,10 @@ def test_only_compute_shares_the_cached_communication():
     (r2,) = run_step(G, _job(), gpu=fast, compute="gemm")
     assert len(step_mod._COMM) == 1
     assert r2.waits["dp"] == r.waits["dp"]
-    # FP32 gradients (another layout): twice the bytes, a fresh entry and a fresh answer.
-    (r3,) = run_step(G, _job(grad_bytes=4), gpu=GPU, compute="gemm")
+    # BF16 gradients (another layout): half the bytes, a fresh entry and a fresh answer.
+    (r3,) = run_step(G, _job(grad_bytes=2), gpu=GPU, compute="gemm")
     assert len(step_mod._COMM) == 2
-    assert r3.waits["dp"] == pytest.approx(_allreduce(M.params() * 4, B), rel=1e-9)
+    assert r3.waits["dp"] == pytest.approx(_allreduce(M.params() * 2, B), rel=1e-9)
     # Other GPUs (the same two hosts the other way round) are another key too.
     run_step(G, _job(gpus=["n1", "n0"]), gpu=GPU, compute="gemm")
     assert len(step_mod._COMM) == 3
@@ -133,7 +133,7 @@ def test_a_graph_changed_in_place_is_not_served_stale():
     for u, v in G.edges:
         G.edges[u, v]["bandwidth"] = 2 * B
     (r2,) = run_step(G, _job(), gpu=GPU, compute="gemm")
-    grads = M.params() * 2
+    grads = M.params() * 4
     assert r.waits["dp"] == pytest.approx(_allreduce(grads, B), rel=1e-9)
     assert r2.waits["dp"] == pytest.approx(_allreduce(grads, 2 * B), rel=1e-9)
 
