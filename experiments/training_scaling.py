@@ -224,7 +224,7 @@ def _options(rows, fig):
                 lambda r: r["fig"] == fig and r.get("hbm", 1.0) != 1.0, False))
     for v in GEMM_VARIANTS:
         out.append((gemm_label(v), lambda r, v=v: r["fig"] == fig and r.get("gemm") == v, False))
-    out.append((f"{ACCUM_SENSITIVITY}-byte gradient accumulator",
+    out.append((f"{ACCUM_SENSITIVITY}-byte gradient accumulator and sum",
                 lambda r: r["fig"] == fig and _accum(r) == ACCUM_SENSITIVITY, False))
     return out
 
