@@ -486,10 +486,9 @@ class _Builder:
         layers = self.stage_layers[s]
 
         def act(i, inputs_only=False):
-            busiest = {"expert_copies": self._expert_copies(s, tokens)} \
-                if m.moe and lay.ep > 1 and m.is_moe_layer(i) else {}
             return m.layer_activation_bytes(i, tokens, e, lay.tp, lay.ep,
-                                            inputs_only=inputs_only, **busiest)
+                                            inputs_only=inputs_only,
+                                            **self._expert_load(s, i, tokens))
 
         full = [act(i) for i in layers]
         flight = min(lay.pp - s, mb)
@@ -563,10 +562,8 @@ class _Builder:
             else:
                 # Every micro-batch's weight gradients are added into the accumulator.
                 wg = 2 * lay.grad_accum_bytes
-                busiest = {"expert_copies": self._expert_copies(s, tokens)} \
-                    if m.moe and lay.ep > 1 and m.is_moe_layer(i) else {}
                 ops = m.layer_ops(i, tokens, job.seq, act_bytes=lay.act_bytes, ep=lay.ep,
-                                  wgrad_bytes=wg, **busiest)
+                                  wgrad_bytes=wg, **self._expert_load(s, i, tokens))
                 if k == 0 and first:
                     ops += m.head_ops(tokens, lay.act_bytes, first=True, last=False,
                                       wgrad_bytes=wg)
@@ -635,6 +632,14 @@ class _Builder:
         return {"experts_per_gpu": m.experts // lay.ep, "node_limit": m.node_limit or None,
                 "routing": "random"}
 
+    def _expert_load(self, s, i, tokens):
+        """``{"expert_copies": n}`` for an expert-parallel MoE layer ``i`` (the busiest GPU's
+        copies, :meth:`_expert_copies`), else ``{}`` (the model's balanced split)."""
+        m = self.model
+        if m.moe and self.lay.ep > 1 and m.is_moe_layer(i):
+            return {"expert_copies": self._expert_copies(s, tokens)}
+        return {}
+
     def _expert_copies(self, s, tokens):
         """Token copies the busiest GPU of an expert group computes per micro-batch: every
         selection of one of its experts, its own tokens' included, in the same seeded draw
@@ -642,8 +647,6 @@ class _Builder:
         decode model prices its experts the same way)."""
         key = ("copies", tokens)
         if key not in self._memo:
-            import numpy as np
-
             from .moe import token_destinations
             # The group the all-to-all drew on, when it has (its routing is carried to the
             # other groups rank by rank, so one group's loads stand for all).
