@@ -21,8 +21,8 @@ import networkx as nx
 
 from netemu.errors import ParameterError
 
-from .ranks import (by_server, crossing_pairs, deepest_path, ring_orders, server_zone,
-                    zoned_double_binary_tree)
+from .ranks import (by_server, crossing_pairs, deepest_path, ring_orders, server_nics,
+                    server_zone, zoned_double_binary_tree)
 from .software import NCCL_CHUNK, NCCL_STEP_LATENCY
 from .workload import Stage, Workload, evaluate
 
@@ -82,8 +82,11 @@ def _heads(pm, groups, c):
     """Per server, the rank nearest its ``c``-th NIC (ties: the last in index order)."""
     heads = []
     for s, members in groups:
-        aps = pm.access_points(s)
-        nic = aps[c % len(aps)]
+        nics = server_nics(pm, s)
+        if not nics:                  # a lone server without NICs: no way out to choose by
+            heads.append(members[-1])
+            continue
+        nic = nics[c % len(nics)]
         H = pm.G.subgraph(pm._members[s])
         dist = nx.single_source_shortest_path_length(H, nic)
         best = min(dist.get(m, 1 << 30) for m in members)

@@ -32,7 +32,7 @@ import networkx as nx
 from netemu.errors import ParameterError
 
 from .allreduce import server_trees, slowest_tree
-from .ranks import by_server, crossing_pairs, deepest_path
+from .ranks import by_server, crossing_pairs, deepest_path, server_nics
 from .software import HFREDUCE_CHUNK
 from .workload import Stage, Workload
 
@@ -49,9 +49,9 @@ def server_host(pm, server):
         raise ParameterError(f"HFReduce needs host memory and CPU nodes per socket; server "
                              f"{server!r} has memory on sockets {sorted(mem)} and CPUs on "
                              f"{sorted(cpu)}")
-    aps = pm.access_points(server)
-    nic = aps[0]
-    s = G.nodes[nic].get("socket")
+    nics = server_nics(pm, server)
+    nic = nics[0] if nics else None
+    s = G.nodes[nic].get("socket") if nic is not None else min(mem)
     if s not in mem:
         H = G.subgraph(members)
         s = min(mem, key=lambda t: nx.shortest_path_length(H, nic, cpu[t]))

@@ -12,11 +12,25 @@ from netemu.routing import natural_key, server_key
 
 __all__ = ["cluster_gpus", "pick_ranks", "by_server", "ring_orders", "double_binary_tree",
            "server_zone", "ZONE_JOINS", "zoned_double_binary_tree", "crossing_edges", "tree_depth",
-           "deepest_path", "crossing_pairs"]
+           "deepest_path", "crossing_pairs", "server_nics"]
 
 
 #: GPUs of frozen graphs (networkx.freeze: they cannot change), kept while the graph lives.
 _FROZEN_GPUS = weakref.WeakKeyDictionary()
+
+
+def server_nics(pm, server):
+    """The NICs ``server``'s collectives leave through: its access points; for a server that
+    has none (a job inside one server whose NIC links failed, or a lone server graph; a job
+    across servers is refused before, :func:`netemu.collectives._check_reachable`) its NIC
+    nodes by name, which still place its reduction socket and its chain heads.  Empty only
+    for a server without NICs."""
+    aps = pm.access_points(server)
+    if aps:
+        return aps
+    G = pm.G
+    return sorted((n for n in pm._members[server] if G.nodes[n].get("role") == "nic"),
+                  key=natural_key)
 
 
 def cluster_gpus(G):

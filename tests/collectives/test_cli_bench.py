@@ -86,3 +86,17 @@ def test_ranks_cut_off_by_a_failed_leaf_are_named(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "no link to the fabric (cut off by failures): n0 (8 rank(s))" in err
+
+
+@pytest.mark.parametrize("algo", ["hfreduce", "hfreduce-nvlink", "tree", "ring"])
+@pytest.mark.parametrize("where", [["--cluster", "pcie-a100-server"],
+                                   ["--cluster", "fire-flyer-2-cluster",
+                                    "--fail-link", "n0/nic0--z0/leaf0"]])
+def test_a_job_inside_one_server_runs_without_a_link_to_the_fabric(capsys, algo, where):
+    # A lone server, or one whose NIC link failed: a job inside it needs no fabric, and its
+    # reduction socket and chain heads still follow its NIC (found by the fuzz tests: these
+    # raised IndexError / ZeroDivisionError).
+    assert main(["bench", "allreduce", "--algo", algo, *where, "--gpus", "8",
+                 "--size", "1MiB"]) == 0
+    rows = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith("1048576")]
+    assert len(rows) == 1 and float(rows[0].split()[3]) > 0
