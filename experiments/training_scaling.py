@@ -8,9 +8,8 @@ summed by HFReduce, and "the 8 GPUs of a node are placed in different DP ranks s
 sends happen at different times" ([FF] §V-B2, ``stagger_pp``).  Compute is every kernel of a
 layer by the GPU's roofline: GEMMs at the PCIe A100's measured FP16 GEMM throughput ([FF]
 Table II, 220 TFLOPS) or their bytes over HBM bandwidth (1,555 GB/s: the datasheet figure of
-Table I's PCIe A100-40GB), whichever is
-longer; normalisations, activations, rotary embedding, token permutation and the loss at HBM
-bandwidth.  The same points with GEMM FLOPs alone at 220 TFLOPS (the compute model before
+Table I's PCIe A100-40GB), whichever is longer; normalisations, activations, rotary
+embedding, token permutation and the loss at HBM bandwidth.  The same points with GEMM FLOPs alone at 220 TFLOPS (the compute model before
 memory-bound work was counted) are reported beside them, and the first points with the
 memory-bound kernels at 80% of the datasheet bandwidth (a choice: what STREAM-like copies
 reach is not published for this GPU), as notes.

@@ -193,7 +193,6 @@ def test_fig9_layouts_fit_the_40gb_gpus_and_would_not_without_zero1(fig):
         (row,) = ts.run_point({"fig": fig, "gpus": n, "microbatch": 1, "compute": "roofline",
                                "hbm": 1.0, "gemm": "default"})
         assert row["fits"] is True and row["memory_GiB"] < 40
-    assert A100_PCIE_COMPUTE.memory == 40 * 2**30
     lay = Layout(dp=s["gpus"][0] // s["pp"], pp=s["pp"], dp_library="hfreduce",
                  stagger_pp=True, precision="fp16")
     (r,) = run_step(cluster("fire-flyer-2-cluster"),
